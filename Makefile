@@ -1,0 +1,65 @@
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+FLASK := $(VENV)/bin/flask --app bianzhi
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+PYTEST_ARGS ?=
+APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300
+
+.PHONY: venv install sysdeps browser run test test-pg bench clean distclean
+
+venv install: $(STAMP)
+
+# Reinstalls whenever pyproject.toml changes.
+$(STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $@
+
+# Debian packages: CJK fonts and Pango for PDFs (weasyprint), Chromium for browser tests.
+# A failed install only warns: `make run` works without them (PDFs lack CJK glyphs).
+sysdeps:
+	@missing=(); \
+	fc-list :lang=zh 2>/dev/null | grep . >/dev/null || dpkg -s fonts-noto-cjk >/dev/null 2>&1 || missing+=(fonts-noto-cjk); \
+	ldconfig -p | grep libpangoft2-1.0.so.0 >/dev/null || missing+=(libpango-1.0-0 libpangoft2-1.0-0); \
+	test -x /usr/bin/chromium || missing+=(chromium); \
+	if (( $${#missing[@]} )); then \
+	  echo "sysdeps: installing $${missing[*]}"; \
+	  if [[ $$(id -u) -ne 0 ]] || ! { $(APT_GET) update -q && $(APT_GET) install -y -q --no-install-recommends "$${missing[@]}"; }; then \
+	    echo "sysdeps: WARNING: could not install them; as root run: apt-get install $${missing[*]}" >&2; \
+	  fi; \
+	fi
+
+# init-db and demo are idempotent, so every `make run` may call them.
+# TODO: start the background worker beside the server once it exists.
+run: $(STAMP) sysdeps
+	$(FLASK) init-db
+	$(FLASK) demo --password demo123
+	@echo
+	@echo "Bianzhi: http://127.0.0.1:5000/"
+	@echo "Demo users: clerk1 clerk2 reviewer1 leader1 admin auditor1 (password: demo123)"
+	@echo
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+# The browser tests need Debian's Chromium; without it the suite fails here, clearly.
+browser: sysdeps
+	@test -x /usr/bin/chromium || { echo "ERROR: /usr/bin/chromium is missing; as root run: apt-get install chromium" >&2; exit 1; }
+
+test: $(STAMP) browser
+	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+test-pg: $(STAMP) browser
+	DATABASE_URL='$(PG_URL)' $(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(VENV)/bin/python bench/task_completion.py
+
+clean:
+	rm -rf build tests/artifacts .pytest_cache
+	find . -path ./$(VENV) -prune -o \( -name __pycache__ -o -name '*.egg-info' \) -type d -print0 | xargs -0 rm -rf
+
+distclean: clean
+	rm -rf $(VENV)

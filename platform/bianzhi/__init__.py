@@ -1,0 +1,53 @@
+"""Bianzhi (编制): BPMN-driven approvals for staffing-establishment offices."""
+from pathlib import Path
+
+from flask import Flask
+
+from . import config
+from .config import ROOT
+
+
+def create_app(overrides=None):
+    app = Flask(__name__, instance_path=str(ROOT / "instance"),
+                template_folder=str(ROOT / "templates"), static_folder="static")
+    configure_app(app, overrides)
+    configure_extensions(app)
+    register_blueprints(app)
+    register_cli(app)
+    return app
+
+
+def configure_app(app, overrides):
+    config.load(app, overrides)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.jinja_env.globals["app_name"] = "编制业务审批平台"
+
+
+def configure_extensions(app):
+    from .accounts import loader  # noqa: F401  registers the user loader
+    from .extensions import configure_sqlite, csrf, db, login_manager, migrate
+    from .notices import operations  # noqa: F401  connects notice issuing to milestones
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            configure_sqlite(db.engine)
+
+
+def register_blueprints(app):
+    from .api.views import bp as api_bp
+    from .web.errors import register_error_handlers
+    from .web.views import bp as web_bp
+
+    app.register_blueprint(web_bp)
+    app.register_blueprint(api_bp)
+    register_error_handlers(app)
+
+
+def register_cli(app):
+    from .cli import register
+
+    register(app)

@@ -1,0 +1,93 @@
+"""Users, roles and API tokens."""
+import hashlib
+from datetime import datetime
+
+from flask import current_app
+from flask_login import UserMixin
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..extensions import db
+from ..util import utcnow
+
+# role key -> (label, lane names that mean this role)
+ROLES = {
+    "unit_clerk": ("单位经办人", ("单位经办人", "申请单位", "unit_clerk")),
+    "reviewer": ("业务科室", ("业务科室", "业务科室初审", "reviewer")),
+    "leader": ("分管领导", ("分管领导", "leader")),
+    "process_owner": ("流程管理员", ("流程管理员", "process_owner")),
+    "admin": ("系统管理员", ("系统管理员", "admin")),
+    "auditor": ("督查", ("督查", "纪委", "auditor")),
+}
+BUREAU_READERS = {"reviewer", "leader", "admin", "auditor"}
+
+
+def role_for_lane(lane_name):
+    """The role key a lane stands for, or None when the lane names no role."""
+    if lane_name is None:
+        return None
+    name = lane_name.strip()
+    for key, (_label, aliases) in ROLES.items():
+        if name in aliases:
+            return key
+    return None
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    unit = relationship("Unit", lazy="joined")
+    role_rows = relationship("UserRole", lazy="selectin", cascade="all, delete-orphan")
+
+    @property
+    def roles(self):
+        return sorted(r.role for r in self.role_rows)
+
+    def has_role(self, *roles):
+        return any(r.role in roles for r in self.role_rows)
+
+    @property
+    def is_active(self):
+        return self.active
+
+    def set_password(self, password):
+        self.password_hash = generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+    def check_password(self, password):
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def role_labels(self):
+        return "、".join(ROLES[r][0] for r in self.roles if r in ROLES)
+
+
+class UserRole(db.Model):
+    __tablename__ = "user_roles"
+    __table_args__ = (UniqueConstraint("user_id", "role"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+
+
+class ApiToken(db.Model):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+    user = relationship("User", lazy="joined")
+
+    @staticmethod
+    def digest(token):
+        return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,58 @@
+"""JSON shapes of the API (dump only; requests are validated by the form schemas)."""
+from marshmallow import Schema, fields
+
+
+class HistorySchema(Schema):
+    step = fields.String(attribute="name")
+    by = fields.Function(lambda s: s.user.display_name)
+    username = fields.Function(lambda s: s.user.username)
+    decision = fields.String()
+    opinion = fields.String(allow_none=True)
+    at = fields.DateTime()
+
+
+class TaskSchema(Schema):
+    id = fields.String()
+    case_id = fields.Integer()
+    case_number = fields.Function(lambda t: t.case.number)
+    name = fields.String()
+    lane = fields.String()
+    role = fields.String()
+    form = fields.String(attribute="form_key")
+    due = fields.Date(attribute="due_date", allow_none=True)
+    created_at = fields.DateTime()
+
+
+class AttachmentSchema(Schema):
+    id = fields.Integer()
+    filename = fields.String()
+    content_type = fields.String()
+    size = fields.Integer()
+    sha256 = fields.String()
+    uploaded_at = fields.DateTime()
+
+
+class CaseSchema(Schema):
+    id = fields.Integer()
+    number = fields.String()
+    process = fields.String(attribute="process_key")
+    version = fields.Function(lambda c: c.version.version)
+    state = fields.String()
+    state_label = fields.String()
+    unit = fields.Function(lambda c: c.unit.code)
+    unit_name = fields.Function(lambda c: c.unit.name)
+    title = fields.String()
+    data = fields.Dict()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    finished_at = fields.DateTime(allow_none=True)
+    tasks = fields.List(fields.Nested(TaskSchema(exclude=("case_number",))), attribute="open_tasks")
+    history = fields.List(fields.Nested(HistorySchema()), attribute="steps")
+
+
+class NoticeSchema(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    issued_at = fields.DateTime()
+    verify_code = fields.String()
+    url = fields.Function(lambda n: f"/api/v1/notices/{n.id}.pdf")

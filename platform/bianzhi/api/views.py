@@ -1,0 +1,172 @@
+"""The JSON API, /api/v1: same rules as the pages, bearer-token auth."""
+from functools import wraps
+
+from io import BytesIO
+
+from flask import Blueprint, g, jsonify, request, send_file
+from sqlalchemy import select
+
+from ..accounts import operations as accounts
+from ..cases import operations as cases
+from ..cases.models import Attachment, Case
+from ..errors import Forbidden, NotFound, Unauthorized, ValidationFailed
+from ..extensions import csrf, db
+from ..ledger import operations as ledger
+from ..notices import operations as notices
+from ..notices.models import Notice
+from ..processes import operations as processes
+from ..web.errors import commit
+from .openapi import spec
+from .schemas import AttachmentSchema, CaseSchema, NoticeSchema, TaskSchema
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)  # bearer tokens, never cookies: no cross-site request can carry them
+
+
+def _json_body():
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationFailed("请求体必须是 JSON 对象", code="bad_json")
+    return body
+
+
+def token_required(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            raise Unauthorized("缺少访问令牌：请在 Authorization 头中使用 Bearer 令牌", code="no_token")
+        g.api_user = accounts.user_for_token(header[len("Bearer "):].strip())
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def _case_json(case):
+    data = CaseSchema().dump(case)
+    data["attachments"] = AttachmentSchema(many=True).dump(
+        sorted(case_attachments(case), key=lambda a: a.id))
+    return data
+
+
+def case_attachments(case):
+    return db.session.scalars(select(Attachment).where(Attachment.case_id == case.id)).all()
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(spec())
+
+
+@bp.post("/tokens")
+def create_token():
+    body = _json_body()
+    user = accounts.authenticate(body.get("username"), body.get("password"), ip=request.remote_addr)
+    token = accounts.issue_token(user, ip=request.remote_addr)
+    commit()
+    return jsonify({"token": token}), 201
+
+
+@bp.get("/me")
+@token_required
+def me():
+    user = g.api_user
+    return jsonify({"username": user.username, "name": user.display_name, "roles": user.roles,
+                    "unit": user.unit.code if user.unit else None})
+
+
+@bp.get("/processes")
+@token_required
+def list_processes():
+    return jsonify([{"key": v.key, "name": v.name, "version": v.version} for v in processes.startable(g.api_user)])
+
+
+@bp.post("/cases")
+@token_required
+def start_case():
+    body = _json_body()
+    if not isinstance(body.get("process"), str):
+        raise ValidationFailed("缺少 process（业务流程）", fields={"process": ["必填"]})
+    if not isinstance(body.get("data", {}), dict):
+        raise ValidationFailed("data 必须是 JSON 对象", fields={"data": ["应为对象"]})
+    case = cases.start_case(g.api_user, body["process"], body.get("data") or {}, ip=request.remote_addr)
+    commit()
+    return jsonify(_case_json(case)), 201
+
+
+@bp.get("/cases")
+@token_required
+def list_cases():
+    query = cases.visible_cases(g.api_user).order_by(Case.id.desc()).limit(200)
+    return jsonify([CaseSchema(exclude=("tasks", "history")).dump(c) for c in db.session.scalars(query)])
+
+
+@bp.get("/cases/<int:case_id>")
+@token_required
+def get_case(case_id):
+    return jsonify(_case_json(cases.get_case(g.api_user, case_id)))
+
+
+@bp.post("/cases/<int:case_id>/attachments")
+@token_required
+def add_attachments(case_id):
+    case = cases.get_case(g.api_user, case_id)
+    files = [(f.filename or "", f.read()) for f in request.files.getlist("file")]
+    if not files:
+        raise ValidationFailed("请以 multipart 字段 file 上传附件", fields={"file": ["必填"]})
+    cases.add_attachments(g.api_user, case, files, ip=request.remote_addr)
+    commit()
+    return jsonify(AttachmentSchema(many=True).dump(case_attachments(case))), 201
+
+
+@bp.get("/tasks")
+@token_required
+def list_tasks():
+    tasks = db.session.scalars(cases.inbox(g.api_user).limit(500)).all()
+    return jsonify(TaskSchema(many=True).dump(tasks))
+
+
+@bp.get("/tasks/<task_id>")
+@token_required
+def get_task(task_id):
+    task = cases.get_task(g.api_user, task_id)
+    return jsonify(TaskSchema().dump(task))
+
+
+@bp.post("/tasks/<task_id>/complete")
+@token_required
+def complete_task(task_id):
+    body = _json_body()
+    data = body.get("data")
+    if not isinstance(data, dict):
+        raise ValidationFailed("缺少 data（表单数据）对象", fields={"data": ["必填，应为对象"]})
+    case = cases.complete_task(g.api_user, task_id, data, ip=request.remote_addr)
+    commit()
+    return jsonify(_case_json(case)), 200
+
+
+@bp.get("/cases/<int:case_id>/notices")
+@token_required
+def case_notices(case_id):
+    case = cases.get_case(g.api_user, case_id)
+    return jsonify(NoticeSchema(many=True).dump(notices.notices_of(case)))
+
+
+@bp.get("/notices/<int:notice_id>.pdf")
+@token_required
+def notice_pdf(notice_id):
+    notice = db.session.get(Notice, notice_id)
+    if notice is None:
+        raise NotFound("通知书不存在")
+    cases.get_case(g.api_user, notice.case_id)
+    pdf = notices.pdf_of(notice)
+    commit()
+    return send_file(BytesIO(pdf), mimetype="application/pdf", download_name=f"{notice.case.number}-{notice.title}.pdf")
+
+
+@bp.get("/units/<code>/establishment")
+@token_required
+def establishment(code):
+    unit = ledger.unit_by_code(code)
+    if not ledger.can_view_unit(g.api_user, unit):
+        raise Forbidden("只能查看本单位的编制情况")
+    return jsonify(ledger.figures(unit))

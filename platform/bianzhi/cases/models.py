@@ -1,0 +1,131 @@
+"""Cases, their open tasks, their history (opinions) and attachments."""
+from datetime import date, datetime
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+
+from ..accounts.models import BUREAU_READERS
+from ..extensions import db
+from ..util import utcnow
+
+STATES = ("running", "approved", "rejected", "withdrawn", "completed")
+STATE_LABELS = {"running": "在审", "approved": "已核准", "rejected": "不予通过",
+                "withdrawn": "已撤回", "completed": "已办结"}
+DECISION_LABELS = {"approve": "同意", "return": "退回补正", "reject": "不予通过", "submit": "提交"}
+
+
+class Case(db.Model):
+    __tablename__ = "cases"
+    __table_args__ = (
+        CheckConstraint("state in ('running','approved','rejected','withdrawn','completed')",
+                        name="state_known"),
+        CheckConstraint("(state in ('running','approved')) = (finished_at IS NULL)",
+                        name="finished_iff_closed"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    process_key: Mapped[str] = mapped_column(String(64), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    started_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16), default="running")
+    title: Mapped[str] = mapped_column(String(200))
+    data: Mapped[dict] = mapped_column(JSON, default=dict)  # latest application data, for display
+    workflow_json: Mapped[str] = deferred(mapped_column(Text))  # serializer output, byte for byte
+    revision: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+    __mapper_args__ = {"version_id_col": revision}
+
+    version = relationship("ProcessVersion", lazy="joined")
+    unit = relationship("Unit", lazy="joined")
+    started_by = relationship("User")
+    steps = relationship("CaseStep", order_by="CaseStep.id", lazy="selectin", viewonly=True)
+    open_tasks = relationship("OpenTask", order_by="OpenTask.created_at", viewonly=True)
+
+    @property
+    def state_label(self):
+        return STATE_LABELS[self.state]
+
+    def can_view(self, user):
+        if user.has_role(*BUREAU_READERS):
+            return True
+        return user.has_role("unit_clerk") and user.unit_id == self.unit_id
+
+
+class OpenTask(db.Model):
+    """A ready human task; the inbox reads only this table, never workflow blobs."""
+    __tablename__ = "open_tasks"
+    __table_args__ = (Index("ix_open_tasks_role_due", "role", "due_date"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the engine's task UUID
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    bpmn_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(200))
+    lane: Mapped[str | None] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(32))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))  # set for the unit lane
+    form_key: Mapped[str | None] = mapped_column(String(64))
+    due_date: Mapped[date | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    case = relationship("Case", lazy="joined")
+
+    def can_complete(self, user):
+        """Who may act: the lane's role; the case's own unit for the unit lane; never the
+        starter on a bureau step; never the same person as initial reviewer and leader."""
+        if not user.has_role(self.role):
+            return False
+        if self.role == "unit_clerk":
+            return user.unit_id == self.case.unit_id
+        if self.case.started_by_id == user.id:
+            return False
+        if self.role == "leader":
+            return not any(s.user_id == user.id and s.role == "reviewer" for s in self.case.steps)
+        return True
+
+
+class CaseStep(db.Model):
+    """One completed human step: who, what decision, which opinion, when."""
+    __tablename__ = "case_steps"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    task_id: Mapped[str] = mapped_column(String(36))
+    bpmn_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    decision: Mapped[str] = mapped_column(String(16))
+    opinion: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user = relationship("User", lazy="joined")
+
+    @property
+    def decision_label(self):
+        return DECISION_LABELS.get(self.decision, self.decision)
+
+
+class Attachment(db.Model):
+    """An uploaded file, kept in the database so app servers stay stateless."""
+    __tablename__ = "attachments"
+    __table_args__ = (CheckConstraint("size > 0", name="size_positive"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CaseSequence(db.Model):
+    """Per prefix and year, the last case number handed out."""
+    __tablename__ = "case_sequences"
+    prefix: Mapped[str] = mapped_column(String(16), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True)
+    last: Mapped[int] = mapped_column(default=0)

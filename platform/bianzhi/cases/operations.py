@@ -1,0 +1,289 @@
+"""Cases: start, complete a task, attach files, find what a user may see.
+
+Each public function changes the session and flushes; the caller commits once. The workflow
+state, open-task rows, ledger changes and audit entry therefore land together or not at all.
+"""
+import hashlib
+from datetime import date
+from pathlib import PurePath
+
+from flask import current_app
+from marshmallow import ValidationError
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..accounts.models import BUREAU_READERS, ROLES, role_for_lane
+from ..audit.operations import record as audit
+from ..engine import adapter
+from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ..extensions import db
+from ..processes import forms as formlib
+from ..processes import operations as processes
+from ..util import utcnow
+from ..workdays import add_workdays
+from .effects import Context, check_rule, on_step
+from .models import Attachment, Case, CaseSequence, CaseStep, OpenTask
+
+MAGIC = {".pdf": [b"%PDF-"], ".png": [b"\x89PNG\r\n\x1a\n"], ".jpg": [b"\xff\xd8\xff"],
+         ".jpeg": [b"\xff\xd8\xff"], ".docx": [b"PK\x03\x04"], ".xlsx": [b"PK\x03\x04"]}
+
+
+def _form_errors(err):
+    messages = err.messages if isinstance(err.messages, dict) else {"_": err.messages}
+    return messages
+
+
+def _validate_form(version, form_key, data):
+    form = processes.version_forms(version).get(form_key)
+    if form is None:
+        raise ValidationFailed(f"表单 {form_key} 不存在")
+    try:
+        return formlib.load(form, data)
+    except ValidationError as err:
+        raise ValidationFailed("表单填写有误，请按提示修改", fields=_form_errors(err)) from None
+
+
+def next_number(prefix):
+    """KBSY-2026-0001: a per-prefix, per-year counter row, incremented atomically."""
+    year = date.today().year
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    db.session.execute(insert(CaseSequence).values(prefix=prefix, year=year, last=0)
+                       .on_conflict_do_nothing(index_elements=["prefix", "year"]))
+    last = db.session.execute(update(CaseSequence).where(CaseSequence.prefix == prefix, CaseSequence.year == year)
+                              .values(last=CaseSequence.last + 1).returning(CaseSequence.last)).scalar_one()
+    return f"{prefix}-{year}-{last:04d}"
+
+
+def _number_prefix(parsed):
+    for el in parsed.elements.values():
+        if el.kind == "startEvent" and el.properties.get("number_prefix"):
+            return el.properties["number_prefix"]
+    return "".join(ch for ch in parsed.process_id.upper() if ch.isalnum())[:8] or "CASE"
+
+
+def _due(element):
+    days = element.properties.get("deadline_days")
+    return add_workdays(date.today(), int(days)) if days not in (None, "") else None
+
+
+def _sync_open_tasks(case, run):
+    """Make open_tasks match the engine's ready human tasks for this case."""
+    ready = {t.id: t for t in run.human_tasks()}
+    existing = {t.id: t for t in db.session.scalars(select(OpenTask).where(OpenTask.case_id == case.id))}
+    for task_id, row in existing.items():
+        if task_id not in ready:
+            db.session.delete(row)
+    for task_id, task in ready.items():
+        if task_id in existing:
+            continue
+        el = task.element
+        role = role_for_lane(el.lane)
+        db.session.add(OpenTask(id=task_id, case_id=case.id, bpmn_id=el.id, name=el.name, lane=el.lane,
+                                role=role, unit_id=case.unit_id if role == "unit_clerk" else None,
+                                form_key=el.form_key, due_date=_due(el)))
+
+
+def _decision_of(values, role):
+    if role == "unit_clerk":
+        return "submit"
+    return values.get("decision") or "submit"
+
+
+def _title(version, values):
+    count = values.get("count")
+    return f"{version.name}（{values.get('category', '')}{' ' + str(count) + ' 名' if count else ''}）"
+
+
+def start_case(user, process_key, data, files=(), ip=None):
+    if not user.has_role("unit_clerk") or user.unit is None:
+        raise Forbidden("只有单位经办人可以发起申请")
+    version = processes.latest(process_key)
+    parsed = processes.parsed_version(version)
+    first = parsed.first_user_task()
+    if role_for_lane(first.lane) != "unit_clerk":
+        raise Forbidden(f"「{version.name}」不由单位发起")
+    values = _validate_form(version, first.form_key, data)
+    check_rule(first.properties.get("rule"), Context(user, None), values)
+    _check_files(files)
+    case = Case(number=next_number(_number_prefix(parsed)), process_key=version.key, version_id=version.id,
+                unit_id=user.unit_id, started_by_id=user.id, state="running", title=_title(version, values),
+                data=values, workflow_json="")
+    case.unit = user.unit
+    db.session.add(case)
+    db.session.flush()
+    ctx = Context(user, case)
+    run = adapter.Run.start(parsed, on_step(ctx))
+    task = next((t for t in run.human_tasks() if t.element.id == first.id), None)
+    db.session.add(CaseStep(case_id=case.id, task_id=task.id, bpmn_id=first.id, name=first.name,
+                            role="unit_clerk", user_id=user.id, decision="submit", opinion=None, data=values))
+    _run_engine(run.complete, task.id, values, on_step(ctx))
+    case.workflow_json = run.dump()
+    _sync_open_tasks(case, run)
+    _store_files(user, case, files)
+    audit(user, "case.start", f"case:{case.id}", ip=ip, number=case.number, process=version.key,
+          version=version.version)
+    db.session.flush()
+    return case
+
+
+def _run_engine(fn, *args):
+    try:
+        fn(*args)
+    except adapter.EngineError as exc:
+        raise Conflict(exc.message, code="engine_error") from None
+
+
+def visible_cases(user):
+    """A select of the cases `user` may see (list queries and single lookups alike)."""
+    query = select(Case)
+    if user.has_role(*BUREAU_READERS):
+        return query
+    if user.has_role("unit_clerk") and user.unit_id:
+        return query.where(Case.unit_id == user.unit_id)
+    return query.where(False)
+
+
+def get_case(user, case_id, lock=False):
+    query = visible_cases(user).where(Case.id == case_id)
+    if lock:
+        query = query.with_for_update(of=Case).execution_options(populate_existing=True)
+    case = db.session.scalar(query)
+    if case is None:
+        raise NotFound("案件不存在或无权查看")
+    return case
+
+
+def inbox(user):
+    """A select of the open tasks `user` may act on, most urgent first."""
+    conditions = []
+    for role in user.roles:
+        if role == "unit_clerk":
+            if user.unit_id:
+                conditions.append((OpenTask.role == "unit_clerk") & (OpenTask.unit_id == user.unit_id))
+        elif role in ROLES:
+            conditions.append(OpenTask.role == role)
+    if not conditions:
+        return select(OpenTask).where(False)
+    return (select(OpenTask).join(Case).where(or_(*conditions))
+            .where(or_(OpenTask.role == "unit_clerk", Case.started_by_id != user.id))
+            .order_by(OpenTask.due_date.is_(None), OpenTask.due_date, OpenTask.created_at))
+
+
+def get_task(user, task_id):
+    """The open task, checked for visibility (404) and for the right to act (403);
+    a task already done gives 409 with who did it."""
+    task = db.session.get(OpenTask, str(task_id))
+    if task is None:
+        done = db.session.scalar(select(CaseStep).where(CaseStep.task_id == str(task_id)))
+        if done is not None:
+            get_case(user, done.case_id)  # 404 unless the user may see the case
+            raise Conflict(f"该任务已由{done.user.display_name}于 {done.at:%Y-%m-%d %H:%M} 办理",
+                           code="already_done")
+        raise NotFound("任务不存在或无权查看")
+    get_case(user, task.case_id)
+    if not task.can_complete(user):
+        raise Forbidden(_why_not(user, task))
+    return task
+
+
+def _why_not(user, task):
+    if not user.has_role(task.role):
+        return f"此任务由{ROLES[task.role][0]}办理，您无权办理"
+    if task.role == "unit_clerk":
+        return "此任务属于其他单位"
+    if task.case.started_by_id == user.id:
+        return "不能审核本人发起的案件"
+    return "已在本案中担任初审，不能再作领导审核"
+
+
+def complete_task(user, task_id, data, files=(), ip=None):
+    task = get_task(user, task_id)
+    case = get_case(user, task.case_id, lock=True)
+    # after the row lock: a concurrent completion may have committed meanwhile
+    task = db.session.scalar(select(OpenTask).where(OpenTask.id == str(task_id))
+                             .execution_options(populate_existing=True))
+    if task is None:
+        return get_task(user, task_id)  # raises the 409 with who did it
+    version = case.version
+    values = _validate_form(version, task.form_key, data)
+    parsed = processes.parsed_version(version)
+    element = parsed.elements[task.bpmn_id]
+    ctx = Context(user, case)
+    check_rule(element.properties.get("rule"), ctx, values)
+    _check_files(files)
+    decision = _decision_of(values, task.role)
+    db.session.add(CaseStep(case_id=case.id, task_id=task.id, bpmn_id=task.bpmn_id, name=task.name,
+                            role=task.role, user_id=user.id, decision=decision,
+                            opinion=values.get("opinion"), data=values))
+    db.session.flush()
+    db.session.expire(case, ["steps"])
+    run = adapter.Run.load(parsed, case.workflow_json)
+    _run_engine(run.complete, task.id, values, on_step(ctx))
+    if element.id == parsed.first_user_task().id:
+        case.data = values
+        case.title = _title(version, values)
+    if run.completed and case.state in ("running", "approved"):
+        case.state = "completed"
+        case.finished_at = utcnow()
+    case.workflow_json = run.dump()
+    case.updated_at = utcnow()
+    _sync_open_tasks(case, run)
+    _store_files(user, case, files)
+    audit(user, "task.complete", f"case:{case.id}", ip=ip, number=case.number, step=task.name,
+          decision=decision)
+    try:
+        db.session.flush()
+    except StaleDataError:
+        raise Conflict("该案件刚被他人办理，请刷新后重试", code="already_done") from None
+    return case
+
+
+def _check_files(files):
+    cfg = current_app.config
+    limit = cfg["UPLOAD_MAX_BYTES"]
+    if len(files) > cfg["UPLOADS_PER_CASE"]:
+        raise ValidationFailed(f"一次最多上传 {cfg['UPLOADS_PER_CASE']} 个附件", fields={"attachments": ["附件过多"]})
+    for name, content in files:
+        ext = PurePath(name).suffix.lower()
+        if ext not in cfg["UPLOAD_ALLOWED"]:
+            raise ValidationFailed(f"附件「{name}」的类型不允许", fields={"attachments": [
+                f"「{name}」：只接受 {'、'.join(sorted(cfg['UPLOAD_ALLOWED']))} 文件"]})
+        if len(content) == 0:
+            raise ValidationFailed(f"附件「{name}」是空文件", fields={"attachments": [f"「{name}」是空文件"]})
+        if len(content) > limit:
+            raise ValidationFailed(f"附件「{name}」超过 {limit // (1024 * 1024)} MB",
+                                   fields={"attachments": [f"「{name}」超过大小上限 {limit // (1024 * 1024)} MB"]})
+        if not any(content.startswith(m) for m in MAGIC[ext]):
+            raise ValidationFailed(f"附件「{name}」的内容与扩展名不符",
+                                   fields={"attachments": [f"「{name}」不是真正的 {ext} 文件"]})
+
+
+def _store_files(user, case, files):
+    for name, content in files:
+        ext = PurePath(name).suffix.lower()
+        db.session.add(Attachment(case_id=case.id, filename=PurePath(name).name[:200],
+                                  content_type=current_app.config["UPLOAD_ALLOWED"][ext], size=len(content),
+                                  sha256=hashlib.sha256(content).hexdigest(), content=content,
+                                  uploaded_by_id=user.id))
+
+
+def add_attachments(user, case, files, ip=None):
+    """Files added to a running case by its unit (e.g. when answering a return)."""
+    if not (user.has_role("unit_clerk") and user.unit_id == case.unit_id):
+        raise Forbidden("只有本单位经办人可以上传附件")
+    if case.state not in ("running", "approved"):
+        raise Conflict("案件已办结，不能再上传附件")
+    _check_files(files)
+    _store_files(user, case, files)
+    audit(user, "case.attach", f"case:{case.id}", ip=ip, files=[n for n, _ in files])
+    db.session.flush()
+
+
+def get_attachment(user, attachment_id):
+    att = db.session.get(Attachment, attachment_id)
+    if att is None:
+        raise NotFound("附件不存在")
+    get_case(user, att.case_id)
+    return att

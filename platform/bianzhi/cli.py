@@ -1,0 +1,69 @@
+"""`flask --app bianzhi ...` commands: init-db, deploy, demo, create-user."""
+import click
+from flask_migrate import upgrade
+
+from .accounts.operations import create_user
+from .errors import DomainError
+from .extensions import db
+from .ledger.operations import unit_by_code
+from .processes.operations import deploy_folder
+
+
+def _fail(exc):
+    lines = [exc.message] + [f"  {k}: {'；'.join(map(str, v if isinstance(v, list) else [v]))}"
+                             for k, v in exc.fields.items()]
+    raise click.ClickException("\n".join(lines))
+
+
+def _deploy(comment=None):
+    try:
+        results = deploy_folder(comment=comment)
+    except DomainError as exc:
+        db.session.rollback()
+        _fail(exc)
+    db.session.commit()
+    for name, version, created in results:
+        click.echo(f"{name}: {version.key} v{version.version} {'已部署新版本' if created else '无变化'}")
+
+
+def register(app):
+    @app.cli.command("init-db")
+    def init_db():
+        """Create or upgrade the database schema and deploy the processes in bpmn/."""
+        upgrade()
+        _deploy()
+        click.echo("数据库已就绪：" + db.engine.url.render_as_string(hide_password=True))
+
+    @app.cli.command("deploy")
+    @click.option("--comment", default=None, help="部署说明")
+    def deploy(comment):
+        """Re-read bpmn/ and forms/; every changed diagram becomes a new version."""
+        _deploy(comment)
+
+    @app.cli.command("demo")
+    @click.option("--password", required=True, help="所有演示用户的密码")
+    def demo(password):
+        """Load the demo district (idempotent): units, establishment, people, users."""
+        from .demo import load_demo
+
+        created = load_demo(password)
+        db.session.commit()
+        click.echo("演示数据已载入" if created else "演示数据已存在，未重复载入")
+
+    @app.cli.command("create-user")
+    @click.argument("username")
+    @click.option("--password", required=True)
+    @click.option("--role", "roles", multiple=True, required=True,
+                  help="unit_clerk / reviewer / leader / process_owner / admin / auditor，可重复")
+    @click.option("--unit", default=None, help="单位统一社会信用代码（单位经办人必填）")
+    @click.option("--name", default=None, help="姓名")
+    def create_user_cmd(username, password, roles, unit, name):
+        """Create a user."""
+        try:
+            unit_obj = unit_by_code(unit) if unit else None
+            create_user(username, password, name or username, list(roles), unit_obj)
+        except DomainError as exc:
+            db.session.rollback()
+            _fail(exc)
+        db.session.commit()
+        click.echo(f"已创建用户 {username}")

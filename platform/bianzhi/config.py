@@ -1,0 +1,48 @@
+"""Configuration defaults; instance/config.py and the environment override them."""
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]  # the repository root
+
+
+class Defaults:
+    SECRET_KEY = "dev-only-change-me"
+    SQLALCHEMY_DATABASE_URI = None  # filled from DATABASE_URL or the instance folder
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    BPMN_FOLDER = str(ROOT / "bpmn")
+    FORMS_FOLDER = str(ROOT / "forms")
+    TEMPLATES_FOLDER = str(ROOT / "templates")
+    MAX_CONTENT_LENGTH = 25 * 1024 * 1024
+    UPLOAD_MAX_BYTES = 10 * 1024 * 1024
+    UPLOAD_ALLOWED = {".pdf": "application/pdf", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+                      ".png": "image/png",
+                      ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                      ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+    UPLOADS_PER_CASE = 20
+    API_TOKEN_HOURS = 12
+    PASSWORD_HASH_METHOD = "scrypt"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None
+    JSON_AS_ASCII = False
+
+
+def load(app, overrides=None):
+    app.config.from_object(Defaults)
+    app.config.from_pyfile("config.py", silent=True)
+    for key in ("SECRET_KEY",):
+        if os.environ.get(key):
+            app.config[key] = os.environ[key]
+    if os.environ.get("DATABASE_URL"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    if overrides:
+        app.config.update(overrides)
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if not uri:
+        uri = "sqlite:///" + str(Path(app.instance_path) / "bianzhi.sqlite3")
+    if uri.startswith("postgresql://"):
+        uri = "postgresql+psycopg://" + uri[len("postgresql://"):]
+    app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    if uri.startswith("sqlite"):
+        opts = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+        opts.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})

@@ -1,0 +1,90 @@
+"""The demo district: a realistic small county-level district with units, establishment,
+people on roll and a user for every role. Deterministic, idempotent."""
+import random
+from datetime import date, timedelta
+
+from sqlalchemy import select
+
+from .accounts.operations import create_user
+from .extensions import db
+from .ledger import idnumber
+from .ledger.models import Establishment, Person, Unit
+from .processes.operations import deploy_folder
+
+DISTRICT_CODE = "11330621MB0000000X"
+# (code suffix, name, kind, level, funding, system, {category: (approved, on roll)})
+UNITS = [
+    ("A01", "绍兴市柯桥区委办公室", "党政机关", "正科级", "全额", "党委", {"行政编制": (28, 26), "工勤编制": (3, 2)}),
+    ("A02", "绍兴市柯桥区人民政府办公室", "党政机关", "正科级", "全额", "政府", {"行政编制": (32, 30), "工勤编制": (4, 4)}),
+    ("A03", "绍兴市柯桥区教育体育局", "党政机关", "正科级", "全额", "政府", {"行政编制": (18, 18)}),
+    ("A04", "绍兴市柯桥区卫生健康局", "党政机关", "正科级", "全额", "政府", {"行政编制": (16, 15)}),
+    ("A05", "绍兴市柯桥区市场监督管理局", "党政机关", "正科级", "全额", "政府", {"行政编制": (45, 44), "政法专项编制": (6, 6)}),
+    ("B01", "绍兴市柯桥区疾病预防控制中心", "事业单位", "正科级", "全额", "卫生健康", {"事业编制": (40, 33)}),
+    ("B02", "绍兴市柯桥区档案馆", "事业单位", "副科级", "全额", "党委", {"事业编制": (12, 10)}),
+    ("B03", "绍兴市柯桥区人民医院", "事业单位", "正科级", "差额", "卫生健康", {"事业编制": (60, 57)}),
+    ("B04", "绍兴市柯桥区柯桥中学", "事业单位", "正科级", "全额", "教育", {"事业编制": (52, 50)}),
+    ("B05", "绍兴市柯桥区融媒体中心", "事业单位", "正科级", "差额", "宣传", {"事业编制": (30, 31)}),
+    ("B06", "绍兴市柯桥区城市建设发展中心", "事业单位", "副科级", "自收自支", "住房城建", {"事业编制": (15, 15)}),
+]
+PARENTS = {"B01": "A04", "B03": "A04", "B04": "A03"}
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国志红玉兰海燕晓东文斌佳怡子涵浩然欣怡"
+EDUCATION = ["研究生", "大学本科", "大学本科", "大学本科", "大学专科"]
+POSTS = ["科员", "一级科员", "四级主任科员", "三级主任科员", "专业技术人员", "管理人员"]
+USERS = [
+    ("clerk1", "钱晓峰", ["unit_clerk"], "B01"),
+    ("clerk2", "沈丽娟", ["unit_clerk"], "B02"),
+    ("clerk3", "孟浩然", ["unit_clerk"], "B05"),
+    ("reviewer1", "周建华", ["reviewer"], None),
+    ("reviewer2", "陆佳怡", ["reviewer"], None),
+    ("leader1", "傅国强", ["leader"], None),
+    ("owner1", "金志远", ["process_owner"], None),
+    ("admin", "系统管理员", ["admin"], None),
+    ("auditor1", "韩纪明", ["auditor"], None),
+]
+
+
+def _unit_code(suffix):
+    return f"12330621{suffix}{'0' * (9 - len(suffix))}X"
+
+
+def load_demo(password, seed=20261127):
+    """Create the demo district unless it is there. Returns True when it created it."""
+    deploy_folder(comment="演示数据初始化")
+    if db.session.scalar(select(Unit).where(Unit.code == _unit_code("A01"))) is not None:
+        return False
+    rng = random.Random(seed)
+    units = {}
+    for suffix, name, kind, level, funding, system, _ in UNITS:
+        unit = Unit(code=_unit_code(suffix), name=name, kind=kind, level=level,
+                    nature="行政机关" if kind == "党政机关" else "公益一类", funding=funding, system=system,
+                    founded=date(2001, 6, 1), approval_doc=f"绍县编〔2001〕{rng.randint(10, 99)}号")
+        units[suffix] = unit
+        db.session.add(unit)
+    db.session.flush()
+    for child, parent in PARENTS.items():
+        units[child].parent_id = units[parent].id
+    serial = 0
+    for suffix, *_rest, establishment in UNITS:
+        unit = units[suffix]
+        for category, (approved, on_roll) in establishment.items():
+            db.session.add(Establishment(unit_id=unit.id, category=category, approved=approved))
+            for _ in range(on_roll):
+                serial += 1
+                birth = date(1962, 1, 1) + timedelta(days=rng.randint(0, 365 * 37))
+                entry = birth + timedelta(days=365 * rng.randint(22, 30) + rng.randint(0, 300))
+                region = rng.choice(["330621", "330602", "330681", "330624"])
+                db.session.add(Person(
+                    code=f"BZDEMO{serial:05d}", name=rng.choice(SURNAMES) + "".join(rng.sample(GIVEN, rng.choice([1, 2]))),
+                    id_number=idnumber.make(region, birth, rng.randint(100, 999)), sex="", birth_date=birth,
+                    unit_id=unit.id, work_unit_id=unit.id, category=category, status="on_roll",
+                    entry_date=min(entry, date(2025, 12, 31)), education=rng.choice(EDUCATION),
+                    post=rng.choice(POSTS), details={"ethnicity": "汉族"}))
+    db.session.flush()
+    for person in db.session.scalars(select(Person).where(Person.sex == "")):
+        info = idnumber.parse(person.id_number)
+        person.sex, person.birth_date = info.sex, info.birth_date
+    for username, name, roles, unit_suffix in USERS:
+        create_user(username, password, name, roles, units[unit_suffix] if unit_suffix else None)
+    db.session.flush()
+    return True

@@ -1,0 +1,112 @@
+"""The ledger: units, establishment, people on roll, reservations, chronicle."""
+from datetime import date, datetime
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..util import utcnow
+
+CATEGORIES = ("行政编制", "事业编制", "工勤编制", "政法专项编制")
+FUNDING = ("全额", "差额", "自收自支")
+
+
+class Unit(db.Model):
+    __tablename__ = "units"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)  # 统一社会信用代码
+    name: Mapped[str] = mapped_column(String(128))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # 党政机关 / 事业单位
+    level: Mapped[str | None] = mapped_column(String(16))  # 机构级别
+    nature: Mapped[str | None] = mapped_column(String(32))  # 机构性质
+    funding: Mapped[str | None] = mapped_column(String(8))  # 经费形式
+    system: Mapped[str | None] = mapped_column(String(32))  # 系统类别
+    founded: Mapped[date | None]
+    approval_doc: Mapped[str | None] = mapped_column(String(64))  # 批准文号
+
+    parent = relationship("Unit", remote_side=[id])
+
+
+class Establishment(db.Model):
+    """Approved establishment of one unit in one category (核定数)."""
+    __tablename__ = "establishments"
+    __table_args__ = (UniqueConstraint("unit_id", "category"),
+                      CheckConstraint("approved >= 0", name="approved_not_negative"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    category: Mapped[str] = mapped_column(String(16))
+    approved: Mapped[int]
+
+    unit = relationship("Unit")
+
+
+class Person(db.Model):
+    """A person on the roll (在编) or who left (出编); nobody is deleted."""
+    __tablename__ = "people"
+    __table_args__ = (
+        CheckConstraint("status in ('on_roll', 'left')", name="status_known"),
+        Index("ix_people_unit_category_status", "unit_id", "category", "status"),
+        Index("uq_people_id_number_on_roll", "id_number", unique=True,
+              sqlite_where=db.text("status = 'on_roll'"),
+              postgresql_where=db.text("status = 'on_roll'")),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(24), unique=True)  # 一编一人一码
+    name: Mapped[str] = mapped_column(String(64))
+    id_number: Mapped[str] = mapped_column(String(18), index=True)
+    sex: Mapped[str] = mapped_column(String(2))
+    birth_date: Mapped[date]
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))  # 在编单位
+    work_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))  # 任职单位
+    category: Mapped[str] = mapped_column(String(16))  # 编制类型
+    status: Mapped[str] = mapped_column(String(8), default="on_roll")
+    entry_date: Mapped[date]  # 入编时间
+    education: Mapped[str | None] = mapped_column(String(16))
+    post: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict] = mapped_column(JSON, default=dict)  # the other person-record fields
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))  # the case that registered them
+    left_date: Mapped[date | None]
+    left_reason: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    unit = relationship("Unit", foreign_keys=[unit_id])
+
+
+class Reservation(db.Model):
+    """Places approved for a case and held until the people are registered (预留)."""
+    __tablename__ = "reservations"
+    __table_args__ = (CheckConstraint("count > 0", name="count_positive"),
+                      CheckConstraint("used >= 0 AND used <= count", name="used_within_count"),
+                      CheckConstraint("status in ('active', 'closed')", name="status_known"),
+                      Index("ix_reservations_unit_category_status", "unit_id", "category", "status"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    category: Mapped[str] = mapped_column(String(16))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    count: Mapped[int]
+    used: Mapped[int] = mapped_column(default=0)
+    status: Mapped[str] = mapped_column(String(8), default="active")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def remaining(self):
+        return self.count - self.used if self.status == "active" else 0
+
+
+class ChronicleEntry(db.Model):
+    """沿革: one entry per ledger change, before -> after, with the case that caused it."""
+    __tablename__ = "chronicle"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[int]
+    action: Mapped[str] = mapped_column(String(32))
+    summary: Mapped[str] = mapped_column(Text)
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)
+
+    user = relationship("User")

@@ -1,0 +1,85 @@
+"""Issuing notices when a case reaches a milestone, and rendering their PDFs.
+
+The notice's HTML is rendered from its template at decision time and stored: a later change
+to the case or the template does not alter an issued notice. The PDF (WeasyPrint, ~200 ms)
+is made from that HTML on first download, outside any task completion, and kept.
+"""
+import re
+import secrets
+
+from flask import render_template, url_for
+from sqlalchemy import select
+
+from ..cases.models import DECISION_LABELS, CaseStep
+from ..cases.signals import milestone_reached
+from ..errors import NotFound
+from ..extensions import db
+from ..ledger.models import Person
+from ..util import utcnow
+from .models import Notice
+
+
+def materials_list(text):
+    return [item.strip() for item in re.split(r"[；;\n]", text or "") if item.strip()]
+
+
+def _code():
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return "".join(secrets.choice(alphabet) for _ in range(12))
+
+
+def issue(case, user, element):
+    props = element.properties
+    db.session.flush()
+    steps = db.session.scalars(select(CaseStep).where(CaseStep.case_id == case.id).order_by(CaseStep.id)).all()
+    people = db.session.scalars(select(Person).where(Person.case_id == case.id).order_by(Person.id)).all()
+    code = _code()
+    issued_at = utcnow()
+    context = {
+        "title": props.get("notice_title") or element.name,
+        "case": {"number": case.number, "process": case.version.name, "title": case.title,
+                 "created_at": case.created_at, "data": dict(case.data)},
+        "unit": {"name": case.unit.name, "code": case.unit.code},
+        "decision": element.name,
+        "steps": [{"name": s.name, "by": s.user.display_name, "decision": DECISION_LABELS.get(s.decision, s.decision),
+                   "opinion": s.opinion or "", "at": s.at} for s in steps],
+        "people": [{"name": p.name, "code": p.code, "sex": p.sex, "birth_date": p.birth_date,
+                    "id_number": p.id_number, "category": p.category, "entry_date": p.entry_date,
+                    "education": p.education or "", "post": p.post or ""} for p in people],
+        "materials": materials_list(props.get("materials")),
+        "verify_code": code,
+        "verify_url": url_for("web.verify", code=code, _external=True),
+        "issued_at": issued_at,
+    }
+    html = render_template(f"notices/{props['notice']}.html", notice=context)
+    notice = Notice(case_id=case.id, template=props["notice"], title=context["title"], verify_code=code,
+                    html=html, issued_at=issued_at)
+    db.session.add(notice)
+    return notice
+
+
+@milestone_reached.connect
+def _on_milestone(case, user, element):
+    issue(case, user, element)
+
+
+def notices_of(case):
+    return db.session.scalars(select(Notice).where(Notice.case_id == case.id).order_by(Notice.id)).all()
+
+
+def pdf_of(notice):
+    """The notice's PDF, rendered from its stored HTML on first request and then kept."""
+    if notice.pdf is None:
+        from weasyprint import HTML  # heavy import (~0.5 s): only where a PDF is made
+
+        notice.pdf = HTML(string=notice.html).write_pdf()
+        notice.rendered_at = utcnow()
+        db.session.flush()
+    return notice.pdf
+
+
+def by_code(code):
+    notice = db.session.scalar(select(Notice).where(Notice.verify_code == (code or "").strip().upper()))
+    if notice is None:
+        raise NotFound("没有这个核验码对应的通知书")
+    return notice

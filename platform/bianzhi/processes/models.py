@@ -1,0 +1,25 @@
+"""Deployed process versions: the BPMN text and the forms it names, frozen."""
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..util import utcnow
+
+
+class ProcessVersion(db.Model):
+    __tablename__ = "process_versions"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int]
+    name: Mapped[str] = mapped_column(String(128))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    forms_json: Mapped[str] = mapped_column(Text)  # {"form key": {...form...}}, as deployed
+    comment: Mapped[str | None] = mapped_column(Text)
+    deployed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    deployed_by = relationship("User")

@@ -1,0 +1,185 @@
+"""Deploying process versions from `bpmn/` and `forms/`, and finding the one to run."""
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from ..accounts.models import ROLES, role_for_lane
+from ..engine import adapter, sandbox
+from ..errors import DefinitionError, NotFound
+from ..extensions import db
+from . import forms as formlib
+from .models import ProcessVersion
+from .registry import OPERATIONS, RULES
+
+STATES_FROM_EVENTS = {"approved", "rejected", "completed"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    element: str
+    name: str
+    message: str
+
+    def __str__(self):
+        return f"{self.element}（{self.name}）：{self.message}" if self.name else f"{self.element}：{self.message}"
+
+
+def _notice_template_exists(name):
+    return (Path(current_app.config["TEMPLATES_FOLDER"]) / "notices" / f"{name}.html").is_file()
+
+
+def validate(bpmn_xml, forms):
+    """Every problem that stops this diagram from running on the platform, named by element."""
+    try:
+        parsed = adapter.parse(bpmn_xml)
+    except adapter.EngineError as exc:
+        return [Finding(exc.element or "definitions", "", exc.message)], None
+    findings = []
+    for element_id, text, is_script in adapter.conditions(bpmn_xml):
+        why = sandbox.check(text, is_script) if text else "条件为空"
+        if why:
+            findings.append(Finding(element_id, parsed.elements.get(element_id, adapter.Element(
+                element_id, "", "", None, None)).name, f"{'脚本' if is_script else '条件'}不被允许：{why}"))
+    users = [e for e in parsed.elements.values() if e.kind == "userTask"]
+    if not users:
+        findings.append(Finding(parsed.process_id, parsed.name, "流程中没有用户任务"))
+    for el in parsed.elements.values():
+        props = el.properties
+        if el.kind == "userTask":
+            if role_for_lane(el.lane) is None:
+                findings.append(Finding(el.id, el.name, f"所在泳道「{el.lane or '无'}」不对应任何角色；泳道名应为："
+                                        + "、".join(label for label, _ in ROLES.values())))
+            if not el.form_key:
+                findings.append(Finding(el.id, el.name, "没有指定表单（camunda:formKey）"))
+            elif el.form_key not in forms:
+                findings.append(Finding(el.id, el.name, f"表单 {el.form_key} 不存在（forms/{el.form_key}.json）"))
+            if props.get("rule") and props["rule"] not in RULES:
+                findings.append(Finding(el.id, el.name, f"未注册的校验规则 {props['rule']}；可用：{'、'.join(RULES)}"))
+            days = props.get("deadline_days")
+            if days is not None and not (str(days).isdigit() and int(days) <= 365):
+                findings.append(Finding(el.id, el.name, f"办理时限 deadline_days 应为 0–365 的整数，现为 {days}"))
+        elif el.kind == "serviceTask":
+            op = props.get("operation")
+            if op not in OPERATIONS:
+                findings.append(Finding(el.id, el.name, f"服务任务须指定已注册的台账操作（operation）：{'、'.join(OPERATIONS)}"))
+        elif el.kind in ("scriptTask", "businessRuleTask", "callActivity", "subProcess", "transaction"):
+            findings.append(Finding(el.id, el.name, "本平台暂不支持此类元素，请改用用户任务或服务任务"))
+        if el.kind in ("endEvent", "intermediateThrowEvent"):
+            state = props.get("state")
+            if state and state not in STATES_FROM_EVENTS:
+                findings.append(Finding(el.id, el.name, f"state 应为 {'、'.join(sorted(STATES_FROM_EVENTS))} 之一"))
+            notice = props.get("notice")
+            if notice and not _notice_template_exists(notice):
+                findings.append(Finding(el.id, el.name, f"通知书模板 templates/notices/{notice}.html 不存在"))
+    first = parsed.first_user_task()
+    if first is not None and role_for_lane(first.lane) != "unit_clerk":
+        findings.append(Finding(first.id, first.name, "第一个用户任务须在单位经办人泳道（由单位发起）"))
+    for key, form in forms.items():
+        try:
+            formlib.check_definition(form, key)
+        except formlib.FormDefinitionError as exc:
+            findings.extend(Finding(f"forms/{key}.json", comp, reason) for comp, reason in exc.problems)
+    return findings, parsed
+
+
+def read_forms(parsed, folder):
+    """The forms a diagram names, read from `folder`; missing or broken ones are left out
+    (validate() reports them)."""
+    result = {}
+    for key in sorted({e.form_key for e in parsed.elements.values() if e.form_key}):
+        path = Path(folder) / f"{key}.json"
+        if path.is_file():
+            try:
+                result[key] = json.loads(path.read_text(encoding="utf-8"))
+            except ValueError as exc:
+                result[key] = {"__error__": str(exc)}
+    return result
+
+
+def content_hash(bpmn_xml, forms):
+    digest = hashlib.sha256(bpmn_xml.encode())
+    digest.update(json.dumps(forms, ensure_ascii=False, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def latest(key):
+    version = db.session.scalar(select(ProcessVersion).where(ProcessVersion.key == key)
+                                .order_by(ProcessVersion.version.desc()).limit(1))
+    if version is None:
+        raise NotFound(f"没有名为 {key} 的业务流程")
+    return version
+
+
+def all_latest():
+    newest = select(ProcessVersion.key, func.max(ProcessVersion.version).label("v")).group_by(
+        ProcessVersion.key).subquery()
+    return db.session.scalars(select(ProcessVersion).join(
+        newest, (ProcessVersion.key == newest.c.key) & (ProcessVersion.version == newest.c.v))
+        .order_by(ProcessVersion.key)).all()
+
+
+def deploy(bpmn_xml, forms, user=None, comment=None):
+    """Deploy a diagram and its forms as a new version unless the newest is identical.
+    Returns (version, created). Raises DefinitionError listing every finding."""
+    broken = {k: f["__error__"] for k, f in forms.items() if "__error__" in f}
+    if broken:
+        raise DefinitionError("表单文件不是合法的 JSON", fields={f"forms/{k}.json": [v] for k, v in broken.items()})
+    findings, parsed = validate(bpmn_xml, forms)
+    if findings:
+        fields = {}
+        for f in findings:
+            fields.setdefault(f.element, []).append(str(f))
+        raise DefinitionError(f"流程定义有 {len(findings)} 处问题，未部署", fields=fields)
+    digest = content_hash(bpmn_xml, forms)
+    current = db.session.scalar(select(ProcessVersion).where(ProcessVersion.key == parsed.process_id)
+                                .order_by(ProcessVersion.version.desc()).limit(1))
+    if current is not None and current.content_hash == digest:
+        return current, False
+    version = ProcessVersion(key=parsed.process_id, version=(current.version + 1) if current else 1,
+                             name=parsed.name, content_hash=digest, bpmn_xml=bpmn_xml,
+                             forms_json=json.dumps(forms, ensure_ascii=False),
+                             comment=comment, deployed_by_id=user.id if user else None)
+    db.session.add(version)
+    db.session.flush()
+    return version, True
+
+
+def deploy_folder(user=None, comment=None):
+    """Deploy every diagram in the configured bpmn folder. Returns [(file, version, created)]."""
+    results = []
+    folder = Path(current_app.config["BPMN_FOLDER"])
+    for path in sorted(folder.glob("*.bpmn")):
+        xml = path.read_text(encoding="utf-8")
+        try:
+            parsed = adapter.parse(xml)
+        except adapter.EngineError as exc:
+            raise DefinitionError(f"{path.name}：{exc.message}", fields={path.name: [exc.message]}) from None
+        forms = read_forms(parsed, current_app.config["FORMS_FOLDER"])
+        version, created = deploy(xml, forms, user, comment or f"从 {path.name} 部署")
+        results.append((path.name, version, created))
+    return results
+
+
+def parsed_version(version):
+    return adapter.parse_cached(version.id, version.bpmn_xml)
+
+
+@lru_cache(maxsize=256)
+def _forms_cached(version_id, forms_json):
+    return json.loads(forms_json)
+
+
+def version_forms(version):
+    return _forms_cached(version.id, version.forms_json)
+
+
+def startable(user):
+    """The newest version of every process whose first step is the unit's, for a unit clerk."""
+    if not (user.has_role("unit_clerk") and user.unit_id):
+        return []
+    return [v for v in all_latest() if role_for_lane(parsed_version(v).first_user_task().lane) == "unit_clerk"]

@@ -1,0 +1,54 @@
+"""Turning errors into pages or JSON; the transaction is rolled back either way."""
+from flask import flash, jsonify, redirect, render_template, request
+from sqlalchemy.exc import IntegrityError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from ..errors import Conflict, DomainError
+from ..extensions import db
+
+HTTP_MESSAGES = {400: "请求格式不正确", 401: "请先登录", 403: "无权访问", 404: "页面或数据不存在",
+                 405: "不支持此请求方法", 413: "上传内容过大", 429: "请求过于频繁",
+                 500: "服务器内部错误，请稍后重试", 503: "服务暂不可用，请稍后重试"}
+
+
+def wants_json():
+    return request.path.startswith("/api/")
+
+
+def commit():
+    """The one place a request commits. Constraint races become a clear 409."""
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict("数据已被他人同时修改，请刷新后重试", code="conflict") from None
+
+
+def register_error_handlers(app):
+    @app.errorhandler(DomainError)
+    def domain_error(exc):
+        db.session.rollback()
+        if wants_json():
+            return jsonify(exc.as_json()), exc.status
+        return render_template("error.html", status=exc.status, message=exc.message, fields=exc.fields), exc.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc):
+        db.session.rollback()
+        message = HTTP_MESSAGES.get(exc.code, exc.name)
+        if exc.code == 400 and "CSRF" in (exc.description or ""):
+            message = "页面已过期或表单校验失败（CSRF），请刷新后重试"
+        if wants_json():
+            return jsonify({"error": {"code": exc.name.lower().replace(" ", "_"), "message": message,
+                                      "fields": {}}}), exc.code
+        if exc.code == 401:
+            flash("请先登录", "warning")
+            return redirect("/login")
+        return render_template("error.html", status=exc.code, message=message, fields={}), exc.code
+
+    @app.errorhandler(OperationalError)
+    def db_down(exc):
+        db.session.rollback()
+        if wants_json():
+            return jsonify({"error": {"code": "unavailable", "message": HTTP_MESSAGES[503], "fields": {}}}), 503
+        return render_template("error.html", status=503, message=HTTP_MESSAGES[503], fields={}), 503

@@ -1,0 +1,240 @@
+"""Server-rendered pages: login, one-stop window, inbox, task, case, notices, verification."""
+from io import BytesIO
+
+from flask import (Blueprint, abort, flash, redirect, render_template, request, send_file, url_for)
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+
+from ..accounts import operations as accounts
+from ..cases import operations as cases
+from ..cases.models import Attachment, Case
+from ..errors import DomainError, Forbidden, NotFound
+from ..extensions import db
+from ..ledger import operations as ledger
+from ..ledger.models import Person, Unit
+from ..notices import operations as notices
+from ..notices.models import Notice
+from ..processes import operations as processes
+from .errors import commit
+from .forms import files_from, from_post, labelled
+
+bp = Blueprint("web", __name__)
+
+
+@bp.app_context_processor
+def navigation():
+    if not current_user.is_authenticated:
+        return {}
+    count = db.session.scalar(select(db.func.count()).select_from(cases.inbox(current_user).subquery()))
+    return {"inbox_count": count}
+
+
+@bp.get("/")
+def home():
+    if not current_user.is_authenticated:
+        return redirect(url_for("web.login"))
+    if current_user.has_role("unit_clerk"):
+        return redirect(url_for("web.window"))
+    if current_user.has_role("reviewer", "leader"):
+        return redirect(url_for("web.inbox"))
+    return redirect(url_for("web.case_list"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    if request.method == "POST":
+        try:
+            user = accounts.authenticate(request.form.get("username", "").strip(), request.form.get("password", ""),
+                                         ip=request.remote_addr)
+        except DomainError as exc:
+            commit()  # keep the failed-login audit entry
+            error = exc.message
+        else:
+            commit()
+            login_user(user)
+            return redirect(url_for("web.home"))
+    return render_template("login.html", error=error), 401 if error else 200
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    flash("已退出登录", "info")
+    return redirect(url_for("web.login"))
+
+
+@bp.get("/window")
+@login_required
+def window():
+    if not current_user.has_role("unit_clerk") or current_user.unit is None:
+        raise Forbidden("一站式服务窗口仅供单位经办人使用")
+    my_cases = db.session.scalars(cases.visible_cases(current_user).order_by(Case.id.desc()).limit(100)).all()
+    tasks = db.session.scalars(cases.inbox(current_user)).all()
+    return render_template("window.html", services=processes.startable(current_user), cases=my_cases,
+                           tasks=tasks, figures=ledger.figures(current_user.unit), unit=current_user.unit)
+
+
+def _first_form(version):
+    first = processes.parsed_version(version).first_user_task()
+    return first, processes.version_forms(version)[first.form_key]
+
+
+@bp.route("/window/start/<key>", methods=["GET", "POST"])
+@login_required
+def start(key):
+    version = processes.latest(key)
+    if version not in processes.startable(current_user):
+        raise Forbidden("您不能发起此业务")
+    first, form_def = _first_form(version)
+    values, errors, status = {"unit": current_user.unit.code}, {}, 200
+    if request.method == "POST":
+        values = from_post(form_def, request.form, current_user)
+        try:
+            case = cases.start_case(current_user, key, values, files_from(form_def, request.files),
+                                    ip=request.remote_addr)
+            commit()
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            errors, status = exc.fields, exc.status
+        else:
+            flash(f"已提交，案件编号 {case.number}", "success")
+            return redirect(url_for("web.case_detail", case_id=case.id))
+    return render_template("start.html", version=version, step=first, form=form_def, values=values,
+                           errors=errors, figures=ledger.figures(current_user.unit)), status
+
+
+@bp.get("/inbox")
+@login_required
+def inbox():
+    tasks = db.session.scalars(cases.inbox(current_user).limit(500)).all()
+    return render_template("inbox.html", tasks=tasks)
+
+
+def _case_context(case):
+    version = case.version
+    forms = processes.version_forms(version)
+    first = processes.parsed_version(version).first_user_task()
+    attachments = db.session.scalars(select(Attachment).where(Attachment.case_id == case.id)
+                                     .order_by(Attachment.id)).all()
+    people = db.session.scalars(select(Person).where(Person.case_id == case.id).order_by(Person.id)).all()
+    figures = ledger.figures(case.unit) if ledger.can_view_unit(current_user, case.unit) else []
+    return {"case": case, "application": labelled(forms.get(first.form_key), case.data),
+            "attachments": attachments, "people": people, "figures": figures,
+            "notices": notices.notices_of(case)}
+
+
+@bp.route("/tasks/<task_id>", methods=["GET", "POST"])
+@login_required
+def task(task_id):
+    try:
+        open_task = cases.get_task(current_user, task_id)
+    except DomainError as exc:
+        if exc.status == 409:
+            flash(exc.message, "warning")
+            return redirect(url_for("web.inbox"))
+        raise
+    case = open_task.case
+    form_def = processes.version_forms(case.version)[open_task.form_key]
+    step_data = dict(case.data) if open_task.role == "unit_clerk" else {}
+    errors, status = {}, 200
+    if open_task.form_key == "registration" or open_task.role == "unit_clerk":
+        last = next((s for s in reversed(case.steps) if s.bpmn_id == open_task.bpmn_id), None)
+        if last is not None:
+            step_data = dict(last.data)
+    if request.method == "POST":
+        step_data = from_post(form_def, request.form, current_user)
+        try:
+            cases.complete_task(current_user, task_id, step_data, files_from(form_def, request.files),
+                                ip=request.remote_addr)
+            commit()
+        except DomainError as exc:
+            db.session.rollback()
+            if exc.status == 409 and exc.code == "already_done":
+                flash(exc.message, "warning")
+                return redirect(url_for("web.inbox"))
+            flash(exc.message, "error")
+            errors, status = exc.fields, exc.status
+            open_task = cases.get_task(current_user, task_id)
+            case = open_task.case
+        else:
+            flash(f"已办理：{case.number} {open_task.name}", "success")
+            return redirect(url_for("web.case_detail", case_id=case.id) if current_user.has_role("unit_clerk")
+                            else url_for("web.inbox"))
+    reservation = ledger.active_reservation(case)
+    return render_template("task.html", task=open_task, form=form_def, values=step_data, errors=errors,
+                           rows=max(reservation.remaining if reservation else 1, 1), **_case_context(case)), status
+
+
+@bp.get("/cases")
+@login_required
+def case_list():
+    rows = db.session.scalars(cases.visible_cases(current_user).order_by(Case.id.desc()).limit(200)).all()
+    return render_template("cases.html", cases=rows)
+
+
+@bp.get("/cases/<int:case_id>")
+@login_required
+def case_detail(case_id):
+    case = cases.get_case(current_user, case_id)
+    return render_template("case.html", **_case_context(case))
+
+
+@bp.get("/attachments/<int:attachment_id>")
+@login_required
+def attachment(attachment_id):
+    att = cases.get_attachment(current_user, attachment_id)
+    return send_file(BytesIO(att.content), mimetype=att.content_type, download_name=att.filename,
+                     as_attachment=True)
+
+
+@bp.get("/notices/<int:notice_id>.pdf")
+@login_required
+def notice_pdf(notice_id):
+    notice = db.session.get(Notice, notice_id)
+    if notice is None:
+        raise NotFound("通知书不存在")
+    cases.get_case(current_user, notice.case_id)
+    pdf = notices.pdf_of(notice)
+    commit()
+    return send_file(BytesIO(pdf), mimetype="application/pdf",
+                     download_name=f"{notice.case.number}-{notice.title}.pdf")
+
+
+@bp.get("/verify")
+@bp.get("/verify/<code>")
+def verify(code=None):
+    """A counter clerk checks a printed notice: the code opens its summary (no personal data);
+    bureau staff who are logged in get the link to the case."""
+    code = code or request.args.get("code")
+    notice = None
+    if code:
+        try:
+            notice = notices.by_code(code)
+        except NotFound as exc:
+            flash(exc.message, "error")
+    return render_template("verify.html", notice=notice, code=code or "")
+
+
+@bp.get("/units/<code>")
+@login_required
+def unit(code):
+    unit_obj = ledger.unit_by_code(code)
+    if not ledger.can_view_unit(current_user, unit_obj):
+        raise Forbidden("只能查看本单位的编制情况")
+    people = db.session.scalars(select(Person).where(Person.unit_id == unit_obj.id, Person.status == "on_roll")
+                                .order_by(Person.category, Person.entry_date)).all()
+    return render_template("unit.html", unit=unit_obj, figures=ledger.figures(unit_obj), people=people)
+
+
+@bp.get("/units")
+@login_required
+def units():
+    if not current_user.has_role("reviewer", "leader", "admin", "auditor"):
+        if current_user.unit:
+            return redirect(url_for("web.unit", code=current_user.unit.code))
+        abort(403)
+    rows = db.session.scalars(select(Unit).order_by(Unit.code)).all()
+    return render_template("units.html", units=[(u, ledger.figures(u)) for u in rows])
