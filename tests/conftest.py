@@ -42,7 +42,10 @@ def app(tmp_path_factory):
     with app.app_context():
         _drop_everything()
         upgrade()
-    return app
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 def reset_database():

@@ -5,6 +5,7 @@ from flask import Flask
 
 from . import config
 from .config import ROOT
+from .util import local
 
 
 def create_app(overrides=None):
@@ -21,6 +22,7 @@ def configure_app(app, overrides):
     config.load(app, overrides)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.jinja_env.globals["app_name"] = "编制业务审批平台"
+    app.jinja_env.filters["dt"] = local
 
 
 def configure_extensions(app):

@@ -1,5 +1,16 @@
 """JSON shapes of the API (dump only; requests are validated by the form schemas)."""
+from datetime import timezone
+
 from marshmallow import Schema, fields
+
+
+class UtcDateTime(fields.DateTime):
+    """Stored timestamps are naive UTC; the API says so (ISO 8601 with +00:00)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return super()._serialize(value, attr, obj, **kwargs)
 
 
 class HistorySchema(Schema):
@@ -8,7 +19,7 @@ class HistorySchema(Schema):
     username = fields.Function(lambda s: s.user.username)
     decision = fields.String()
     opinion = fields.String(allow_none=True)
-    at = fields.DateTime()
+    at = UtcDateTime()
 
 
 class TaskSchema(Schema):
@@ -20,7 +31,7 @@ class TaskSchema(Schema):
     role = fields.String()
     form = fields.String(attribute="form_key")
     due = fields.Date(attribute="due_date", allow_none=True)
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class AttachmentSchema(Schema):
@@ -29,7 +40,7 @@ class AttachmentSchema(Schema):
     content_type = fields.String()
     size = fields.Integer()
     sha256 = fields.String()
-    uploaded_at = fields.DateTime()
+    uploaded_at = UtcDateTime()
 
 
 class CaseSchema(Schema):
@@ -43,9 +54,9 @@ class CaseSchema(Schema):
     unit_name = fields.Function(lambda c: c.unit.name)
     title = fields.String()
     data = fields.Dict()
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
-    finished_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+    finished_at = UtcDateTime(allow_none=True)
     tasks = fields.List(fields.Nested(TaskSchema(exclude=("case_number",))), attribute="open_tasks")
     history = fields.List(fields.Nested(HistorySchema()), attribute="steps")
 
@@ -53,6 +64,6 @@ class CaseSchema(Schema):
 class NoticeSchema(Schema):
     id = fields.Integer()
     title = fields.String()
-    issued_at = fields.DateTime()
+    issued_at = UtcDateTime()
     verify_code = fields.String()
     url = fields.Function(lambda n: f"/api/v1/notices/{n.id}.pdf")

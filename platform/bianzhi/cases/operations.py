@@ -240,6 +240,10 @@ def complete_task(user, task_id, data, files=(), ip=None):
     return case
 
 
+def _size(n):
+    return f"{n / (1024 * 1024):g} MB" if n >= 1024 * 1024 else f"{n / 1024:g} KB"
+
+
 def _check_files(files):
     cfg = current_app.config
     limit = cfg["UPLOAD_MAX_BYTES"]
@@ -253,8 +257,8 @@ def _check_files(files):
         if len(content) == 0:
             raise ValidationFailed(f"附件「{name}」是空文件", fields={"attachments": [f"「{name}」是空文件"]})
         if len(content) > limit:
-            raise ValidationFailed(f"附件「{name}」超过 {limit // (1024 * 1024)} MB",
-                                   fields={"attachments": [f"「{name}」超过大小上限 {limit // (1024 * 1024)} MB"]})
+            raise ValidationFailed(f"附件「{name}」超过 {_size(limit)}",
+                                   fields={"attachments": [f"「{name}」超过大小上限 {_size(limit)}"]})
         if not any(content.startswith(m) for m in MAGIC[ext]):
             raise ValidationFailed(f"附件「{name}」的内容与扩展名不符",
                                    fields={"attachments": [f"「{name}」不是真正的 {ext} 文件"]})
