@@ -1,5 +1,6 @@
 """Configuration defaults; instance/config.py and the environment override them."""
 import os
+import secrets
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository root
@@ -37,6 +38,8 @@ def load(app, overrides=None):
         app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
     if overrides:
         app.config.update(overrides)
+    if app.config["SECRET_KEY"] == Defaults.SECRET_KEY and not app.config.get("TESTING"):
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if not uri:
         uri = "sqlite:///" + str(Path(app.instance_path) / "bianzhi.sqlite3")
@@ -46,3 +49,14 @@ def load(app, overrides=None):
     if uri.startswith("sqlite"):
         opts = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
         opts.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+
+
+def _instance_secret(folder):
+    """A random key kept in instance/secret_key, made on first start. Several app servers
+    behind one load balancer must share one key: set SECRET_KEY in their environment."""
+    path = folder / "secret_key"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

@@ -1,0 +1,41 @@
+"""The flask commands a deployment uses: init-db, deploy, demo, create-user."""
+from sqlalchemy import select
+
+from bianzhi.accounts.models import User
+from bianzhi.extensions import db
+from bianzhi.ledger import operations as ledger
+from tests.conftest import PASSWORD
+
+
+def test_demo_district_is_complete_and_idempotent(app, ctx):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["demo", "--password", PASSWORD])
+    assert result.exit_code == 0 and "演示数据已存在" in result.output
+    users = {u.username: u for u in db.session.scalars(select(User))}
+    assert {"clerk1", "clerk2", "reviewer1", "leader1", "admin", "auditor1"} <= set(users)
+    assert {r for u in users.values() for r in u.roles} == {
+        "unit_clerk", "reviewer", "leader", "process_owner", "admin", "auditor"}
+    assert users["clerk1"].unit_id != users["clerk2"].unit_id
+    figures = ledger.figures(users["clerk1"].unit)
+    assert next(f for f in figures if f["category"] == "事业编制")["vacancy"] >= 3
+    warnings = {f["warning"] for u in {u.unit for u in users.values() if u.unit} for f in ledger.figures(u)}
+    assert "red" in warnings  # the demo shows an over-establishment unit too
+
+
+def test_deploy_reports_unchanged(app):
+    result = app.test_cli_runner().invoke(args=["deploy"])
+    assert result.exit_code == 0 and "vacancy_use v1 无变化" in result.output
+
+
+def test_create_user(app, ctx):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["create-user", "clerk9", "--password", "secret99", "--role", "unit_clerk",
+                                 "--unit", "12330621B02000000X", "--name", "新经办人"])
+    assert result.exit_code == 0, result.output
+    user = db.session.scalar(select(User).where(User.username == "clerk9"))
+    assert user.roles == ["unit_clerk"] and user.unit.code == "12330621B02000000X" and user.check_password("secret99")
+    result = runner.invoke(args=["create-user", "clerk9", "--password", "123", "--role", "wizard"])
+    assert result.exit_code == 1
+    assert "用户名 clerk9 已存在" in result.output and "密码至少 6 位" in result.output and "未知角色" in result.output
+    result = runner.invoke(args=["create-user", "clerk10", "--password", "secret99", "--role", "unit_clerk"])
+    assert result.exit_code == 1 and "单位经办人必须属于一个单位" in result.output
