@@ -57,7 +57,7 @@ def test_return_for_correction_and_resubmit(api):
     assert case["tasks"][0]["lane"] == "单位经办人"
     task = only_task(case)
     response = clerk.post(f"/api/v1/tasks/{task}/complete", json={"data": {
-        "unit": CLERK1_UNIT, "category": "事业编制", "count": 2, "channel": "考录", "reason": "已补充材料"}})
+        "unit": CLERK1_UNIT, "category": "事业编制", "count": 2, "channel": "选调", "reason": "已补充材料"}})
     assert response.status_code == 200, response.json
     case = response.json
     assert case["data"]["count"] == 2 and case["tasks"][0]["lane"] == "业务科室"

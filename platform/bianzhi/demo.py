@@ -8,7 +8,7 @@ from sqlalchemy import select
 from .accounts.operations import create_user
 from .extensions import db
 from .ledger import idnumber
-from .ledger.models import Establishment, Person, Unit
+from .ledger.models import Department, Establishment, Person, PostQuota, Unit
 from .processes.operations import deploy_folder
 
 DISTRICT_CODE = "11330621MB0000000X"
@@ -27,6 +27,12 @@ UNITS = [
     ("B06", "绍兴市柯桥区城市建设发展中心", "事业单位", "副科级", "自收自支", "住房城建", {"事业编制": (15, 15)}),
 ]
 PARENTS = {"B01": "A04", "B03": "A04", "B04": "A03"}
+DEPARTMENTS = {
+    "党政机关": ["办公室", "综合科", "政策法规科", "财务审计科"],
+    "事业单位": ["办公室", "业务一科", "业务二科", "质量管理科"],
+}
+# per unit kind: (中层正职, 中层副职) approved
+MIDLEVEL = {"党政机关": (4, 3), "事业单位": (4, 4)}
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国志红玉兰海燕晓东文斌佳怡子涵浩然欣怡"
 EDUCATION = ["研究生", "大学本科", "大学本科", "大学本科", "大学专科"]
@@ -65,8 +71,20 @@ def load_demo(password, seed=20261127):
     for child, parent in PARENTS.items():
         units[child].parent_id = units[parent].id
     serial = 0
+    departments = {}
+    for suffix, _name, kind, *_rest in UNITS:
+        unit = units[suffix]
+        departments[suffix] = [Department(unit_id=unit.id, name=n) for n in DEPARTMENTS[kind]]
+        db.session.add_all(departments[suffix])
+        chief, deputy = MIDLEVEL[kind]
+        db.session.add_all([PostQuota(unit_id=unit.id, kind="leadership", level="正职", approved=1),
+                            PostQuota(unit_id=unit.id, kind="leadership", level="副职", approved=2),
+                            PostQuota(unit_id=unit.id, kind="midlevel", level="正职", approved=chief),
+                            PostQuota(unit_id=unit.id, kind="midlevel", level="副职", approved=deputy)])
+    db.session.flush()
     for suffix, *_rest, establishment in UNITS:
         unit = units[suffix]
+        posts = ["正职"] * 3 + ["副职"] * 2  # some mid-level posts filled, room left in each unit
         for category, (approved, on_roll) in establishment.items():
             db.session.add(Establishment(unit_id=unit.id, category=category, approved=approved))
             for _ in range(on_roll):
@@ -74,7 +92,11 @@ def load_demo(password, seed=20261127):
                 birth = date(1962, 1, 1) + timedelta(days=rng.randint(0, 365 * 37))
                 entry = birth + timedelta(days=365 * rng.randint(22, 30) + rng.randint(0, 300))
                 region = rng.choice(["330621", "330602", "330681", "330624"])
+                post_level = posts.pop() if posts else None
                 db.session.add(Person(
+                    department_id=rng.choice(departments[suffix]).id if post_level is None
+                    else departments[suffix][len(posts) % len(departments[suffix])].id,
+                    midlevel_post=post_level,
                     code=f"BZDEMO{serial:05d}", name=rng.choice(SURNAMES) + "".join(rng.sample(GIVEN, rng.choice([1, 2]))),
                     id_number=idnumber.make(region, birth, rng.randint(100, 999)), sex="", birth_date=birth,
                     unit_id=unit.id, work_unit_id=unit.id, category=category, status="on_roll",

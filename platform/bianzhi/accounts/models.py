@@ -15,7 +15,7 @@ from ..util import utcnow
 ROLES = {
     "unit_clerk": ("单位经办人", ("单位经办人", "申请单位", "unit_clerk")),
     "reviewer": ("业务科室", ("业务科室", "业务科室初审", "reviewer")),
-    "leader": ("分管领导", ("分管领导", "leader")),
+    "leader": ("分管领导", ("分管领导", "主任办公会", "领导", "leader")),
     "process_owner": ("流程管理员", ("流程管理员", "process_owner")),
     "admin": ("系统管理员", ("系统管理员", "admin")),
     "auditor": ("督查", ("督查", "纪委", "auditor")),

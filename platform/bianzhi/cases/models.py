@@ -11,7 +11,8 @@ from ..util import utcnow
 STATES = ("running", "approved", "rejected", "withdrawn", "completed")
 STATE_LABELS = {"running": "在审", "approved": "已核准", "rejected": "不予通过",
                 "withdrawn": "已撤回", "completed": "已办结"}
-DECISION_LABELS = {"approve": "同意", "return": "退回补正", "reject": "不予通过", "submit": "提交"}
+DECISION_LABELS = {"approve": "同意", "return": "退回补正", "reject": "不予通过", "submit": "提交",
+                   "withdraw": "撤回"}
 
 
 class Case(db.Model):
@@ -19,8 +20,11 @@ class Case(db.Model):
     __table_args__ = (
         CheckConstraint("state in ('running','approved','rejected','withdrawn','completed')",
                         name="state_known"),
-        CheckConstraint("(state in ('running','approved')) = (finished_at IS NULL)",
-                        name="finished_iff_closed"),
+        # running cases are unfinished, rejected/withdrawn/completed ones finished; an approved
+        # case may still be running (registration ahead) or finished (an approved plan)
+        CheckConstraint("state <> 'running' OR finished_at IS NULL", name="running_unfinished"),
+        CheckConstraint("state not in ('rejected','withdrawn','completed') OR finished_at IS NOT NULL",
+                        name="closed_finished"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)

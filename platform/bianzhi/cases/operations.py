@@ -22,7 +22,7 @@ from ..processes import forms as formlib
 from ..processes import operations as processes
 from ..util import utcnow
 from ..workdays import add_workdays
-from .effects import Context, check_rule, on_step
+from .effects import Context, check_rule, on_step, set_state
 from .models import Attachment, Case, CaseSequence, CaseStep, OpenTask
 
 MAGIC = {".pdf": [b"%PDF-"], ".png": [b"\x89PNG\r\n\x1a\n"], ".jpg": [b"\xff\xd8\xff"],
@@ -224,8 +224,9 @@ def complete_task(user, task_id, data, files=(), ip=None):
     if element.id == parsed.first_user_task().id:
         case.data = values
         case.title = _title(version, values)
-    if run.completed and case.state in ("running", "approved"):
-        case.state = "completed"
+    if run.completed and case.finished_at is None:
+        if case.state == "running":
+            case.state = "completed"
         case.finished_at = utcnow()
     case.workflow_json = run.dump()
     case.updated_at = utcnow()
@@ -242,6 +243,39 @@ def complete_task(user, task_id, data, files=(), ip=None):
 
 def _size(n):
     return f"{n / (1024 * 1024):g} MB" if n >= 1024 * 1024 else f"{n / 1024:g} KB"
+
+
+def can_withdraw(user, case):
+    """The unit may withdraw its own running case until a bureau step has acted on it."""
+    return (user.has_role("unit_clerk") and user.unit_id == case.unit_id and case.state == "running"
+            and all(step.role == "unit_clerk" for step in case.steps))
+
+
+def withdraw_case(user, case_id, ip=None):
+    case = get_case(user, case_id, lock=True)
+    if not (user.has_role("unit_clerk") and user.unit_id == case.unit_id):
+        raise Forbidden("只有本单位经办人可以撤回申请")
+    if case.state != "running":
+        raise Conflict(f"案件{case.state_label}，不能撤回", code="not_running")
+    if not can_withdraw(user, case):
+        raise Conflict("业务科室已开始办理，不能撤回；如需修改请联系业务科室退回", code="already_reviewed")
+    parsed = processes.parsed_version(case.version)
+    run = adapter.Run.load(parsed, case.workflow_json)
+    run.cancel()
+    ctx = Context(user, case)
+    db.session.add(CaseStep(case_id=case.id, task_id="withdraw-" + str(case.id), bpmn_id="withdraw",
+                            name="撤回申请", role="unit_clerk", user_id=user.id, decision="withdraw",
+                            opinion=None, data={}))
+    set_state(ctx, "withdrawn")
+    case.workflow_json = run.dump()
+    case.updated_at = utcnow()
+    _sync_open_tasks(case, run)
+    audit(user, "case.withdraw", f"case:{case.id}", ip=ip, number=case.number)
+    try:
+        db.session.flush()
+    except StaleDataError:
+        raise Conflict("该案件刚被他人办理，请刷新后重试", code="already_done") from None
+    return case
 
 
 def _check_files(files):

@@ -155,13 +155,48 @@ def _element(task_spec):
     )
 
 
-def parse(bpmn_xml):
-    """Parse one BPMN document with one executable process. Raises EngineError."""
+def _xml(text):
+    return etree.fromstring(text.encode() if isinstance(text, str) else text,
+                            parser=etree.XMLParser(resolve_entities=False, no_network=True))
+
+
+def decision_ids(dmn_xml):
+    """The decision ids a DMN document defines."""
+    root = _xml(dmn_xml)
+    return [el.get("id") for el in root.iter() if isinstance(el.tag, str) and el.tag.endswith("}decision")]
+
+
+def decision_refs(bpmn_xml):
+    """The decision ids a BPMN document's business rule tasks call."""
+    root = _xml(bpmn_xml)
+    attr = "{http://camunda.org/schema/1.0/bpmn}decisionRef"
+    return sorted({el.get(attr) for el in root.iter() if isinstance(el.tag, str) and el.get(attr)})
+
+
+def dmn_expressions(dmn_xml):
+    """Every expression in a decision table, as (element id, text)."""
+    root = _xml(dmn_xml)
+    found = []
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        local = el.tag.rsplit("}", 1)[-1]
+        if local in ("inputEntry", "outputEntry", "inputExpression"):
+            text = "".join(t.text or "" for t in el if isinstance(t.tag, str) and t.tag.endswith("}text"))
+            if text.strip() and text.strip() != "-":
+                found.append((el.get("id") or local, text.strip()))
+    return found
+
+
+def parse(bpmn_xml, dmn_xmls=()):
+    """Parse one BPMN document with one executable process (and the decision tables it
+    calls). Raises EngineError."""
     parser = BianzhiParser()
     try:
-        root = etree.fromstring(bpmn_xml.encode() if isinstance(bpmn_xml, str) else bpmn_xml,
-                                parser=etree.XMLParser(resolve_entities=False, no_network=True))
+        root = _xml(bpmn_xml)
         parser.add_bpmn_xml(root, filename="diagram.bpmn")
+        for i, dmn in enumerate(dmn_xmls):
+            parser.add_dmn_xml(_xml(dmn), filename=f"decision{i}.dmn")
         ids = parser.get_process_ids()
         executable = [pid for pid in ids if parser.get_process_parser(pid).node.get("isExecutable", "true") != "false"] or ids
         if not executable:
@@ -184,15 +219,14 @@ def parse(bpmn_xml):
 
 
 @lru_cache(maxsize=256)
-def parse_cached(version_id, bpmn_xml):
+def parse_cached(version_id, bpmn_xml, dmn_xmls=()):
     """Parse once per deployed version; specs are read-only and shared between threads."""
-    return parse(bpmn_xml)
+    return parse(bpmn_xml, dmn_xmls)
 
 
 def conditions(bpmn_xml):
     """Every gateway condition and script in a document, as (element id, text, is_script)."""
-    root = etree.fromstring(bpmn_xml.encode() if isinstance(bpmn_xml, str) else bpmn_xml,
-                            parser=etree.XMLParser(resolve_entities=False, no_network=True))
+    root = _xml(bpmn_xml)
     ns = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
     found = []
     for flow in root.iterfind(".//bpmn:sequenceFlow", ns):
@@ -240,6 +274,10 @@ class Run:
     def human_tasks(self):
         return [HumanTask(str(t.id), _element(t.task_spec), dict(t.data))
                 for t in self.wf.get_tasks(state=TaskState.READY, manual=True)]
+
+    def cancel(self):
+        """End the instance where it stands (a withdrawn case)."""
+        self.wf.cancel()
 
     def complete(self, task_id, data, on_step):
         try:

@@ -66,23 +66,36 @@ class Person(db.Model):
     post: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict] = mapped_column(JSON, default=dict)  # the other person-record fields
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))  # the case that registered them
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))  # 所在内设机构
+    midlevel_post: Mapped[str | None] = mapped_column(String(16))  # 中层职务: 正职 / 副职
     left_date: Mapped[date | None]
     left_reason: Mapped[str | None] = mapped_column(String(32))
+    exit_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    exit_late: Mapped[bool] = mapped_column(default=False)  # filed after the exit deadline
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     unit = relationship("Unit", foreign_keys=[unit_id])
+    department = relationship("Department")
 
 
 class Reservation(db.Model):
-    """Places approved for a case and held until the people are registered (预留)."""
+    """Places held out of the vacancy (预留): by an approved plan line for a year (kind 'plan',
+    used up as vacancy-use cases draw on it), or by an approved vacancy-use case until its
+    people are registered (kind 'case')."""
     __tablename__ = "reservations"
     __table_args__ = (CheckConstraint("count > 0", name="count_positive"),
                       CheckConstraint("used >= 0 AND used <= count", name="used_within_count"),
                       CheckConstraint("status in ('active', 'closed')", name="status_known"),
+                      CheckConstraint("kind in ('plan', 'case')", name="kind_known"),
+                      CheckConstraint("kind = 'case' OR year IS NOT NULL", name="plan_has_year"),
                       Index("ix_reservations_unit_category_status", "unit_id", "category", "status"))
     id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), default="case")
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
     category: Mapped[str] = mapped_column(String(16))
+    year: Mapped[int | None]
+    channel: Mapped[str | None] = mapped_column(String(16))
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("reservations.id"))  # the plan line drawn on
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     count: Mapped[int]
     used: Mapped[int] = mapped_column(default=0)
@@ -108,5 +121,69 @@ class ChronicleEntry(db.Model):
     summary: Mapped[str] = mapped_column(Text)
     before: Mapped[dict | None] = mapped_column(JSON)
     after: Mapped[dict | None] = mapped_column(JSON)
+    # what the change did to the unit's figures, e.g. {"category": "事业编制", "on_roll": 1,
+    # "reserved": -1}; replaying deltas backwards gives the ledger on any past date
+    delta: Mapped[dict | None] = mapped_column(JSON)
 
     user = relationship("User")
+
+
+class Department(db.Model):
+    """内设机构: an internal department of a unit."""
+    __tablename__ = "departments"
+    __table_args__ = (UniqueConstraint("unit_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+
+
+class PostQuota(db.Model):
+    """Approved leadership (领导职数) or mid-level (中层职数) posts of a unit, by level."""
+    __tablename__ = "post_quotas"
+    __table_args__ = (UniqueConstraint("unit_id", "kind", "level"),
+                      CheckConstraint("kind in ('leadership', 'midlevel')", name="kind_known"),
+                      CheckConstraint("approved >= 0", name="approved_not_negative"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    level: Mapped[str] = mapped_column(String(16))  # 正职 / 副职
+    approved: Mapped[int]
+
+
+class TempQuota(db.Model):
+    """An approved temporary-staff quota (临聘/编外) for a period."""
+    __tablename__ = "temp_quotas"
+    __table_args__ = (CheckConstraint("count > 0", name="count_positive"),
+                      CheckConstraint("used >= 0 AND used <= count", name="used_within_count"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    count: Mapped[int]
+    used: Mapped[int] = mapped_column(default=0)
+    posts: Mapped[str] = mapped_column(Text)
+    funding: Mapped[str] = mapped_column(String(32))
+    start_date: Mapped[date]
+    end_date: Mapped[date]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TempStaff(db.Model):
+    """A named temporary staff member on the temp register."""
+    __tablename__ = "temp_staff"
+    __table_args__ = (CheckConstraint("status in ('active', 'left')", name="status_known"),
+                      Index("uq_temp_staff_id_number_active", "id_number", unique=True,
+                            sqlite_where=db.text("status = 'active'"),
+                            postgresql_where=db.text("status = 'active'")))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    quota_id: Mapped[int] = mapped_column(ForeignKey("temp_quotas.id"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    id_number: Mapped[str] = mapped_column(String(18))
+    sex: Mapped[str] = mapped_column(String(2))
+    birth_date: Mapped[date]
+    post: Mapped[str] = mapped_column(String(64))
+    start_date: Mapped[date]
+    end_date: Mapped[date]
+    status: Mapped[str] = mapped_column(String(8), default="active")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,20 +1,14 @@
-"""Ledger rules: figures, reservations, registration. They take the acting user, change the
-session, flush, never commit; they raise domain errors in Chinese."""
-import secrets
-from datetime import date
-
+"""The ledger core: figures and warnings, locks, the chronicle. Topic modules (vacancy, plans,
+exits, posts, temp) build on it. Rules take the acting user, change the session, flush, never
+commit; they raise domain errors in Chinese."""
 from sqlalchemy import func, select
 
 from ..accounts.models import BUREAU_READERS
-from ..errors import Conflict, NotFound, ValidationFailed
+from ..errors import NotFound, ValidationFailed
 from ..extensions import db
-from . import idnumber
-from .models import ChronicleEntry, Establishment, Person, Reservation, Unit
+from .models import ChronicleEntry, Establishment, Person, PostQuota, Reservation, Unit
 
-# Person fields that have their own column; the rest of a record goes into Person.details.
-PERSON_COLUMNS = {"name", "id_number", "entry_date", "education", "post"}
-MIN_AGE_AT_ENTRY = 18
-
+WARNING_LABELS = {"red": "红灯", "yellow": "黄灯", "green": "绿灯"}
 
 def can_view_unit(user, unit):
     """Bureau staff and auditors see every unit; a unit clerk only their own."""
@@ -67,6 +61,30 @@ def figures(unit):
     return result
 
 
+def post_figures(unit):
+    """Per approved post line (领导职数 / 中层职数 by level): approved, filled, vacancy, warning
+    (red when more people hold the post than approved)."""
+    filled = dict(db.session.execute(
+        select(Person.midlevel_post, func.count()).where(Person.unit_id == unit.id, Person.status == "on_roll",
+                                                         Person.midlevel_post.is_not(None))
+        .group_by(Person.midlevel_post)).all())
+    result = []
+    for quota in db.session.scalars(select(PostQuota).where(PostQuota.unit_id == unit.id)
+                                    .order_by(PostQuota.kind.desc(), PostQuota.level)):
+        n = filled.get(quota.level, 0) if quota.kind == "midlevel" else 0
+        vacancy = quota.approved - n
+        result.append({"kind": quota.kind, "kind_label": "中层职数" if quota.kind == "midlevel" else "领导职数",
+                       "level": quota.level, "approved": quota.approved, "filled": n, "vacancy": vacancy,
+                       "warning": "red" if n > quota.approved else ("yellow" if vacancy <= 0 else "green")})
+    return result
+
+
+def unit_warning(unit):
+    """The unit's light: the worst of its establishment and post lines."""
+    lights = {f["warning"] for f in figures(unit)} | {f["warning"] for f in post_figures(unit)}
+    return next((w for w in ("red", "yellow", "green") if w in lights), "green")
+
+
 def figure(unit, category):
     return next((f for f in figures(unit) if f["category"] == category), None)
 
@@ -97,109 +115,11 @@ def check_vacancy(unit, category, count):
     return fig
 
 
-def chronicle(user, case, unit, entity, entity_id, action, summary, before=None, after=None):
+def chronicle(user, case, unit, entity, entity_id, action, summary, before=None, after=None, delta=None):
+    """Record one ledger change. `delta` is what it did to the unit's figures, e.g.
+    {"category": "事业编制", "on_roll": 1}; the ledger of any past date is replayed from it."""
     entry = ChronicleEntry(user_id=user.id if user else None, case_id=case.id if case else None,
                            unit_id=unit.id if unit else None, entity=entity, entity_id=entity_id,
-                           action=action, summary=summary, before=before, after=after)
+                           action=action, summary=summary, before=before, after=after, delta=delta)
     db.session.add(entry)
     return entry
-
-
-def reserve(user, case, unit, category, count):
-    """Reserve `count` places for an approved case; exactly one of two concurrent
-    approvals for the last place wins, the other gets a Conflict with the figures."""
-    lock_establishment(unit, category)
-    fig = figure(unit, category)
-    if count > fig["vacancy"]:
-        raise Conflict(vacancy_message(unit, fig, count), code="no_vacancy")
-    reservation = Reservation(unit_id=unit.id, category=category, case_id=case.id, count=count)
-    db.session.add(reservation)
-    db.session.flush()
-    chronicle(user, case, unit, "reservation", reservation.id, "reserve",
-              f"{case.number} 核准使用{category} {count} 名，预留编制",
-              before={"vacancy": fig["vacancy"], "reserved": fig["reserved"]},
-              after={"vacancy": fig["vacancy"] - count, "reserved": fig["reserved"] + count})
-    return reservation
-
-
-def active_reservation(case):
-    return db.session.scalar(select(Reservation).where(Reservation.case_id == case.id,
-                                                       Reservation.status == "active"))
-
-
-def check_people(case, people):
-    """Registration checks that need the ledger: room in the case's reservation, ID numbers
-    not on any roll and not twice in the list, adult at entry. Raises ValidationFailed."""
-    reservation = active_reservation(case)
-    room = reservation.remaining if reservation else 0
-    if len(people) > room:
-        raise ValidationFailed(f"本案预留编制 {room} 名，登记了 {len(people)} 人",
-                               fields={"people": [f"最多登记 {room} 人（本案剩余预留编制数）"]})
-    errors, seen = {}, {}
-    for i, person in enumerate(people):
-        info = idnumber.parse(person["id_number"])
-        problems = []
-        if info.number in seen:
-            problems.append(f"与第 {seen[info.number] + 1} 人身份证号重复")
-        seen[info.number] = i
-        holder = db.session.scalar(select(Person).where(Person.id_number == info.number,
-                                                        Person.status == "on_roll"))
-        if holder is not None:
-            problems.append(f"此人已在{holder.unit.name}在编（编码 {holder.code}）")
-        entry = date.fromisoformat(person["entry_date"])
-        age = entry.year - info.birth_date.year - ((entry.month, entry.day) < (info.birth_date.month, info.birth_date.day))
-        if age < MIN_AGE_AT_ENTRY:
-            problems.append(f"入编时未满{MIN_AGE_AT_ENTRY}周岁")
-        if problems:
-            errors[i] = {"id_number": problems}
-    if errors:
-        raise ValidationFailed("落编人员信息有误", fields={"people": errors})
-    return reservation
-
-
-def register_people(user, case, people):
-    """Put the named people on the roll, consume the case's reservation, release the rest."""
-    unit = case.unit
-    reservation = active_reservation(case)
-    if reservation is None:
-        raise Conflict("本案没有可用的预留编制", code="no_reservation")
-    lock_establishment(unit, reservation.category)
-    check_people(case, people)
-    added = []
-    for record in people:
-        info = idnumber.parse(record["id_number"])
-        details = {k: v for k, v in record.items() if k not in PERSON_COLUMNS}
-        person = Person(code="BZ" + secrets.token_hex(5).upper(), name=record["name"], id_number=info.number,
-                        sex=info.sex, birth_date=info.birth_date, unit_id=unit.id, work_unit_id=unit.id,
-                        category=reservation.category, status="on_roll",
-                        entry_date=date.fromisoformat(record["entry_date"]),
-                        education=record.get("education"), post=record.get("post"), details=details,
-                        case_id=case.id)
-        db.session.add(person)
-        db.session.flush()
-        chronicle(user, case, unit, "person", person.id, "register",
-                  f"{case.number} {person.name} 落编（{reservation.category}）", before=None,
-                  after={"name": person.name, "code": person.code, "category": person.category,
-                         "entry_date": record["entry_date"]})
-        added.append(person)
-    before = {"count": reservation.count, "used": reservation.used}
-    reservation.used += len(added)
-    reservation.status = "closed"
-    chronicle(user, case, unit, "reservation", reservation.id, "consume",
-              f"{case.number} 使用预留编制 {len(added)} 名" +
-              (f"，释放未使用 {reservation.count - reservation.used} 名" if reservation.count > reservation.used else ""),
-              before=before, after={"count": reservation.count, "used": reservation.used, "status": "closed"})
-    db.session.flush()
-    return added
-
-
-def release(user, case):
-    """Release what is left of a case's reservation (a case that ends without registering)."""
-    reservation = active_reservation(case)
-    if reservation is None:
-        return None
-    reservation.status = "closed"
-    chronicle(user, case, case.unit, "reservation", reservation.id, "release",
-              f"{case.number} 释放预留编制 {reservation.count - reservation.used} 名",
-              before={"status": "active"}, after={"status": "closed"})
-    return reservation

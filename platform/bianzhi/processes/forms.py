@@ -12,6 +12,10 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from ..ledger import idnumber
 
+# Dynamic option lists a form may name with Camunda's `valuesKey`; the web layer fills them
+# for the current user's unit (web/options.py), the step's rule validates the chosen value.
+OPTION_SOURCES = ("unit_people", "unit_departments", "unit_post_holders")
+
 FIELD_TYPES = {"textfield", "textarea", "number", "select", "radio", "checkbox", "datetime", "dynamiclist"}
 LAYOUT_TYPES = {"text", "html", "spacer", "separator", "group", "image", "button"}
 FILE_TYPES = {"filepicker"}
@@ -59,8 +63,10 @@ def check_definition(form, form_key="form"):
             if key in seen:
                 problems.append((key, "key 重复"))
             seen.add(key)
-            if kind in ("select", "radio") and not _values(comp):
+            if kind in ("select", "radio") and not _values(comp) and not comp.get("valuesKey"):
                 problems.append((key, f"「{_label(comp)}」没有可选项"))
+            if comp.get("valuesKey") and comp["valuesKey"] not in OPTION_SOURCES:
+                problems.append((key, f"未知的选项来源 valuesKey={comp['valuesKey']}；可用：{'、'.join(OPTION_SOURCES)}"))
             when = (comp.get("properties") or {}).get("requiredWhen")
             if when and ":" not in when:
                 problems.append((key, "requiredWhen 应写作 字段:值1|值2"))
@@ -115,6 +121,9 @@ def _field(comp):
                                   strict=False, error_messages={**messages, "invalid": "应为整数"})
         return fields.Decimal(required=required, allow_none=not required, validate=validators,
                               as_string=True, error_messages={**messages, "invalid": "应为数字"})
+    if kind in ("select", "radio") and comp.get("valuesKey"):
+        # options come from the ledger (e.g. the unit's people); the step's rule checks the value
+        return _Str(required=required, allow_none=not required, error_messages=messages)
     if kind in ("select", "radio"):
         options = _values(comp)
         return _Str(required=required, allow_none=not required,

@@ -18,6 +18,7 @@ class ProcessVersion(db.Model):
     content_hash: Mapped[str] = mapped_column(String(64))
     bpmn_xml: Mapped[str] = mapped_column(Text)
     forms_json: Mapped[str] = mapped_column(Text)  # {"form key": {...form...}}, as deployed
+    dmn_json: Mapped[str] = mapped_column(Text, default="{}")  # {"file.dmn": "<xml>"} it calls
     comment: Mapped[str | None] = mapped_column(Text)
     deployed_at: Mapped[datetime] = mapped_column(default=utcnow)
     deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

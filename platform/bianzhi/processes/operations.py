@@ -12,6 +12,7 @@ from ..accounts.models import ROLES, role_for_lane
 from ..engine import adapter, sandbox
 from ..errors import DefinitionError, NotFound
 from ..extensions import db
+from ..ledger import registered  # noqa: F401  the rules and operations a diagram may name
 from . import forms as formlib
 from .models import ProcessVersion
 from .registry import OPERATIONS, RULES
@@ -33,13 +34,34 @@ def _notice_template_exists(name):
     return (Path(current_app.config["TEMPLATES_FOLDER"]) / "notices" / f"{name}.html").is_file()
 
 
-def validate(bpmn_xml, forms):
+def validate(bpmn_xml, forms, dmns=None):
     """Every problem that stops this diagram from running on the platform, named by element."""
+    dmns = dmns or {}
+    findings = []
+    defined = set()
+    for name, dmn in dmns.items():
+        try:
+            defined.update(adapter.decision_ids(dmn))
+            expressions = adapter.dmn_expressions(dmn)
+        except Exception as exc:  # lxml errors on a broken decision file
+            findings.append(Finding(name, "", f"决策表不是合法的 DMN：{exc}"))
+            continue
+        for element_id, text in expressions:
+            why = sandbox.check(text)
+            if why:
+                findings.append(Finding(f"{name}#{element_id}", "", f"决策表单元格不被允许：{why}"))
     try:
-        parsed = adapter.parse(bpmn_xml)
+        missing = [ref for ref in adapter.decision_refs(bpmn_xml) if ref not in defined]
+    except Exception:
+        missing = []
+    for ref in missing:
+        findings.append(Finding(ref, "", f"找不到决策表 {ref}（应在 bpmn/ 下的 .dmn 文件中）"))
+    if findings:
+        return findings, None
+    try:
+        parsed = adapter.parse(bpmn_xml, tuple(dmns.values()))
     except adapter.EngineError as exc:
         return [Finding(exc.element or "definitions", "", exc.message)], None
-    findings = []
     for element_id, text, is_script in adapter.conditions(bpmn_xml):
         why = sandbox.check(text, is_script) if text else "条件为空"
         if why:
@@ -67,7 +89,7 @@ def validate(bpmn_xml, forms):
             op = props.get("operation")
             if op not in OPERATIONS:
                 findings.append(Finding(el.id, el.name, f"服务任务须指定已注册的台账操作（operation）：{'、'.join(OPERATIONS)}"))
-        elif el.kind in ("scriptTask", "businessRuleTask", "callActivity", "subProcess", "transaction"):
+        elif el.kind in ("scriptTask", "callActivity", "subProcess", "transaction"):
             findings.append(Finding(el.id, el.name, "本平台暂不支持此类元素，请改用用户任务或服务任务"))
         if el.kind in ("endEvent", "intermediateThrowEvent"):
             state = props.get("state")
@@ -101,9 +123,10 @@ def read_forms(parsed, folder):
     return result
 
 
-def content_hash(bpmn_xml, forms):
+def content_hash(bpmn_xml, forms, dmns=None):
     digest = hashlib.sha256(bpmn_xml.encode())
     digest.update(json.dumps(forms, ensure_ascii=False, sort_keys=True).encode())
+    digest.update(json.dumps(dmns or {}, ensure_ascii=False, sort_keys=True).encode())
     return digest.hexdigest()
 
 
@@ -123,19 +146,20 @@ def all_latest():
         .order_by(ProcessVersion.key)).all()
 
 
-def deploy(bpmn_xml, forms, user=None, comment=None):
-    """Deploy a diagram and its forms as a new version unless the newest is identical.
-    Returns (version, created). Raises DefinitionError listing every finding."""
+def deploy(bpmn_xml, forms, user=None, comment=None, dmns=None):
+    """Deploy a diagram, its forms and decision tables as a new version unless the newest is
+    identical. Returns (version, created). Raises DefinitionError listing every finding."""
+    dmns = dmns or {}
     broken = {k: f["__error__"] for k, f in forms.items() if "__error__" in f}
     if broken:
         raise DefinitionError("表单文件不是合法的 JSON", fields={f"forms/{k}.json": [v] for k, v in broken.items()})
-    findings, parsed = validate(bpmn_xml, forms)
+    findings, parsed = validate(bpmn_xml, forms, dmns)
     if findings:
         fields = {}
         for f in findings:
             fields.setdefault(f.element, []).append(str(f))
         raise DefinitionError(f"流程定义有 {len(findings)} 处问题，未部署", fields=fields)
-    digest = content_hash(bpmn_xml, forms)
+    digest = content_hash(bpmn_xml, forms, dmns)
     current = db.session.scalar(select(ProcessVersion).where(ProcessVersion.key == parsed.process_id)
                                 .order_by(ProcessVersion.version.desc()).limit(1))
     if current is not None and current.content_hash == digest:
@@ -143,6 +167,7 @@ def deploy(bpmn_xml, forms, user=None, comment=None):
     version = ProcessVersion(key=parsed.process_id, version=(current.version + 1) if current else 1,
                              name=parsed.name, content_hash=digest, bpmn_xml=bpmn_xml,
                              forms_json=json.dumps(forms, ensure_ascii=False),
+                             dmn_json=json.dumps(dmns, ensure_ascii=False),
                              comment=comment, deployed_by_id=user.id if user else None)
     db.session.add(version)
     db.session.flush()
@@ -153,20 +178,30 @@ def deploy_folder(user=None, comment=None):
     """Deploy every diagram in the configured bpmn folder. Returns [(file, version, created)]."""
     results = []
     folder = Path(current_app.config["BPMN_FOLDER"])
+    decisions = {}
+    for path in sorted(folder.glob("*.dmn")):
+        text = path.read_text(encoding="utf-8")
+        try:
+            for decision_id in adapter.decision_ids(text):
+                decisions[decision_id] = (path.name, text)
+        except Exception as exc:
+            raise DefinitionError(f"{path.name} 不是合法的 DMN", fields={path.name: [str(exc)]}) from None
     for path in sorted(folder.glob("*.bpmn")):
         xml = path.read_text(encoding="utf-8")
         try:
-            parsed = adapter.parse(xml)
+            dmns = dict(decisions[ref] for ref in adapter.decision_refs(xml) if ref in decisions)
+            parsed = adapter.parse(xml, tuple(dmns.values()))
         except adapter.EngineError as exc:
             raise DefinitionError(f"{path.name}：{exc.message}", fields={path.name: [exc.message]}) from None
         forms = read_forms(parsed, current_app.config["FORMS_FOLDER"])
-        version, created = deploy(xml, forms, user, comment or f"从 {path.name} 部署")
+        version, created = deploy(xml, forms, user, comment or f"从 {path.name} 部署", dmns)
         results.append((path.name, version, created))
     return results
 
 
 def parsed_version(version):
-    return adapter.parse_cached(version.id, version.bpmn_xml)
+    dmns = tuple(json.loads(version.dmn_json or "{}").values())
+    return adapter.parse_cached(version.id, version.bpmn_xml, dmns)
 
 
 @lru_cache(maxsize=256)

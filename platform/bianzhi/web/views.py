@@ -17,6 +17,7 @@ from ..notices.models import Notice
 from ..processes import operations as processes
 from .errors import commit
 from .forms import files_from, from_post, labelled
+from .options import options_for
 
 bp = Blueprint("web", __name__)
 
@@ -103,7 +104,8 @@ def start(key):
             flash(f"已提交，案件编号 {case.number}", "success")
             return redirect(url_for("web.case_detail", case_id=case.id))
     return render_template("start.html", version=version, step=first, form=form_def, values=values,
-                           errors=errors, figures=ledger.figures(current_user.unit)), status
+                           errors=errors, figures=ledger.figures(current_user.unit),
+                           options=options_for(form_def, current_user.unit)), status
 
 
 @bp.get("/inbox")
@@ -163,9 +165,9 @@ def task(task_id):
             flash(f"已办理：{case.number} {open_task.name}", "success")
             return redirect(url_for("web.case_detail", case_id=case.id) if current_user.has_role("unit_clerk")
                             else url_for("web.inbox"))
-    reservation = ledger.active_reservation(case)
+    rows = min(max(int(case.data.get("count") or 1), 1), 50)  # one block per applied-for place
     return render_template("task.html", task=open_task, form=form_def, values=step_data, errors=errors,
-                           rows=max(reservation.remaining if reservation else 1, 1), **_case_context(case)), status
+                           rows=rows, options=options_for(form_def, case.unit), **_case_context(case)), status
 
 
 @bp.get("/cases")

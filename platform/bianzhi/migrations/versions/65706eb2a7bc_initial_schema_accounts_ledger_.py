@@ -1,8 +1,8 @@
 """initial schema: accounts, ledger, processes, cases, notices, audit
 
-Revision ID: 4b755b5fa559
+Revision ID: 65706eb2a7bc
 Revises: 
-Create Date: 2026-11-27 05:04:26.536010
+Create Date: 2026-11-27 05:13:14.050099
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '4b755b5fa559'
+revision = '65706eb2a7bc'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -43,6 +43,17 @@ def upgrade():
     with op.batch_alter_table('units', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_units_parent_id'), ['parent_id'], unique=False)
 
+    op.create_table('departments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_departments_unit_id_units')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_departments')),
+    sa.UniqueConstraint('unit_id', 'name', name=op.f('uq_departments_unit_id'))
+    )
+    with op.batch_alter_table('departments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_departments_unit_id'), ['unit_id'], unique=False)
+
     op.create_table('establishments',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('unit_id', sa.Integer(), nullable=False),
@@ -52,6 +63,18 @@ def upgrade():
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_establishments_unit_id_units')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_establishments')),
     sa.UniqueConstraint('unit_id', 'category', name=op.f('uq_establishments_unit_id'))
+    )
+    op.create_table('post_quotas',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('level', sa.String(length=16), nullable=False),
+    sa.Column('approved', sa.Integer(), nullable=False),
+    sa.CheckConstraint("kind in ('leadership', 'midlevel')", name=op.f('ck_post_quotas_kind_known')),
+    sa.CheckConstraint('approved >= 0', name=op.f('ck_post_quotas_approved_not_negative')),
+    sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_post_quotas_unit_id_units')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_post_quotas')),
+    sa.UniqueConstraint('unit_id', 'kind', 'level', name=op.f('uq_post_quotas_unit_id'))
     )
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -105,6 +128,7 @@ def upgrade():
     sa.Column('content_hash', sa.String(length=64), nullable=False),
     sa.Column('bpmn_xml', sa.Text(), nullable=False),
     sa.Column('forms_json', sa.Text(), nullable=False),
+    sa.Column('dmn_json', sa.Text(), nullable=False),
     sa.Column('comment', sa.Text(), nullable=True),
     sa.Column('deployed_at', sa.DateTime(), nullable=False),
     sa.Column('deployed_by_id', sa.Integer(), nullable=True),
@@ -141,8 +165,9 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.Column('finished_at', sa.DateTime(), nullable=True),
-    sa.CheckConstraint("(state in ('running','approved')) = (finished_at IS NULL)", name=op.f('ck_cases_finished_iff_closed')),
+    sa.CheckConstraint("state <> 'running' OR finished_at IS NULL", name=op.f('ck_cases_running_unfinished')),
     sa.CheckConstraint("state in ('running','approved','rejected','withdrawn','completed')", name=op.f('ck_cases_state_known')),
+    sa.CheckConstraint("state not in ('rejected','withdrawn','completed') OR finished_at IS NOT NULL", name=op.f('ck_cases_closed_finished')),
     sa.ForeignKeyConstraint(['started_by_id'], ['users.id'], name=op.f('fk_cases_started_by_id_users')),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_cases_unit_id_units')),
     sa.ForeignKeyConstraint(['version_id'], ['process_versions.id'], name=op.f('fk_cases_version_id_process_versions')),
@@ -203,6 +228,7 @@ def upgrade():
     sa.Column('summary', sa.Text(), nullable=False),
     sa.Column('before', sa.JSON(), nullable=True),
     sa.Column('after', sa.JSON(), nullable=True),
+    sa.Column('delta', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_chronicle_case_id_cases')),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_chronicle_unit_id_units')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_chronicle_user_id_users')),
@@ -265,11 +291,17 @@ def upgrade():
     sa.Column('post', sa.String(length=64), nullable=True),
     sa.Column('details', sa.JSON(), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=True),
+    sa.Column('department_id', sa.Integer(), nullable=True),
+    sa.Column('midlevel_post', sa.String(length=16), nullable=True),
     sa.Column('left_date', sa.Date(), nullable=True),
     sa.Column('left_reason', sa.String(length=32), nullable=True),
+    sa.Column('exit_case_id', sa.Integer(), nullable=True),
+    sa.Column('exit_late', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.CheckConstraint("status in ('on_roll', 'left')", name=op.f('ck_people_status_known')),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_people_case_id_cases')),
+    sa.ForeignKeyConstraint(['department_id'], ['departments.id'], name=op.f('fk_people_department_id_departments')),
+    sa.ForeignKeyConstraint(['exit_case_id'], ['cases.id'], name=op.f('fk_people_exit_case_id_cases')),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_people_unit_id_units')),
     sa.ForeignKeyConstraint(['work_unit_id'], ['units.id'], name=op.f('fk_people_work_unit_id_units')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_people')),
@@ -282,17 +314,24 @@ def upgrade():
 
     op.create_table('reservations',
     sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=8), nullable=False),
     sa.Column('unit_id', sa.Integer(), nullable=False),
     sa.Column('category', sa.String(length=16), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=True),
+    sa.Column('channel', sa.String(length=16), nullable=True),
+    sa.Column('source_id', sa.Integer(), nullable=True),
     sa.Column('case_id', sa.Integer(), nullable=False),
     sa.Column('count', sa.Integer(), nullable=False),
     sa.Column('used', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=8), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.CheckConstraint("kind = 'case' OR year IS NOT NULL", name=op.f('ck_reservations_plan_has_year')),
+    sa.CheckConstraint("kind in ('plan', 'case')", name=op.f('ck_reservations_kind_known')),
     sa.CheckConstraint("status in ('active', 'closed')", name=op.f('ck_reservations_status_known')),
     sa.CheckConstraint('count > 0', name=op.f('ck_reservations_count_positive')),
     sa.CheckConstraint('used >= 0 AND used <= count', name=op.f('ck_reservations_used_within_count')),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_reservations_case_id_cases')),
+    sa.ForeignKeyConstraint(['source_id'], ['reservations.id'], name=op.f('fk_reservations_source_id_reservations')),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_reservations_unit_id_units')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_reservations'))
     )
@@ -300,11 +339,66 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_reservations_case_id'), ['case_id'], unique=False)
         batch_op.create_index('ix_reservations_unit_category_status', ['unit_id', 'category', 'status'], unique=False)
 
+    op.create_table('temp_quotas',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.Column('used', sa.Integer(), nullable=False),
+    sa.Column('posts', sa.Text(), nullable=False),
+    sa.Column('funding', sa.String(length=32), nullable=False),
+    sa.Column('start_date', sa.Date(), nullable=False),
+    sa.Column('end_date', sa.Date(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.CheckConstraint('count > 0', name=op.f('ck_temp_quotas_count_positive')),
+    sa.CheckConstraint('used >= 0 AND used <= count', name=op.f('ck_temp_quotas_used_within_count')),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_temp_quotas_case_id_cases')),
+    sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_temp_quotas_unit_id_units')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_temp_quotas'))
+    )
+    with op.batch_alter_table('temp_quotas', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_temp_quotas_case_id'), ['case_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_temp_quotas_unit_id'), ['unit_id'], unique=False)
+
+    op.create_table('temp_staff',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('quota_id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('id_number', sa.String(length=18), nullable=False),
+    sa.Column('sex', sa.String(length=2), nullable=False),
+    sa.Column('birth_date', sa.Date(), nullable=False),
+    sa.Column('post', sa.String(length=64), nullable=False),
+    sa.Column('start_date', sa.Date(), nullable=False),
+    sa.Column('end_date', sa.Date(), nullable=False),
+    sa.Column('status', sa.String(length=8), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.CheckConstraint("status in ('active', 'left')", name=op.f('ck_temp_staff_status_known')),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_temp_staff_case_id_cases')),
+    sa.ForeignKeyConstraint(['quota_id'], ['temp_quotas.id'], name=op.f('fk_temp_staff_quota_id_temp_quotas')),
+    sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_temp_staff_unit_id_units')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_temp_staff'))
+    )
+    with op.batch_alter_table('temp_staff', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_temp_staff_unit_id'), ['unit_id'], unique=False)
+        batch_op.create_index('uq_temp_staff_id_number_active', ['id_number'], unique=True, sqlite_where=sa.text("status = 'active'"), postgresql_where=sa.text("status = 'active'"))
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('temp_staff', schema=None) as batch_op:
+        batch_op.drop_index('uq_temp_staff_id_number_active', sqlite_where=sa.text("status = 'active'"), postgresql_where=sa.text("status = 'active'"))
+        batch_op.drop_index(batch_op.f('ix_temp_staff_unit_id'))
+
+    op.drop_table('temp_staff')
+    with op.batch_alter_table('temp_quotas', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_temp_quotas_unit_id'))
+        batch_op.drop_index(batch_op.f('ix_temp_quotas_case_id'))
+
+    op.drop_table('temp_quotas')
     with op.batch_alter_table('reservations', schema=None) as batch_op:
         batch_op.drop_index('ix_reservations_unit_category_status')
         batch_op.drop_index(batch_op.f('ix_reservations_case_id'))
@@ -366,7 +460,12 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_users_unit_id'))
 
     op.drop_table('users')
+    op.drop_table('post_quotas')
     op.drop_table('establishments')
+    with op.batch_alter_table('departments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_departments_unit_id'))
+
+    op.drop_table('departments')
     with op.batch_alter_table('units', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_units_parent_id'))
 

@@ -1,0 +1,2 @@
+"""Importing this registers every ledger rule and operation a diagram may name."""
+from . import exits, plans, posts, temp, vacancy  # noqa: F401
