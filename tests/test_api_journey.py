@@ -99,3 +99,46 @@ def test_openapi_describes_the_contract(client):
                  "/api/v1/tasks", "/api/v1/tasks/{task_id}/complete", "/api/v1/cases/{case_id}/notices",
                  "/api/v1/units/{code}/establishment"):
         assert path in spec["paths"], path
+
+
+def test_withdraw_before_review(api):
+    clerk, reviewer = api("clerk1"), api("reviewer1")
+    case = start(clerk)
+    assert api("clerk2").post(f"/api/v1/cases/{case['id']}/withdraw").status_code == 404
+    response = clerk.post(f"/api/v1/cases/{case['id']}/withdraw")
+    assert response.status_code == 200, response.json
+    assert response.json["state"] == "withdrawn" and response.json["tasks"] == []
+    assert response.json["history"][-1]["decision"] == "withdraw"
+    assert reviewer.get("/api/v1/tasks").json == []
+    again = clerk.post(f"/api/v1/cases/{case['id']}/withdraw")
+    assert again.status_code == 409 and again.json["error"]["message"] == "案件已撤回，不能撤回"
+
+
+def test_withdraw_refused_once_reviewed(api):
+    clerk, reviewer = api("clerk1"), api("reviewer1")
+    case = start(clerk)
+    decide(reviewer, only_task(case), "return", "请补充材料")
+    response = clerk.post(f"/api/v1/cases/{case['id']}/withdraw")
+    assert response.status_code == 409
+    assert response.json["error"]["code"] == "already_reviewed"
+    assert clerk.get(f"/api/v1/cases/{case['id']}").json["state"] == "running"
+
+
+def test_ledger_on_a_past_date_is_replayed_from_the_chronicle(api, ctx):
+    from bianzhi.ledger import operations as ledger
+    from bianzhi.ledger.history import figures_as_of
+    from bianzhi.util import utcnow
+
+    clerk, reviewer, leader = api("clerk1"), api("reviewer1"), api("leader1")
+    unit = ledger.unit_by_code(CLERK1_UNIT)
+    snapshots = [(utcnow(), ledger.figures(unit))]
+    case = approve_through(reviewer, leader, start(clerk, count=3))
+    snapshots.append((utcnow(), ledger.figures(unit)))
+    clerk.post(f"/api/v1/tasks/{only_task(case)}/complete", json={"data": {"people": [person(4), person(5)]}})
+    decide(reviewer, only_task(clerk.get(f"/api/v1/cases/{case['id']}").json))
+    snapshots.append((utcnow(), ledger.figures(unit)))
+    approve_through(reviewer, leader, start(clerk, count=1))
+    snapshots.append((utcnow(), ledger.figures(unit)))
+    assert [s[1][0]["vacancy"] for s in snapshots] == [7, 4, 5, 4]
+    for moment, expected in snapshots:
+        assert figures_as_of(unit, moment) == expected

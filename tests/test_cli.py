@@ -39,3 +39,14 @@ def test_create_user(app, ctx):
     assert "用户名 clerk9 已存在" in result.output and "密码至少 6 位" in result.output and "未知角色" in result.output
     result = runner.invoke(args=["create-user", "clerk10", "--password", "secret99", "--role", "unit_clerk"])
     assert result.exit_code == 1 and "单位经办人必须属于一个单位" in result.output
+
+
+def test_demo_cases_cover_every_state(app, ctx):
+    from bianzhi.cases.models import Case
+    from bianzhi.demo_cases import load_cases
+
+    load_cases()
+    db.session.commit()
+    states = {(c.process_key, c.state) for c in db.session.scalars(select(Case))}
+    for state in ("running", "approved", "completed", "rejected", "withdrawn"):
+        assert ("vacancy_use", state) in states, states

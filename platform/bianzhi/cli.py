@@ -3,6 +3,7 @@ import click
 from flask_migrate import upgrade
 
 from .accounts.operations import create_user
+from .demo import load_demo
 from .errors import DomainError
 from .extensions import db
 from .ledger.operations import unit_by_code
@@ -42,11 +43,11 @@ def register(app):
 
     @app.cli.command("demo")
     @click.option("--password", required=True, help="所有演示用户的密码")
-    def demo(password):
-        """Load the demo district (idempotent): units, establishment, people, users."""
-        from .demo import load_demo
-
-        created = load_demo(password)
+    @click.option("--no-cases", is_flag=True, help="不生成演示案件")
+    def demo(password, no_cases):
+        """Load the demo district (idempotent): units, establishment, people, users, and cases of
+        every process in every state."""
+        created = load_demo(password, with_cases=not no_cases)
         db.session.commit()
         click.echo("演示数据已载入" if created else "演示数据已存在，未重复载入")
 

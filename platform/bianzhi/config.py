@@ -22,6 +22,7 @@ class Defaults:
     UPLOADS_PER_CASE = 20
     API_TOKEN_HOURS = 12
     PASSWORD_HASH_METHOD = "scrypt"
+    PUBLIC_URL = "http://127.0.0.1:5000"  # printed on notices made outside a request
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None

@@ -9,6 +9,7 @@ from .accounts.operations import create_user
 from .extensions import db
 from .ledger import idnumber
 from .ledger.models import Department, Establishment, Person, PostQuota, Unit
+from .demo_cases import load_cases
 from .processes.operations import deploy_folder
 
 DISTRICT_CODE = "11330621MB0000000X"
@@ -54,8 +55,9 @@ def _unit_code(suffix):
     return f"12330621{suffix}{'0' * (9 - len(suffix))}X"
 
 
-def load_demo(password, seed=20261127):
-    """Create the demo district unless it is there. Returns True when it created it."""
+def load_demo(password, seed=20261127, with_cases=False):
+    """Create the demo district unless it is there. Returns True when it created it.
+    With `with_cases`, also run demo cases of every process into every state."""
     deploy_folder(comment="演示数据初始化")
     if db.session.scalar(select(Unit).where(Unit.code == _unit_code("A01"))) is not None:
         return False
@@ -109,4 +111,6 @@ def load_demo(password, seed=20261127):
     for username, name, roles, unit_suffix in USERS:
         create_user(username, password, name, roles, units[unit_suffix] if unit_suffix else None)
     db.session.flush()
+    if with_cases:
+        load_cases()
     return True

@@ -50,7 +50,7 @@ def spec():
                     "created_at": {"type": "string"}}},
                 "History": {"type": "object", "required": ["step", "by", "decision", "opinion", "at"], "properties": {
                     "step": {"type": "string"}, "by": {"type": "string"}, "username": {"type": "string"},
-                    "decision": {"type": "string", "enum": ["submit", "approve", "return", "reject"]},
+                    "decision": {"type": "string", "enum": ["submit", "approve", "return", "reject", "withdraw"]},
                     "opinion": {"type": ["string", "null"]}, "at": {"type": "string"}}},
                 "Case": {"type": "object", "required": ["id", "number", "state", "tasks", "history"], "properties": {
                     "id": {"type": "integer"}, "number": {"type": "string"}, "process": {"type": "string"},
@@ -99,6 +99,9 @@ def spec():
                     "type": "object", "properties": {"file": {"type": "array", "items": {
                         "type": "string", "format": "binary"}}}}}}},
                 "responses": {"201": {"description": "成功"}, **_errors(401, 403, 404, 409, 422)}}},
+            "/api/v1/cases/{case_id}/withdraw": {"post": _op(
+                "撤回本单位尚未被审核的申请", 200, _json(ref("Case")), 401, 403, 404, 409,
+                params=_path_param("case_id", "integer"))},
             "/api/v1/cases/{case_id}/notices": {"get": _op("案件的通知书", 200, _json({
                 "type": "array", "items": ref("Notice")}), 401, 404, params=_path_param("case_id", "integer"))},
             "/api/v1/notices/{notice_id}.pdf": {"get": {

@@ -118,6 +118,14 @@ def add_attachments(case_id):
     return jsonify(AttachmentSchema(many=True).dump(case_attachments(case))), 201
 
 
+@bp.post("/cases/<int:case_id>/withdraw")
+@token_required
+def withdraw_case(case_id):
+    case = cases.withdraw_case(g.api_user, case_id, ip=request.remote_addr)
+    commit()
+    return jsonify(_case_json(case)), 200
+
+
 @bp.get("/tasks")
 @token_required
 def list_tasks():

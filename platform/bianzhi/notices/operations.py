@@ -7,7 +7,7 @@ is made from that HTML on first download, outside any task completion, and kept.
 import re
 import secrets
 
-from flask import render_template, url_for
+from flask import current_app, has_request_context, render_template, url_for
 from sqlalchemy import select
 
 from ..cases.models import DECISION_LABELS, CaseStep
@@ -26,6 +26,14 @@ def materials_list(text):
 def _code():
     alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
     return "".join(secrets.choice(alphabet) for _ in range(12))
+
+
+def verify_url(code):
+    """The address printed on a notice: this request's host, or PUBLIC_URL outside a request
+    (the CLI's demo loader, a worker)."""
+    if has_request_context():
+        return url_for("web.verify", code=code, _external=True)
+    return current_app.config["PUBLIC_URL"].rstrip("/") + f"/verify/{code}"
 
 
 def issue(case, user, element):
@@ -48,7 +56,7 @@ def issue(case, user, element):
                     "education": p.education or "", "post": p.post or ""} for p in people],
         "materials": materials_list(props.get("materials")),
         "verify_code": code,
-        "verify_url": url_for("web.verify", code=code, _external=True),
+        "verify_url": verify_url(code),
         "issued_at": issued_at,
     }
     html = render_template(f"notices/{props['notice']}.html", notice=context)

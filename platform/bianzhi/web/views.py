@@ -1,7 +1,8 @@
 """Server-rendered pages: login, one-stop window, inbox, task, case, notices, verification."""
 from io import BytesIO
 
-from flask import (Blueprint, abort, flash, redirect, render_template, request, send_file, url_for)
+from flask import (Blueprint, abort, flash, has_request_context, redirect, render_template, request, send_file,
+                   url_for)
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
@@ -24,7 +25,7 @@ bp = Blueprint("web", __name__)
 
 @bp.app_context_processor
 def navigation():
-    if not current_user.is_authenticated:
+    if not has_request_context() or not current_user.is_authenticated:
         return {}
     count = db.session.scalar(select(db.func.count()).select_from(cases.inbox(current_user).subquery()))
     return {"inbox_count": count}
@@ -74,7 +75,8 @@ def window():
     my_cases = db.session.scalars(cases.visible_cases(current_user).order_by(Case.id.desc()).limit(100)).all()
     tasks = db.session.scalars(cases.inbox(current_user)).all()
     return render_template("window.html", services=processes.startable(current_user), cases=my_cases,
-                           tasks=tasks, figures=ledger.figures(current_user.unit), unit=current_user.unit)
+                           tasks=tasks, figures=ledger.figures(current_user.unit),
+                           post_figures=ledger.post_figures(current_user.unit), unit=current_user.unit)
 
 
 def _first_form(version):
@@ -124,6 +126,8 @@ def _case_context(case):
     people = db.session.scalars(select(Person).where(Person.case_id == case.id).order_by(Person.id)).all()
     figures = ledger.figures(case.unit) if ledger.can_view_unit(current_user, case.unit) else []
     return {"case": case, "application": labelled(forms.get(first.form_key), case.data),
+            "can_withdraw": cases.can_withdraw(current_user, case),
+            "post_figures": ledger.post_figures(case.unit) if figures else [],
             "attachments": attachments, "people": people, "figures": figures,
             "notices": notices.notices_of(case)}
 
@@ -184,6 +188,15 @@ def case_detail(case_id):
     return render_template("case.html", **_case_context(case))
 
 
+@bp.post("/cases/<int:case_id>/withdraw")
+@login_required
+def withdraw(case_id):
+    case = cases.withdraw_case(current_user, case_id, ip=request.remote_addr)
+    commit()
+    flash(f"已撤回 {case.number}", "success")
+    return redirect(url_for("web.case_detail", case_id=case.id))
+
+
 @bp.get("/attachments/<int:attachment_id>")
 @login_required
 def attachment(attachment_id):
@@ -228,7 +241,8 @@ def unit(code):
         raise Forbidden("只能查看本单位的编制情况")
     people = db.session.scalars(select(Person).where(Person.unit_id == unit_obj.id, Person.status == "on_roll")
                                 .order_by(Person.category, Person.entry_date)).all()
-    return render_template("unit.html", unit=unit_obj, figures=ledger.figures(unit_obj), people=people)
+    return render_template("unit.html", unit=unit_obj, figures=ledger.figures(unit_obj),
+                           post_figures=ledger.post_figures(unit_obj), people=people)
 
 
 @bp.get("/units")
@@ -239,4 +253,4 @@ def units():
             return redirect(url_for("web.unit", code=current_user.unit.code))
         abort(403)
     rows = db.session.scalars(select(Unit).order_by(Unit.code)).all()
-    return render_template("units.html", units=[(u, ledger.figures(u)) for u in rows])
+    return render_template("units.html", units=[(u, ledger.figures(u), ledger.unit_warning(u)) for u in rows])
