@@ -43,6 +43,8 @@ def labelled(form_def, values):
         key = comp["key"]
         if key not in values or comp["type"] == "dynamiclist":
             continue
+        if (comp.get("properties") or {}).get("source") == "user_unit":
+            continue  # the applying unit is shown with the case already
         value = values[key]
         options = {str(v.get("value")): v.get("label") for v in comp.get("values") or []}
         rows.append((comp.get("label") or key, options.get(str(value), value)))
