@@ -89,8 +89,9 @@ def start_case():
     if not isinstance(body.get("data", {}), dict):
         raise ValidationFailed("data 必须是 JSON 对象", fields={"data": ["应为对象"]})
     case = cases.start_case(g.api_user, body["process"], body.get("data") or {}, ip=request.remote_addr)
+    answer = _case_json(case)  # built before the commit expires what it reads
     commit()
-    return jsonify(_case_json(case)), 201
+    return jsonify(answer), 201
 
 
 @bp.get("/cases")
@@ -122,8 +123,9 @@ def add_attachments(case_id):
 @token_required
 def withdraw_case(case_id):
     case = cases.withdraw_case(g.api_user, case_id, ip=request.remote_addr)
+    answer = _case_json(case)
     commit()
-    return jsonify(_case_json(case)), 200
+    return jsonify(answer), 200
 
 
 @bp.get("/tasks")
@@ -148,8 +150,9 @@ def complete_task(task_id):
     if not isinstance(data, dict):
         raise ValidationFailed("缺少 data（表单数据）对象", fields={"data": ["必填，应为对象"]})
     case = cases.complete_task(g.api_user, task_id, data, ip=request.remote_addr)
+    answer = _case_json(case)
     commit()
-    return jsonify(_case_json(case)), 200
+    return jsonify(answer), 200
 
 
 @bp.get("/cases/<int:case_id>/notices")

@@ -1,7 +1,7 @@
 """Cases, their open tasks, their history (opinions) and attachments."""
 from datetime import date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, select
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from ..accounts.models import BUREAU_READERS
@@ -46,7 +46,7 @@ class Case(db.Model):
     version = relationship("ProcessVersion", lazy="joined")
     unit = relationship("Unit", lazy="joined")
     started_by = relationship("User")
-    steps = relationship("CaseStep", order_by="CaseStep.id", lazy="selectin", viewonly=True)
+    steps = relationship("CaseStep", order_by="CaseStep.id", viewonly=True)  # loaded when read
     open_tasks = relationship("OpenTask", order_by="OpenTask.created_at", viewonly=True)
 
     @property
@@ -86,7 +86,8 @@ class OpenTask(db.Model):
         if self.case.started_by_id == user.id:
             return False
         if self.role == "leader":
-            return not any(s.user_id == user.id and s.role == "reviewer" for s in self.case.steps)
+            return not db.session.scalar(select(CaseStep.id).where(
+                CaseStep.case_id == self.case_id, CaseStep.user_id == user.id, CaseStep.role == "reviewer").limit(1))
         return True
 
 

@@ -20,7 +20,7 @@ from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
 from ..processes import forms as formlib
 from ..processes import operations as processes
-from ..util import utcnow
+from ..util import local, utcnow
 from ..workdays import add_workdays
 from .effects import Context, check_rule, on_step, set_state
 from .models import Attachment, Case, CaseSequence, CaseStep, OpenTask
@@ -124,8 +124,17 @@ def start_case(user, process_key, data, files=(), ip=None):
     _store_files(user, case, files)
     audit(user, "case.start", f"case:{case.id}", ip=ip, number=case.number, process=version.key,
           version=version.version)
-    db.session.flush()
+    _flush(case)
     return case
+
+
+def _flush(case):
+    """Write the step; a stale case revision means someone else completed it first."""
+    try:
+        db.session.flush()
+    except StaleDataError:
+        raise Conflict("该案件刚被他人办理，请刷新后重试", code="already_done") from None
+    db.session.expire(case, ["steps", "open_tasks"])  # view-only lists, reread when shown
 
 
 def _run_engine(fn, *args):
@@ -171,20 +180,29 @@ def inbox(user):
             .order_by(OpenTask.due_date.is_(None), OpenTask.due_date, OpenTask.created_at))
 
 
+def _done_or_missing(user, task_id):
+    """For a task id that is not open: 409 with who did it, or 404."""
+    done = db.session.scalar(select(CaseStep).where(CaseStep.task_id == str(task_id)))
+    if done is not None:
+        get_case(user, done.case_id)  # 404 unless the user may see the case
+        raise Conflict(f"该任务已由{done.user.display_name}于 {local(done.at)} 办理", code="already_done")
+    raise NotFound("任务不存在或无权查看")
+
+
+def _check_task(user, task, case):
+    if not case.can_view(user):
+        raise NotFound("案件不存在或无权查看")
+    if not task.can_complete(user):
+        raise Forbidden(_why_not(user, task))
+
+
 def get_task(user, task_id):
     """The open task, checked for visibility (404) and for the right to act (403);
     a task already done gives 409 with who did it."""
     task = db.session.get(OpenTask, str(task_id))
     if task is None:
-        done = db.session.scalar(select(CaseStep).where(CaseStep.task_id == str(task_id)))
-        if done is not None:
-            get_case(user, done.case_id)  # 404 unless the user may see the case
-            raise Conflict(f"该任务已由{done.user.display_name}于 {done.at:%Y-%m-%d %H:%M} 办理",
-                           code="already_done")
-        raise NotFound("任务不存在或无权查看")
-    get_case(user, task.case_id)
-    if not task.can_complete(user):
-        raise Forbidden(_why_not(user, task))
+        _done_or_missing(user, task_id)
+    _check_task(user, task, task.case)
     return task
 
 
@@ -199,13 +217,18 @@ def _why_not(user, task):
 
 
 def complete_task(user, task_id, data, files=(), ip=None):
-    task = get_task(user, task_id)
-    case = get_case(user, task.case_id, lock=True)
-    # after the row lock: a concurrent completion may have committed meanwhile
-    task = db.session.scalar(select(OpenTask).where(OpenTask.id == str(task_id))
-                             .execution_options(populate_existing=True))
-    if task is None:
-        return get_task(user, task_id)  # raises the 409 with who did it
+    # the open task and its case in one query, the case row locked against a second completion
+    row = db.session.execute(select(OpenTask, Case).join(Case, OpenTask.case_id == Case.id)
+                             .where(OpenTask.id == str(task_id)).with_for_update(of=Case)
+                             .execution_options(populate_existing=True)).first()
+    if row is None:
+        _done_or_missing(user, task_id)
+    task, case = row
+    _check_task(user, task, case)
+    # after the lock, a fresh statement: a concurrent completion may have committed meanwhile
+    if db.session.scalar(select(OpenTask.id).where(OpenTask.id == str(task_id))) is None:
+        db.session.expunge(task)
+        _done_or_missing(user, task_id)
     version = case.version
     values = _validate_form(version, task.form_key, data)
     parsed = processes.parsed_version(version)
@@ -218,7 +241,6 @@ def complete_task(user, task_id, data, files=(), ip=None):
                             role=task.role, user_id=user.id, decision=decision,
                             opinion=values.get("opinion"), data=values))
     db.session.flush()
-    db.session.expire(case, ["steps"])
     run = adapter.Run.load(parsed, case.workflow_json)
     _run_engine(run.complete, task.id, values, on_step(ctx))
     if element.id == parsed.first_user_task().id:
@@ -234,10 +256,7 @@ def complete_task(user, task_id, data, files=(), ip=None):
     _store_files(user, case, files)
     audit(user, "task.complete", f"case:{case.id}", ip=ip, number=case.number, step=task.name,
           decision=decision)
-    try:
-        db.session.flush()
-    except StaleDataError:
-        raise Conflict("该案件刚被他人办理，请刷新后重试", code="already_done") from None
+    _flush(case)
     return case
 
 
@@ -271,10 +290,7 @@ def withdraw_case(user, case_id, ip=None):
     case.updated_at = utcnow()
     _sync_open_tasks(case, run)
     audit(user, "case.withdraw", f"case:{case.id}", ip=ip, number=case.number)
-    try:
-        db.session.flush()
-    except StaleDataError:
-        raise Conflict("该案件刚被他人办理，请刷新后重试", code="already_done") from None
+    _flush(case)
     return case
 
 

@@ -6,7 +6,6 @@ caller then rolls back its transaction, nothing is half-written.
 """
 import json
 from dataclasses import dataclass, field
-from functools import lru_cache
 from uuid import UUID
 
 from lxml import etree
@@ -216,12 +215,6 @@ def parse(bpmn_xml, dmn_xmls=()):
         if getattr(ts, "bpmn_id", None):
             elements[ts.bpmn_id] = _element(ts)
     return Parsed(process_id, spec.description or process_id, spec, subs, elements)
-
-
-@lru_cache(maxsize=256)
-def parse_cached(version_id, bpmn_xml, dmn_xmls=()):
-    """Parse once per deployed version; specs are read-only and shared between threads."""
-    return parse(bpmn_xml, dmn_xmls)
 
 
 def conditions(bpmn_xml):

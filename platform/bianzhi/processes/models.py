@@ -2,7 +2,7 @@
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from ..extensions import db
 from ..util import utcnow
@@ -16,9 +16,10 @@ class ProcessVersion(db.Model):
     version: Mapped[int]
     name: Mapped[str] = mapped_column(String(128))
     content_hash: Mapped[str] = mapped_column(String(64))
-    bpmn_xml: Mapped[str] = mapped_column(Text)
-    forms_json: Mapped[str] = mapped_column(Text)  # {"form key": {...form...}}, as deployed
-    dmn_json: Mapped[str] = mapped_column(Text, default="{}")  # {"file.dmn": "<xml>"} it calls
+    # the content, immutable once deployed; deferred so that loading a case does not drag it along
+    bpmn_xml: Mapped[str] = deferred(mapped_column(Text))
+    forms_json: Mapped[str] = deferred(mapped_column(Text))  # {"form key": {...form...}}, as deployed
+    dmn_json: Mapped[str] = deferred(mapped_column(Text, default="{}"))  # {"file.dmn": "<xml>"} it calls
     comment: Mapped[str | None] = mapped_column(Text)
     deployed_at: Mapped[datetime] = mapped_column(default=utcnow)
     deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -2,7 +2,6 @@
 import hashlib
 import json
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from flask import current_app
@@ -199,18 +198,24 @@ def deploy_folder(user=None, comment=None):
     return results
 
 
+# A deployed version never changes, so its parsed spec and forms are cached by id and content
+# hash (per process; every app server fills its own). The content columns are read on a miss.
+_parsed, _forms = {}, {}
+
+
 def parsed_version(version):
-    dmns = tuple(json.loads(version.dmn_json or "{}").values())
-    return adapter.parse_cached(version.id, version.bpmn_xml, dmns)
-
-
-@lru_cache(maxsize=256)
-def _forms_cached(version_id, forms_json):
-    return json.loads(forms_json)
+    key = (version.id, version.content_hash)
+    if key not in _parsed:
+        dmns = tuple(json.loads(version.dmn_json or "{}").values())
+        _parsed[key] = adapter.parse(version.bpmn_xml, dmns)
+    return _parsed[key]
 
 
 def version_forms(version):
-    return _forms_cached(version.id, version.forms_json)
+    key = (version.id, version.content_hash)
+    if key not in _forms:
+        _forms[key] = json.loads(version.forms_json)
+    return _forms[key]
 
 
 def startable(user):
