@@ -92,8 +92,9 @@ def _decision_of(values, role):
 
 
 def _title(version, values):
-    count = values.get("count")
-    return f"{version.name}（{values.get('category', '')}{' ' + str(count) + ' 名' if count else ''}）"
+    parts = [str(values.get("category") or ""), f"{values['count']} 名" if values.get("count") else ""]
+    detail = " ".join(p for p in parts if p)
+    return f"{version.name}（{detail}）" if detail else version.name
 
 
 def start_case(user, process_key, data, files=(), ip=None):

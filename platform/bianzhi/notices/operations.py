@@ -14,7 +14,7 @@ from ..cases.models import DECISION_LABELS, CaseStep
 from ..cases.signals import milestone_reached
 from ..errors import NotFound
 from ..extensions import db
-from ..ledger.models import Person
+from ..ledger.models import Person, TempStaff
 from ..util import utcnow
 from .models import Notice
 
@@ -41,6 +41,8 @@ def issue(case, user, element):
     db.session.flush()
     steps = db.session.scalars(select(CaseStep).where(CaseStep.case_id == case.id).order_by(CaseStep.id)).all()
     people = db.session.scalars(select(Person).where(Person.case_id == case.id).order_by(Person.id)).all()
+    temp_staff = db.session.scalars(select(TempStaff).where(TempStaff.case_id == case.id)
+                                    .order_by(TempStaff.id)).all()
     code = _code()
     issued_at = utcnow()
     context = {
@@ -54,6 +56,8 @@ def issue(case, user, element):
         "people": [{"name": p.name, "code": p.code, "sex": p.sex, "birth_date": p.birth_date,
                     "id_number": p.id_number, "category": p.category, "entry_date": p.entry_date,
                     "education": p.education or "", "post": p.post or ""} for p in people],
+        "temp_staff": [{"name": t.name, "sex": t.sex, "birth_date": t.birth_date, "id_number": t.id_number,
+                        "post": t.post, "start_date": t.start_date, "end_date": t.end_date} for t in temp_staff],
         "materials": materials_list(props.get("materials")),
         "verify_code": code,
         "verify_url": verify_url(code),

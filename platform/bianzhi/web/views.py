@@ -12,7 +12,7 @@ from ..cases.models import Attachment, Case
 from ..errors import DomainError, Forbidden, NotFound
 from ..extensions import db
 from ..ledger import operations as ledger
-from ..ledger.models import Person, Unit
+from ..ledger.models import Person, TempStaff, Unit
 from ..notices import operations as notices
 from ..notices.models import Notice
 from ..processes import operations as processes
@@ -124,11 +124,13 @@ def _case_context(case):
     attachments = db.session.scalars(select(Attachment).where(Attachment.case_id == case.id)
                                      .order_by(Attachment.id)).all()
     people = db.session.scalars(select(Person).where(Person.case_id == case.id).order_by(Person.id)).all()
+    temp_staff = db.session.scalars(select(TempStaff).where(TempStaff.case_id == case.id)
+                                    .order_by(TempStaff.id)).all()
     figures = ledger.figures(case.unit) if ledger.can_view_unit(current_user, case.unit) else []
     return {"case": case, "application": labelled(forms.get(first.form_key), case.data),
             "can_withdraw": cases.can_withdraw(current_user, case),
             "post_figures": ledger.post_figures(case.unit) if figures else [],
-            "attachments": attachments, "people": people, "figures": figures,
+            "attachments": attachments, "people": people, "temp_staff": temp_staff, "figures": figures,
             "notices": notices.notices_of(case)}
 
 
