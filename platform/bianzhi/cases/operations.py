@@ -92,6 +92,13 @@ def _decision_of(values, role):
 
 
 def _title(version, values):
+    lines = values.get("lines")
+    if isinstance(lines, list) and lines and all(isinstance(x, dict) and "count" in x for x in lines):
+        totals = {}  # plan lines: 年度用编计划（2027年度 事业编制 3 名、行政编制 1 名）
+        for line in lines:
+            totals[line.get("category", "")] = totals.get(line.get("category", ""), 0) + int(line["count"])
+        year = f"{values['year']}年度 " if values.get("year") else ""
+        return f"{version.name}（{year}{'、'.join(f'{c} {n} 名' for c, n in totals.items())}）"[:200]
     parts = [str(values.get("category") or ""), f"{values['count']} 名" if values.get("count") else ""]
     detail = " ".join(p for p in parts if p)
     return f"{version.name}（{detail}）" if detail else version.name

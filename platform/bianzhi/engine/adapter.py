@@ -173,7 +173,8 @@ def decision_refs(bpmn_xml):
 
 
 def dmn_expressions(dmn_xml):
-    """Every expression in a decision table, as (element id, text)."""
+    """Every expression in a decision table, as (element id, text, is_input_entry). An input
+    entry may be a unary test the engine completes with its input (`> 5`, `? < 10`)."""
     root = _xml(dmn_xml)
     found = []
     for el in root.iter():
@@ -183,7 +184,7 @@ def dmn_expressions(dmn_xml):
         if local in ("inputEntry", "outputEntry", "inputExpression"):
             text = "".join(t.text or "" for t in el if isinstance(t.tag, str) and t.tag.endswith("}text"))
             if text.strip() and text.strip() != "-":
-                found.append((el.get("id") or local, text.strip()))
+                found.append((el.get("id") or local, text.strip(), local == "inputEntry"))
     return found
 
 

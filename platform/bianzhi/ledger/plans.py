@@ -7,20 +7,20 @@ of that channel (vacancy.reserve), so the unit's figures do not move a second ti
 plan must fit in the vacancy, a unit at full establishment can only plan after someone leaves
 ("出一进一"), and a unit over establishment cannot plan at all.
 """
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from ..cases.models import Case
 from ..errors import Conflict, Forbidden, ValidationFailed
 from ..extensions import db
 from ..processes.registry import operation, rule
-from .models import Person, Reservation
+from ..util import local
+from .models import Person, Reservation, Unit
 from .operations import chronicle, figure, figures, lock_establishment, vacancy_message
 from .policy import setting
 
 ANNUAL, EXTRA = "annual_plan", "extra_plan"
-PROCESS_NAMES = {ANNUAL: "年度用编计划", EXTRA: "用编计划增加"}
 LATE_EXITS_NAMED = 3  # how many late exits a refusal names
 
 
@@ -60,11 +60,23 @@ def check_decision_date(values, today=None):
 
 
 def late_exits(unit, today=None):
-    """People of `unit` whose exit was filed late, leaving within the lookback window."""
+    """[(person, exit case or None)] for people of `unit` whose exit was filed late, where the
+    exit date or the day the exit case was decided lies within the lookback window. Counting
+    the decision day too keeps a very late filing (exit date long ago) from escaping."""
     since = (today or date.today()) - timedelta(days=setting("LATE_EXIT_LOOKBACK_DAYS"))
-    return db.session.scalars(select(Person).where(Person.unit_id == unit.id, Person.exit_late.is_(True),
-                                                   Person.left_date >= since)
-                              .order_by(Person.left_date.desc(), Person.id)).all()
+    rows = db.session.execute(
+        select(Person, Case).outerjoin(Case, Case.id == Person.exit_case_id)
+        .where(Person.unit_id == unit.id, Person.exit_late.is_(True),
+               or_(Person.left_date >= since, Case.finished_at >= datetime.combine(since, time.min)))
+        .order_by(Person.left_date.desc(), Person.id))
+    return [(person, case) for person, case in rows.all()]
+
+
+def _late_exit_text(person, case):
+    text = f"{person.name}（人员编码 {person.code}）于 {person.left_date.isoformat() if person.left_date else '（未填）'} 出编"
+    if case is not None and case.finished_at is not None:
+        text += f"，出编案件 {case.number} 于 {local(case.finished_at, '%Y-%m-%d')} 办结"
+    return text
 
 
 def check_late_exits(unit, today=None):
@@ -74,7 +86,7 @@ def check_late_exits(unit, today=None):
     late = late_exits(unit, today)
     if not late:
         return
-    named = "；".join(f"{p.name}（人员编码 {p.code}）于 {p.left_date.isoformat()} 出编" for p in late[:LATE_EXITS_NAMED])
+    named = "；".join(_late_exit_text(person, case) for person, case in late[:LATE_EXITS_NAMED])
     more = f"等 {len(late)} 人" if len(late) > LATE_EXITS_NAMED else ""
     days = setting("EXIT_DEADLINE_WORKDAYS")
     lookback = setting("LATE_EXIT_LOOKBACK_DAYS")
@@ -221,3 +233,31 @@ def plan_reservations(case):
 def reserve_plan(ctx, data):
     reservations = reserve_lines(ctx.user, ctx.case, ctx.case.unit, int(data["year"]), data.get("lines") or [])
     return {"plan_reservations": [r.id for r in reservations]}
+
+
+def expire_plan_lines(user=None, today=None):
+    """Year end: close the plan lines of past years and give their unused places back to the
+    vacancy (a plan is for its year and is not carried over). For a year-end job or CLI
+    command; nothing calls it on its own yet. Returns the lines closed."""
+    year = (today or date.today()).year
+    lines = db.session.scalars(select(Reservation).where(Reservation.kind == "plan", Reservation.status == "active",
+                                                         Reservation.year < year)
+                               .order_by(Reservation.unit_id, Reservation.category, Reservation.id)).all()
+    closed = []
+    for line in lines:
+        unit = db.session.get(Unit, line.unit_id)
+        lock_establishment(unit, line.category)
+        db.session.refresh(line)  # under the lock: a draw may have committed meanwhile
+        if line.status != "active":
+            continue
+        held = line.remaining
+        line.status = "closed"
+        case = db.session.get(Case, line.case_id)
+        chronicle(user, case, unit, "reservation", line.id, "expire",
+                  f"{case.number} {line.year}年度用编计划{line.channel}{line.category}未使用 {held} 名，年度结束释放",
+                  before={"count": line.count, "used": line.used, "status": "active"},
+                  after={"count": line.count, "used": line.used, "status": "closed"},
+                  delta={"category": line.category, "reserved": -held})
+        closed.append(line)
+    db.session.flush()
+    return closed

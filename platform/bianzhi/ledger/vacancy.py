@@ -43,7 +43,21 @@ def check_application(unit, category, count, channel, year):
             message = plan_message(unit, category, year, channel, left, count)
             raise ValidationFailed(message, fields={"count": [message]})
     else:
-        check_vacancy(unit, category, count)
+        # transfers and placements: the year's plan line of that channel first, then the vacancy
+        left = sum(r.remaining for r in plan_lines(unit, category, year, channel))
+        if count > left:
+            check_vacancy(unit, category, count - left)
+
+
+def _draw(lines, count):
+    """Take `count` places from the plan lines, oldest first."""
+    need = count
+    for line in lines:
+        take = min(need, line.remaining)
+        line.used += take
+        need -= take
+        if need == 0:
+            break
 
 
 def reserve(user, case, unit, category, count, channel=None, year=None):
@@ -73,17 +87,22 @@ def reserve(user, case, unit, category, count, channel=None, year=None):
                   before={"plan_left": left}, after={"plan_left": left - count},
                   delta={"category": category, "reserved": 0})
         return reservation
-    if count > fig["vacancy"]:
-        raise Conflict(vacancy_message(unit, fig, count), code="no_vacancy")
+    lines = plan_lines(unit, category, year, channel, lock=True) if channel else []
+    drawn = min(count, sum(r.remaining for r in lines))
+    need = count - drawn  # what the vacancy must still cover
+    if need > fig["vacancy"]:
+        raise Conflict(vacancy_message(unit, fig, need), code="no_vacancy")
+    _draw(lines, drawn)
     reservation = Reservation(kind="case", unit_id=unit.id, category=category, case_id=case.id, count=count,
-                              channel=channel, year=year)
+                              channel=channel, year=year, source_id=lines[0].id if drawn else None)
     db.session.add(reservation)
     db.session.flush()
     chronicle(user, case, unit, "reservation", reservation.id, "reserve",
-              f"{case.number} 核准使用{category} {count} 名，预留编制",
+              f"{case.number} 核准使用{category} {count} 名，预留编制"
+              + (f"（其中 {drawn} 名从{year}年度用编计划中预留）" if drawn else ""),
               before={"vacancy": fig["vacancy"], "reserved": fig["reserved"]},
-              after={"vacancy": fig["vacancy"] - count, "reserved": fig["reserved"] + count},
-              delta={"category": category, "reserved": count})
+              after={"vacancy": fig["vacancy"] - need, "reserved": fig["reserved"] + need},
+              delta={"category": category, "reserved": need})
     return reservation
 
 

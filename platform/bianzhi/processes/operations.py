@@ -45,8 +45,13 @@ def validate(bpmn_xml, forms, dmns=None):
         except Exception as exc:  # lxml errors on a broken decision file
             findings.append(Finding(name, "", f"决策表不是合法的 DMN：{exc}"))
             continue
-        for element_id, text in expressions:
+        for element_id, text, is_entry in expressions:
             why = sandbox.check(text)
+            if why and is_entry:
+                # SpiffWorkflow evaluates an entry that is no expression by itself as
+                # `<input><entry>` (`> 5`), or with `?` standing for the input value
+                completed = text.replace("?", "dmninputexpr") if "?" in text else "dmninputexpr " + text
+                why = sandbox.check(completed) and why
             if why:
                 findings.append(Finding(f"{name}#{element_id}", "", f"决策表单元格不被允许：{why}"))
     try:

@@ -41,11 +41,31 @@ def labelled(form_def, values):
     rows = []
     for comp in data_components(form_def or {"components": []}):
         key = comp["key"]
-        if key not in values or comp["type"] == "dynamiclist":
+        if key not in values:
+            continue
+        if comp["type"] == "dynamiclist":
+            rows.extend(_labelled_items(comp, values[key]))
             continue
         if (comp.get("properties") or {}).get("source") == "user_unit":
             continue  # the applying unit is shown with the case already
         value = values[key]
         options = {str(v.get("value")): v.get("label") for v in comp.get("values") or []}
         rows.append((comp.get("label") or key, options.get(str(value), value)))
+    return rows
+
+
+def _labelled_items(comp, items):
+    """One (label, text) row per item of a dynamic list, e.g. ("用编计划明细 第 1 条",
+    "编制类型：事业编制，补充方式：公开招聘，计划用编数：2，用编理由：……")."""
+    subs = [c for c in comp.get("components") or [] if c.get("key")
+            and (c.get("properties") or {}).get("group") != "more"]
+    item_label = (comp.get("properties") or {}).get("itemLabel") or "第 {n} 条"
+    rows = []
+    for n, item in enumerate(items or [], 1):
+        parts = []
+        for sub in subs:
+            if sub["key"] in item:
+                options = {str(v.get("value")): v.get("label") for v in sub.get("values") or []}
+                parts.append(f"{sub.get('label') or sub['key']}：{options.get(str(item[sub['key']]), item[sub['key']])}")
+        rows.append((f"{comp.get('label') or comp['key']} {item_label.replace('{n}', str(n))}", "，".join(parts)))
     return rows
