@@ -50,3 +50,6 @@ def test_demo_cases_cover_every_state(app, ctx):
     states = {(c.process_key, c.state) for c in db.session.scalars(select(Case))}
     for state in ("running", "approved", "completed", "rejected", "withdrawn"):
         assert ("vacancy_use", state) in states, states
+    for process, state in [("annual_plan", "approved"), ("annual_plan", "running"), ("extra_plan", "running"),
+                           ("temp_staff", "approved"), ("temp_staff", "completed")]:
+        assert (process, state) in states, states

@@ -73,7 +73,42 @@ def vacancy_use_cases(s):
                                       "reason": "安置军队转业干部"})
 
 
-SCRIPTS = [vacancy_use_cases]
+def _team(days_ago=5):
+    return {"team_body": "党组（党委）会议", "team_date": (date.today() - timedelta(days=days_ago)).isoformat(),
+            "team_decision": "经单位党组会议研究，同意报送本用编计划"}
+
+
+def plan_cases(s):
+    year = date.today().year
+    cdc, archive = _unit("B01").code, _unit("B02").code
+    plan = s.start("clerk1", "annual_plan", dict(_team(), unit=cdc, year=year, lines=[
+        {"category": "事业编制", "channel": "公开招聘", "count": 2, "reason": "检验科、应急办公开招聘专业技术人员"}]))
+    s.approve(plan, "reviewer1", "leader1", opinion="符合年度用编计划管理规定，同意")
+    s.start("clerk2", "annual_plan", dict(_team(), unit=archive, year=year + 1, lines=[
+        {"category": "事业编制", "channel": "公开招聘", "count": 1, "reason": "档案数字化岗位"}]))
+    extra = s.start("clerk2", "extra_plan", dict(_team(2), unit=archive, year=year, lines=[
+        {"category": "事业编制", "channel": "人才引进", "count": 1, "reason": "引进档案保护专业人才"}]))
+    s.approve(extra, "reviewer2")  # at 分管领导审核
+
+
+def temp_staff_cases(s):
+    start = date.today()
+    end = date(start.year + 1, start.month, 1) - timedelta(days=1)
+    cdc, archive = _unit("B01").code, _unit("B02").code
+    waiting = s.start("clerk1", "temp_staff", {"unit": cdc, "count": 2, "posts": "核酸检测辅助、样本转运",
+                                               "start_date": start.isoformat(), "end_date": end.isoformat(),
+                                               "funding": "财政拨款", "reason": "秋冬季传染病监测任务加重"})
+    s.approve(waiting, "reviewer1", "leader1")  # approved, the unit still has to register the staff
+    done = s.start("clerk2", "temp_staff", {"unit": archive, "count": 1, "posts": "档案整理辅助",
+                                            "start_date": start.isoformat(), "end_date": end.isoformat(),
+                                            "funding": "单位自有资金", "reason": "馆藏档案数字化项目"})
+    done = s.approve(done, "reviewer2", "leader1")
+    s.step(done, "clerk2", {"staff": [{"name": "蒋文静", "id_number": idnumber.make("330621", date(1996, 4, 12), 862),
+                                       "post": "档案整理辅助", "start_date": start.isoformat(),
+                                       "end_date": end.isoformat()}]})
+
+
+SCRIPTS = [plan_cases, vacancy_use_cases, temp_staff_cases]
 
 
 def load_cases():
