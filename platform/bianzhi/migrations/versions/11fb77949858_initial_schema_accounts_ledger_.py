@@ -1,8 +1,8 @@
 """initial schema: accounts, ledger, processes, cases, notices, audit
 
-Revision ID: 65706eb2a7bc
+Revision ID: 11fb77949858
 Revises: 
-Create Date: 2026-11-27 05:13:14.050099
+Create Date: 2026-11-27 05:35:07.556268
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '65706eb2a7bc'
+revision = '11fb77949858'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -126,9 +126,9 @@ def upgrade():
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=128), nullable=False),
     sa.Column('content_hash', sa.String(length=64), nullable=False),
-    sa.Column('bpmn_xml', sa.Text(), nullable=False),
-    sa.Column('forms_json', sa.Text(), nullable=False),
-    sa.Column('dmn_json', sa.Text(), nullable=False),
+    sa.Column('bpmn_xml', sa.Text(), nullable=True),
+    sa.Column('forms_json', sa.Text(), nullable=True),
+    sa.Column('dmn_json', sa.Text(), nullable=True),
     sa.Column('comment', sa.Text(), nullable=True),
     sa.Column('deployed_at', sa.DateTime(), nullable=False),
     sa.Column('deployed_by_id', sa.Integer(), nullable=True),
