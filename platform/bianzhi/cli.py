@@ -3,6 +3,7 @@ import click
 from flask_migrate import upgrade
 
 from .accounts.operations import create_user
+from .audit import cli as audit_cli
 from .demo import load_demo
 from .errors import DomainError
 from .extensions import db
@@ -28,6 +29,8 @@ def _deploy(comment=None):
 
 
 def register(app):
+    audit_cli.register(app)
+
     @app.cli.command("init-db")
     def init_db():
         """Create or upgrade the database schema and deploy the processes in bpmn/."""

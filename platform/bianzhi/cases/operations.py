@@ -20,6 +20,7 @@ from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
 from ..processes import forms as formlib
 from ..processes import operations as processes
+from ..processes.registry import TITLES
 from ..util import local, utcnow
 from ..workdays import add_workdays
 from .effects import Context, check_rule, on_step, set_state
@@ -92,6 +93,8 @@ def _decision_of(values, role):
 
 
 def _title(version, values):
+    if version.key in TITLES:
+        return TITLES[version.key](values)[:200]
     lines = values.get("lines")
     if isinstance(lines, list) and lines and all(isinstance(x, dict) and "count" in x for x in lines):
         totals = {}  # plan lines: 年度用编计划（2027年度 事业编制 3 名、行政编制 1 名）

@@ -1,20 +1,23 @@
 """出编: a person leaves the roll. They move to the left register (status 'left', with date,
 reason and the case), never deleted; any mid-level post they held is cleared; the place is
 freed. Filed more than EXIT_DEADLINE_WORKDAYS working days after the exit date = late."""
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import null, select
 
 from .. import workdays
 from ..errors import Conflict, Forbidden, ValidationFailed
 from ..extensions import db
-from ..processes.registry import operation, rule
+from ..processes.registry import operation, rule, title
 from ..util import LOCAL_TZ
 from .models import Establishment, Person
 from .operations import chronicle, figure
 from .policy import setting
 
 PROCESS_KEY = "staff_exit"
+# The delta of a chronicle entry that changes no establishment figure (a post change): SQL NULL.
+# A plain None would be stored as JSON 'null', which the replay's `delta IS NOT NULL` keeps.
+NO_FIGURES = null()
 
 
 # ---- shared by the person-picking processes (exits, mid-level posts) --------------------------
@@ -179,7 +182,8 @@ def exit_person(user, case, values):
                   before={"person": person.code, "name": person.name, "department": department,
                           "midlevel_post": person.midlevel_post},
                   after={"person": person.code, "name": person.name, "department": department,
-                         "midlevel_post": None})
+                         "midlevel_post": None},
+                  delta=NO_FIGURES)
         person.midlevel_post = None
     before = {"status": "on_roll", "code": person.code, "name": person.name, "category": person.category}
     person.status = "left"
@@ -205,21 +209,11 @@ def exit_person(user, case, values):
     return person
 
 
-def late_exits(unit, since):
-    """People of `unit` whose exit was filed late and approved after `since` (a date): the
-    plan processes refuse a unit with any (LATE_EXIT_LOOKBACK_DAYS)."""
-    from ..cases.models import Case
-
-    return db.session.scalars(
-        select(Person).join(Case, Case.id == Person.exit_case_id)
-        .where(Person.unit_id == unit.id, Person.status == "left", Person.exit_late.is_(True),
-               Case.finished_at >= datetime.combine(since, time.min)).order_by(Person.left_date)).all()
-
-
-def case_title(values, person=None):
-    """A readable case title, e.g. 出编（张三，退休）."""
-    name = person.name if person is not None else values.get("person", "")
-    return f"出编（{name}，{values.get('reason', '')}）"
+@title("staff_exit")
+def case_title(values):
+    """A readable case title, e.g. 出编（张三，退休）: for cases.operations._title (not wired yet)."""
+    person = person_by_code(values.get("person"))
+    return f"出编（{person.name if person else values.get('person', '')}，{values.get('reason', '')}）"
 
 
 @rule("staff_exit_application")

@@ -123,7 +123,7 @@ class ChronicleEntry(db.Model):
     after: Mapped[dict | None] = mapped_column(JSON)
     # what the change did to the unit's figures, e.g. {"category": "事业编制", "on_roll": 1,
     # "reserved": -1}; replaying deltas backwards gives the ledger on any past date
-    delta: Mapped[dict | None] = mapped_column(JSON)
+    delta: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))  # None is SQL NULL
 
     user = relationship("User")
 

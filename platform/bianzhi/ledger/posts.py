@@ -7,9 +7,9 @@ from sqlalchemy import func, select
 
 from ..errors import Conflict, ValidationFailed
 from ..extensions import db
-from ..processes.registry import operation, rule
-from .exits import (Problems, check_own_unit, describe, left_message, lock_person, own_person,
-                    running_case_for, set_ledger_record)
+from ..processes.registry import operation, rule, title
+from .exits import (NO_FIGURES, Problems, check_own_unit, describe, left_message, lock_person, own_person,
+                    person_by_code, running_case_for, set_ledger_record)
 from .models import Department, Person, PostQuota
 from .operations import chronicle
 from .policy import setting
@@ -69,6 +69,8 @@ def evaluate(unit, values, case=None, lock=False):
     action, level = values.get("action"), values.get("level")
     levels = setting("MIDLEVEL_LEVELS")
     quota = None
+    if action not in ACTIONS:
+        problems.add("action", "核职类别应为：" + "、".join(ACTIONS.values()))
     if level not in levels:
         problems.add("level", "中层职务层级应为：" + "、".join(levels))
     else:
@@ -133,7 +135,7 @@ def set_post(user, case, values):
     verb = "任" if action == "appoint" else "免去"
     chronicle(user, case, unit, "post", person.id, action,
               f"{case.number} {person.name} {verb}{post_name(department, level)}（{values.get('doc_no', '')}）",
-              before=before, after=after)
+              before=before, after=after, delta=NO_FIGURES)
     set_ledger_record(case, {
         "action": action, "action_label": ACTIONS[action], "name": person.name, "code": person.code,
         "sex": person.sex, "category": person.category, "department": department.name, "level": level,
@@ -144,11 +146,13 @@ def set_post(user, case, values):
     return person
 
 
-def case_title(values, person=None):
-    """A readable case title, e.g. 中层核职（张三 任业务一科中层正职）."""
-    name = person.name if person is not None else values.get("person", "")
-    return (f"中层核职（{name} {ACTIONS.get(values.get('action'), '')}"
-            f"{values.get('department', '')}中层{values.get('level', '')}）")
+@title("midlevel_post")
+def case_title(values):
+    """A readable case title, e.g. 中层核职（张三 任职 业务一科中层正职）: for
+    cases.operations._title (not wired yet)."""
+    person = person_by_code(values.get("person"))
+    return (f"中层核职（{person.name if person else values.get('person', '')} "
+            f"{ACTIONS.get(values.get('action'), '')} {values.get('department', '')}中层{values.get('level', '')}）")
 
 
 @rule("midlevel_post_application")

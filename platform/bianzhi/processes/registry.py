@@ -1,10 +1,12 @@
-"""Names a diagram may use: ledger operations for service tasks, rules for user tasks.
+"""Names a diagram may use: ledger operations for service tasks, rules for user tasks; and
+per-process case titles.
 
 The callables are registered by the features that own them (cases.effects), so that the
 validator knows the names without importing the ledger.
 """
 OPERATIONS = {}
 RULES = {}
+TITLES = {}  # process key -> fn(application values) -> a case title saying what it is about
 
 
 def operation(name):
@@ -17,5 +19,12 @@ def operation(name):
 def rule(name):
     def register(fn):
         RULES[name] = fn
+        return fn
+    return register
+
+
+def title(key):
+    def register(fn):
+        TITLES[key] = fn
         return fn
     return register

@@ -36,8 +36,9 @@ def files_from(form_def, files):
     return out
 
 
-def labelled(form_def, values):
-    """[(label, display value)] for a stored submission, in the form's order."""
+def labelled(form_def, values, resolve=None):
+    """[(label, display value)] for a stored submission, in the form's order. `resolve(key,
+    value)` names values of dynamic option lists (a person's code → their name)."""
     rows = []
     for comp in data_components(form_def or {"components": []}):
         key = comp["key"]
@@ -49,6 +50,9 @@ def labelled(form_def, values):
         if (comp.get("properties") or {}).get("source") == "user_unit":
             continue  # the applying unit is shown with the case already
         value = values[key]
+        if comp.get("valuesKey") and resolve is not None:
+            rows.append((comp.get("label") or key, resolve(comp["valuesKey"], value)))
+            continue
         options = {str(v.get("value")): v.get("label") for v in comp.get("values") or []}
         rows.append((comp.get("label") or key, options.get(str(value), value)))
     return rows

@@ -32,3 +32,14 @@ def options_for(form_def, unit):
             walk(comp.get("components") or [])
     walk(form_def.get("components", []))
     return {key: SOURCES[key](unit) for key in keys if key in SOURCES}
+
+
+def resolver(unit):
+    """A `resolve(valuesKey, value)` for web.forms.labelled: a person's code is shown with their
+    name, whether or not they are still on the roll."""
+    def resolve(key, value):
+        if key in ("unit_people", "unit_post_holders"):
+            person = db.session.scalar(select(Person).where(Person.unit_id == unit.id, Person.code == value))
+            return f"{person.name}（{person.code}）" if person else value
+        return value
+    return resolve

@@ -18,7 +18,7 @@ from ..notices.models import Notice
 from ..processes import operations as processes
 from .errors import commit
 from .forms import files_from, from_post, labelled
-from .options import options_for
+from .options import options_for, resolver
 
 bp = Blueprint("web", __name__)
 
@@ -127,7 +127,7 @@ def _case_context(case):
     temp_staff = db.session.scalars(select(TempStaff).where(TempStaff.case_id == case.id)
                                     .order_by(TempStaff.id)).all()
     figures = ledger.figures(case.unit) if ledger.can_view_unit(current_user, case.unit) else []
-    return {"case": case, "application": labelled(forms.get(first.form_key), case.data),
+    return {"case": case, "application": labelled(forms.get(first.form_key), case.data, resolver(case.unit)),
             "can_withdraw": cases.can_withdraw(current_user, case),
             "post_figures": ledger.post_figures(case.unit) if figures else [],
             "attachments": attachments, "people": people, "temp_staff": temp_staff, "figures": figures,

@@ -1,8 +1,8 @@
 """initial schema: accounts, ledger, processes, cases, notices, audit
 
-Revision ID: 11fb77949858
+Revision ID: 9c9d32a6343c
 Revises: 
-Create Date: 2026-11-27 05:35:07.556268
+Create Date: 2026-11-27 05:37:19.145708
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '11fb77949858'
+revision = '9c9d32a6343c'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -113,11 +113,16 @@ def upgrade():
     sa.Column('target', sa.String(length=64), nullable=True),
     sa.Column('detail', sa.JSON(), nullable=False),
     sa.Column('ip', sa.String(length=64), nullable=True),
+    sa.Column('prev_hash', sa.String(length=64), nullable=False),
+    sa.Column('hash', sa.String(length=64), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_audit_log_user_id_users')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log')),
+    sa.UniqueConstraint('hash', name=op.f('uq_audit_log_hash'))
     )
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_audit_log_action'), ['action'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_log_at'), ['at'], unique=False)
+        batch_op.create_index('ix_audit_log_ip_action_at', ['ip', 'action', 'at'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_log_user_id'), ['user_id'], unique=False)
 
     op.create_table('process_versions',
@@ -449,7 +454,9 @@ def downgrade():
     op.drop_table('process_versions')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_log_user_id'))
+        batch_op.drop_index('ix_audit_log_ip_action_at')
         batch_op.drop_index(batch_op.f('ix_audit_log_at'))
+        batch_op.drop_index(batch_op.f('ix_audit_log_action'))
 
     op.drop_table('audit_log')
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
