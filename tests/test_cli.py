@@ -51,5 +51,7 @@ def test_demo_cases_cover_every_state(app, ctx):
     for state in ("running", "approved", "completed", "rejected", "withdrawn"):
         assert ("vacancy_use", state) in states, states
     for process, state in [("annual_plan", "approved"), ("annual_plan", "running"), ("extra_plan", "running"),
-                           ("temp_staff", "approved"), ("temp_staff", "completed")]:
+                           ("temp_staff", "approved"), ("temp_staff", "completed"), ("staff_exit", "completed"),
+                           ("staff_exit", "running"), ("staff_exit", "rejected"), ("midlevel_post", "completed"),
+                           ("midlevel_post", "running")]:
         assert (process, state) in states, states

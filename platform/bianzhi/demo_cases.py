@@ -9,7 +9,7 @@ from .cases import operations as cases
 from .extensions import db
 from .ledger import idnumber
 from .cases.models import OpenTask
-from .ledger.models import Unit
+from .ledger.models import Person, Unit
 
 
 def _user(username):
@@ -108,7 +108,41 @@ def temp_staff_cases(s):
                                        "end_date": end.isoformat()}]})
 
 
-SCRIPTS = [plan_cases, vacancy_use_cases, temp_staff_cases]
+def _people(suffix, count, holders=False):
+    unit = _unit(suffix)
+    query = select(Person).where(Person.unit_id == unit.id, Person.status == "on_roll")
+    query = query.where(Person.midlevel_post.is_not(None) if holders else Person.midlevel_post.is_(None))
+    return unit, db.session.scalars(query.order_by(Person.birth_date).limit(count)).all()
+
+
+def exit_cases(s):
+    today = date.today()
+    media, (oldest, second, third) = _people("B05", 3)  # 融媒体中心, over establishment: exits help
+    done = s.start("clerk3", "staff_exit", {"unit": media.code, "person": oldest.code, "reason": "退休",
+                                            "exit_date": (today - timedelta(days=3)).isoformat(),
+                                            "notes": "已办理退休手续"})
+    s.approve(done, "reviewer1", opinion="退休审批表齐全，同意出编")
+    s.start("clerk3", "staff_exit", {"unit": media.code, "person": second.code, "reason": "调出",
+                                     "exit_date": today.isoformat(), "destination": "绍兴市柯桥区档案馆",
+                                     "notes": "调令已下达"})  # at 业务科室审核
+    rejected = s.start("clerk3", "staff_exit", {"unit": media.code, "person": third.code, "reason": "辞职",
+                                                "exit_date": today.isoformat()})
+    s.step(rejected, "reviewer2", {"decision": "reject", "opinion": "辞职审批尚未完成，请审批后再报"})
+
+
+def post_cases(s):
+    today = date.today().isoformat()
+    cdc, (first, second) = _people("B01", 2)
+    done = s.start("clerk1", "midlevel_post", {"unit": cdc.code, "action": "appoint", "person": first.code,
+                                               "department": "业务二科", "level": "副职",
+                                               "doc_no": "柯疾控〔2026〕12号", "effective_date": today})
+    s.approve(done, "reviewer1", "leader1", opinion="符合职数管理规定，同意")
+    s.start("clerk1", "midlevel_post", {"unit": cdc.code, "action": "appoint", "person": second.code,
+                                        "department": "质量管理科", "level": "正职",
+                                        "doc_no": "柯疾控〔2026〕15号", "effective_date": today})
+
+
+SCRIPTS = [plan_cases, vacancy_use_cases, temp_staff_cases, exit_cases, post_cases]
 
 
 def load_cases():
