@@ -37,10 +37,10 @@ sysdeps:
 # TODO: start the background worker beside the server once it exists.
 run: $(STAMP) sysdeps
 	$(FLASK) init-db
-	$(FLASK) demo --password demo123
+	$(FLASK) demo --password demo2026
 	@echo
 	@echo "Bianzhi: http://127.0.0.1:5000/"
-	@echo "Demo users: clerk1 clerk2 reviewer1 leader1 admin auditor1 (password: demo123)"
+	@echo "Demo users: clerk1 clerk2 reviewer1 leader1 admin auditor1 (password: demo2026)"
 	@echo
 	$(FLASK) run --host 127.0.0.1 --port 5000
 

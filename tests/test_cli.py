@@ -36,7 +36,7 @@ def test_create_user(app, ctx):
     assert user.roles == ["unit_clerk"] and user.unit.code == "12330621B02000000X" and user.check_password("secret99")
     result = runner.invoke(args=["create-user", "clerk9", "--password", "123", "--role", "wizard"])
     assert result.exit_code == 1
-    assert "用户名 clerk9 已存在" in result.output and "密码至少 6 位" in result.output and "未知角色" in result.output
+    assert "用户名 clerk9 已存在" in result.output and "密码至少 8 位" in result.output and "未知角色" in result.output
     result = runner.invoke(args=["create-user", "clerk10", "--password", "secret99", "--role", "unit_clerk"])
     assert result.exit_code == 1 and "单位经办人必须属于一个单位" in result.output
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import config
+from . import config, security
 from .config import ROOT
 from .util import local
 
@@ -13,6 +13,7 @@ def create_app(overrides=None):
                 template_folder=str(ROOT / "templates"), static_folder="static")
     configure_app(app, overrides)
     configure_extensions(app)
+    security.configure(app)
     register_blueprints(app)
     register_cli(app)
     return app

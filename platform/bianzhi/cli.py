@@ -1,8 +1,10 @@
-"""`flask --app bianzhi ...` commands: init-db, deploy, demo, create-user."""
+"""`flask --app bianzhi ...` commands: init-db, deploy, demo, create-user, unlock-user."""
 import click
 from flask_migrate import upgrade
+from sqlalchemy import select
 
-from .accounts.operations import create_user
+from .accounts.models import User
+from .accounts.operations import create_user, unlock
 from .audit import cli as audit_cli
 from .demo import load_demo
 from .errors import DomainError
@@ -53,6 +55,17 @@ def register(app):
         created = load_demo(password, with_cases=not no_cases)
         db.session.commit()
         click.echo("演示数据已载入" if created else "演示数据已存在，未重复载入")
+
+    @app.cli.command("unlock-user")
+    @click.argument("username")
+    def unlock_user(username):
+        """Unlock an account locked after failed logins."""
+        user = db.session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise click.ClickException(f"没有用户 {username}")
+        unlock(user)
+        db.session.commit()
+        click.echo(f"已解锁 {username}")
 
     @app.cli.command("create-user")
     @click.argument("username")

@@ -25,6 +25,10 @@ class Defaults:
     PUBLIC_URL = "http://127.0.0.1:5000"  # printed on notices made outside a request
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False  # set True (env SESSION_COOKIE_SECURE=1) behind HTTPS
+    LOGIN_MAX_FAILURES = 5  # per account, then locked
+    LOGIN_LOCK_MINUTES = 15
+    LOGIN_MAX_PER_ADDRESS = 20  # failed logins from one address per LOGIN_LOCK_MINUTES
     WTF_CSRF_TIME_LIMIT = None
     JSON_AS_ASCII = False
 
@@ -35,6 +39,8 @@ def load(app, overrides=None):
     for key in ("SECRET_KEY",):
         if os.environ.get(key):
             app.config[key] = os.environ[key]
+    if os.environ.get("SESSION_COOKIE_SECURE"):
+        app.config["SESSION_COOKIE_SECURE"] = os.environ["SESSION_COOKIE_SECURE"] not in ("0", "false", "")
     if os.environ.get("DATABASE_URL"):
         app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
     if overrides:

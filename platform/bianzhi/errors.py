@@ -46,3 +46,8 @@ class DefinitionError(DomainError):
     """A BPMN or form file that cannot be deployed; fields map element ids to problems."""
     status = 422
     code = "invalid_definition"
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    code = "too_many_requests"

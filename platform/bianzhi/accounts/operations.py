@@ -3,15 +3,28 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from ..audit.models import AuditEntry
 from ..audit.operations import record as audit
-from ..errors import Unauthorized, ValidationFailed
+from ..errors import TooManyRequests, Unauthorized, ValidationFailed
 from ..extensions import db
-from ..util import utcnow
+from ..util import local, utcnow
 from .models import ROLES, ApiToken, User, UserRole
 
-MIN_PASSWORD = 6
+MIN_PASSWORD = 8
+
+
+def password_problems(password, username=None):
+    """The password policy: at least 8 characters, letters and digits, not the user name."""
+    problems = []
+    if not password or len(password) < MIN_PASSWORD:
+        problems.append(f"密码至少 {MIN_PASSWORD} 位")
+    elif not (any(c.isalpha() for c in password) and any(c.isdigit() for c in password)):
+        problems.append("密码须同时包含字母和数字")
+    elif username and password.lower() == username.lower():
+        problems.append("密码不能与用户名相同")
+    return problems
 
 
 def create_user(username, password, display_name, roles, unit=None, actor=None):
@@ -20,8 +33,8 @@ def create_user(username, password, display_name, roles, unit=None, actor=None):
         errors["username"] = ["用户名只能含字母、数字和下划线"]
     elif db.session.scalar(select(User).where(User.username == username)):
         errors["username"] = [f"用户名 {username} 已存在"]
-    if not password or len(password) < MIN_PASSWORD:
-        errors["password"] = [f"密码至少 {MIN_PASSWORD} 位"]
+    if password_problems(password, username):
+        errors["password"] = password_problems(password, username)
     unknown = [r for r in roles if r not in ROLES]
     if unknown or not roles:
         errors["roles"] = [f"未知角色：{'、'.join(unknown)}" if unknown else "至少指定一个角色"]
@@ -39,12 +52,47 @@ def create_user(username, password, display_name, roles, unit=None, actor=None):
 
 
 def authenticate(username, password, ip=None):
+    """The user, or an error. Failures count per account (locked after LOGIN_MAX_FAILURES for
+    LOGIN_LOCK_MINUTES) and per address; the caller commits even when this raises, so that
+    failures are remembered."""
+    cfg = current_app.config
+    now = utcnow()
+    window = now - timedelta(minutes=cfg["LOGIN_LOCK_MINUTES"])
+    if ip:
+        recent = db.session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.ip == ip, AuditEntry.action == "login.failed", AuditEntry.at > window))
+        if recent >= cfg["LOGIN_MAX_PER_ADDRESS"]:
+            raise TooManyRequests(f"该地址登录失败次数过多，请 {cfg['LOGIN_LOCK_MINUTES']} 分钟后再试",
+                                  code="address_throttled")
     user = db.session.scalar(select(User).where(User.username == (username or "")))
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        audit(user, "login.locked", f"user:{user.id}", ip=ip)
+        raise TooManyRequests(f"账号因多次密码错误已锁定至 {local(user.locked_until)}，请稍后再试或联系系统管理员解锁",
+                              code="account_locked")
     if user is None or not user.active or not user.check_password(password or ""):
         audit(user, "login.failed", None, ip=ip, username=(username or "")[:64])
+        if user is not None:
+            user.failed_logins += 1
+            if user.failed_logins >= cfg["LOGIN_MAX_FAILURES"]:
+                user.locked_until = now + timedelta(minutes=cfg["LOGIN_LOCK_MINUTES"])
+                user.failed_logins = 0
+                audit(user, "user.lock", f"user:{user.id}", ip=ip)
         raise Unauthorized("用户名或密码错误", code="bad_credentials")
+    user.failed_logins, user.locked_until = 0, None
     audit(user, "login", f"user:{user.id}", ip=ip)
     return user
+
+
+def unlock(user, actor=None):
+    user.failed_logins, user.locked_until = 0, None
+    audit(actor, "user.unlock", f"user:{user.id}", username=user.username)
+
+
+def revoke_token(token, ip=None):
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == ApiToken.digest(token or "")))
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
+        audit(row.user, "token.revoke", f"user:{row.user_id}", ip=ip)
 
 
 def issue_token(user, ip=None):

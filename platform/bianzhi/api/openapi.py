@@ -6,7 +6,7 @@ ERROR = {"$ref": "#/components/schemas/Error"}
 
 def _errors(*codes):
     text = {400: "请求格式错误", 401: "未登录或令牌无效", 403: "无权操作", 404: "不存在或无权查看",
-            409: "冲突（已办理、空编不足、被他人修改）", 422: "字段校验失败"}
+            409: "冲突（已办理、空编不足、被他人修改）", 422: "字段校验失败", 429: "登录失败过多，已限制"}
     return {str(c): {"description": text[c], "content": {"application/json": {"schema": ERROR}}} for c in codes}
 
 
@@ -76,8 +76,10 @@ def spec():
             "/api/v1/tokens": {"post": _op(
                 "用用户名和密码换取访问令牌", 201, _json({"type": "object", "required": ["token"],
                                                          "properties": {"token": {"type": "string"}}}),
-                401, 422, secure=False, body={"type": "object", "required": ["username", "password"], "properties": {
+                401, 422, 429, secure=False, body={"type": "object", "required": ["username", "password"], "properties": {
                     "username": {"type": "string"}, "password": {"type": "string"}}})},
+            "/api/v1/tokens/current": {"delete": {"summary": "吊销当前令牌", "responses": {
+                "204": {"description": "已吊销"}, **_errors(401)}}},
             "/api/v1/me": {"get": _op("当前用户", 200, _json({"type": "object", "required": ["username", "roles", "unit"],
                                       "properties": {"username": {"type": "string"}, "name": {"type": "string"},
                                                      "roles": {"type": "array", "items": {"type": "string"}},

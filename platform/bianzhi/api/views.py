@@ -9,7 +9,7 @@ from sqlalchemy import select
 from ..accounts import operations as accounts
 from ..cases import operations as cases
 from ..cases.models import Attachment, Case
-from ..errors import Forbidden, NotFound, Unauthorized, ValidationFailed
+from ..errors import DomainError, Forbidden, NotFound, Unauthorized, ValidationFailed
 from ..extensions import csrf, db
 from ..ledger import operations as ledger
 from ..notices import operations as notices
@@ -60,10 +60,22 @@ def openapi():
 @bp.post("/tokens")
 def create_token():
     body = _json_body()
-    user = accounts.authenticate(body.get("username"), body.get("password"), ip=request.remote_addr)
+    try:
+        user = accounts.authenticate(body.get("username"), body.get("password"), ip=request.remote_addr)
+    except DomainError:
+        commit()  # remember the failure (lockout counts, audit) before answering
+        raise
     token = accounts.issue_token(user, ip=request.remote_addr)
     commit()
     return jsonify({"token": token}), 201
+
+
+@bp.delete("/tokens/current")
+@token_required
+def revoke_token():
+    accounts.revoke_token(request.headers["Authorization"][len("Bearer "):].strip(), ip=request.remote_addr)
+    commit()
+    return "", 204
 
 
 @bp.get("/me")

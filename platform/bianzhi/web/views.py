@@ -2,7 +2,7 @@
 from io import BytesIO
 
 from flask import (Blueprint, abort, flash, has_request_context, redirect, render_template, request, send_file,
-                   url_for)
+                   session, url_for)
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
@@ -44,19 +44,20 @@ def home():
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    error = None
+    error, status = None, 200
     if request.method == "POST":
         try:
             user = accounts.authenticate(request.form.get("username", "").strip(), request.form.get("password", ""),
                                          ip=request.remote_addr)
         except DomainError as exc:
-            commit()  # keep the failed-login audit entry
-            error = exc.message
+            commit()  # keep the failed-login audit entry and the lockout count
+            error, status = exc.message, exc.status
         else:
             commit()
+            session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME idle
             login_user(user)
             return redirect(url_for("web.home"))
-    return render_template("login.html", error=error), 401 if error else 200
+    return render_template("login.html", error=error), status
 
 
 @bp.post("/logout")

@@ -1,8 +1,8 @@
 """initial schema: accounts, ledger, processes, cases, notices, audit
 
-Revision ID: 9c9d32a6343c
+Revision ID: 0066e0d15d04
 Revises: 
-Create Date: 2026-11-27 05:37:19.145708
+Create Date: 2026-11-27 05:42:18.278775
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '9c9d32a6343c'
+revision = '0066e0d15d04'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -83,6 +83,8 @@ def upgrade():
     sa.Column('password_hash', sa.String(length=256), nullable=False),
     sa.Column('unit_id', sa.Integer(), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('failed_logins', sa.Integer(), nullable=False),
+    sa.Column('locked_until', sa.DateTime(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_users_unit_id_units')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
@@ -233,7 +235,7 @@ def upgrade():
     sa.Column('summary', sa.Text(), nullable=False),
     sa.Column('before', sa.JSON(), nullable=True),
     sa.Column('after', sa.JSON(), nullable=True),
-    sa.Column('delta', sa.JSON(), nullable=True),
+    sa.Column('delta', sa.JSON(none_as_null=True), nullable=True),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_chronicle_case_id_cases')),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_chronicle_unit_id_units')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_chronicle_user_id_users')),
