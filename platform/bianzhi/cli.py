@@ -6,6 +6,7 @@ from sqlalchemy import select
 from .accounts.models import User
 from .accounts.operations import create_user, unlock
 from .audit import cli as audit_cli
+from .backup import cli as backup_cli
 from .demo import load_demo
 from .errors import DomainError
 from .extensions import db
@@ -32,6 +33,7 @@ def _deploy(comment=None):
 
 def register(app):
     audit_cli.register(app)
+    backup_cli.register(app)
 
     @app.cli.command("init-db")
     def init_db():
