@@ -53,9 +53,13 @@ def load(app, overrides=None):
     if uri.startswith("postgresql://"):
         uri = "postgresql+psycopg://" + uri[len("postgresql://"):]
     app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    opts = app.config["SQLALCHEMY_ENGINE_OPTIONS"] = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     if uri.startswith("sqlite"):
-        opts = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
         opts.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+    else:
+        # a pooled connection that died with a database restart is replaced, not handed out
+        opts.setdefault("pool_pre_ping", True)
+        opts.setdefault("connect_args", {"connect_timeout": 5})
 
 
 def _instance_secret(folder):

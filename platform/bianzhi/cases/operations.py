@@ -4,6 +4,8 @@ Each public function changes the session and flushes; the caller commits once. T
 state, open-task rows, ledger changes and audit entry therefore land together or not at all.
 """
 import hashlib
+import io
+import zipfile
 from datetime import date
 from pathlib import PurePath
 
@@ -305,6 +307,27 @@ def withdraw_case(user, case_id, ip=None):
     return case
 
 
+OFFICE_MAX_UNPACKED = 100 * 1024 * 1024
+OFFICE_MAX_RATIO = 100
+
+
+def _check_office(name, content):
+    """A .docx/.xlsx is a zip: it must open as one with the Office manifest inside, and must not
+    unpack to more than 100 MB or 100 times its size (a zip bomb)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            entries = archive.infolist()
+            if "[Content_Types].xml" not in {e.filename for e in entries}:
+                raise zipfile.BadZipFile
+            unpacked = sum(e.file_size for e in entries)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError):
+        raise ValidationFailed(f"附件「{name}」不是有效的 Office 文件",
+                               fields={"attachments": [f"「{name}」已损坏或不是 Office 文件"]}) from None
+    if unpacked > OFFICE_MAX_UNPACKED or unpacked > OFFICE_MAX_RATIO * len(content):
+        raise ValidationFailed(f"附件「{name}」解压后过大，疑似压缩炸弹",
+                               fields={"attachments": [f"「{name}」解压后达 {_size(unpacked)}，不予接收"]})
+
+
 def _check_files(files):
     cfg = current_app.config
     limit = cfg["UPLOAD_MAX_BYTES"]
@@ -323,6 +346,8 @@ def _check_files(files):
         if not any(content.startswith(m) for m in MAGIC[ext]):
             raise ValidationFailed(f"附件「{name}」的内容与扩展名不符",
                                    fields={"attachments": [f"「{name}」不是真正的 {ext} 文件"]})
+        if ext in (".docx", ".xlsx"):
+            _check_office(name, content)
 
 
 def _store_files(user, case, files):
