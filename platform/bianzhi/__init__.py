@@ -41,12 +41,16 @@ def configure_extensions(app):
 
 
 def register_blueprints(app):
+    from .api.exchange import bp as exchange_bp
     from .api.views import bp as api_bp
+    from .audit.views import bp as audit_bp
     from .web.errors import register_error_handlers
     from .web.views import bp as web_bp
 
     app.register_blueprint(web_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(exchange_bp)
+    app.register_blueprint(audit_bp)
     register_error_handlers(app)
 
 

@@ -4,7 +4,7 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 
 from .accounts.models import User
-from .accounts.operations import create_user, unlock
+from .accounts.operations import create_user, issue_token, unlock
 from .audit import cli as audit_cli
 from .backup import cli as backup_cli
 from .demo import load_demo
@@ -68,6 +68,18 @@ def register(app):
         unlock(user)
         db.session.commit()
         click.echo(f"已解锁 {username}")
+
+    @app.cli.command("issue-token")
+    @click.argument("username")
+    @click.option("--hours", default=24 * 365, show_default=True, help="有效期（小时）")
+    def issue_token_cmd(username, hours):
+        """Issue an API token for a service account (e.g. the finance bureau's)."""
+        user = db.session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise click.ClickException(f"没有用户 {username}")
+        token = issue_token(user, hours=hours)
+        db.session.commit()
+        click.echo(token)
 
     @app.cli.command("create-user")
     @click.argument("username")

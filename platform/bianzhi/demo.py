@@ -48,6 +48,7 @@ USERS = [
     ("owner1", "金志远", ["process_owner"], None),
     ("admin", "系统管理员", ["admin"], None),
     ("auditor1", "韩纪明", ["auditor"], None),
+    ("finance1", "区财政局预算科（接口）", ["finance"], None),
 ]
 
 

@@ -19,6 +19,7 @@ ROLES = {
     "process_owner": ("流程管理员", ("流程管理员", "process_owner")),
     "admin": ("系统管理员", ("系统管理员", "admin")),
     "auditor": ("督查", ("督查", "纪委", "auditor")),
+    "finance": ("财政系统", ("finance",)),  # a service account: reads head counts through the API only
 }
 BUREAU_READERS = {"reviewer", "leader", "admin", "auditor"}
 

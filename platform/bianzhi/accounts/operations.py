@@ -95,9 +95,9 @@ def revoke_token(token, ip=None):
         audit(row.user, "token.revoke", f"user:{row.user_id}", ip=ip)
 
 
-def issue_token(user, ip=None):
+def issue_token(user, ip=None, hours=None):
     token = secrets.token_urlsafe(32)
-    hours = current_app.config["API_TOKEN_HOURS"]
+    hours = hours or current_app.config["API_TOKEN_HOURS"]
     db.session.add(ApiToken(token_hash=ApiToken.digest(token), user_id=user.id,
                             expires_at=utcnow() + timedelta(hours=hours)))
     audit(user, "token.issue", f"user:{user.id}", ip=ip)
