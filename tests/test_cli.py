@@ -14,7 +14,7 @@ def test_demo_district_is_complete_and_idempotent(app, ctx):
     users = {u.username: u for u in db.session.scalars(select(User))}
     assert {"clerk1", "clerk2", "reviewer1", "leader1", "admin", "auditor1"} <= set(users)
     assert {r for u in users.values() for r in u.roles} == {
-        "unit_clerk", "reviewer", "leader", "process_owner", "admin", "auditor"}
+        "unit_clerk", "reviewer", "leader", "process_owner", "admin", "auditor", "finance"}
     assert users["clerk1"].unit_id != users["clerk2"].unit_id
     figures = ledger.figures(users["clerk1"].unit)
     assert next(f for f in figures if f["category"] == "事业编制")["vacancy"] >= 3
