@@ -2,6 +2,7 @@
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from . import config, security
 from .config import ROOT
@@ -19,11 +20,20 @@ def create_app(overrides=None):
     return app
 
 
+class DatabaseInt(IntegerConverter):
+    """`<int:…>` in URLs: a number a database key can hold, else the route does not match (404)."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)  # INTEGER keys (32-bit on PostgreSQL)
+        super().__init__(map, *args, **kwargs)
+
+
 def configure_app(app, overrides):
     config.load(app, overrides)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.jinja_env.globals["app_name"] = "编制业务审批平台"
     app.jinja_env.filters["dt"] = local
+    app.url_map.converters["int"] = DatabaseInt
 
 
 def configure_extensions(app):

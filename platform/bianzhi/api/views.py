@@ -60,6 +60,9 @@ def openapi():
 @bp.post("/tokens")
 def create_token():
     body = _json_body()
+    bad = {k: ["必填，应为文字"] for k in ("username", "password") if not isinstance(body.get(k), str)}
+    if bad:
+        raise ValidationFailed("请提供用户名和密码", fields=bad)
     try:
         user = accounts.authenticate(body.get("username"), body.get("password"), ip=request.remote_addr)
     except DomainError:

@@ -1,9 +1,9 @@
 """Turning errors into pages or JSON; the transaction is rolled back either way."""
 from flask import flash, jsonify, redirect, render_template, request
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from ..errors import Conflict, DomainError
+from ..errors import Conflict, DomainError, ValidationFailed
 from ..extensions import db
 
 HTTP_MESSAGES = {400: "请求格式不正确", 401: "请先登录", 403: "无权访问", 404: "页面或数据不存在",
@@ -11,8 +11,14 @@ HTTP_MESSAGES = {400: "请求格式不正确", 401: "请先登录", 403: "无权
                  500: "服务器内部错误，请稍后重试", 503: "服务暂不可用，请稍后重试"}
 
 
+# endpoints outside /api/ that answer JSON, errors included (the browser modeler's fetches);
+# blueprints add theirs. Any path ending in .json answers JSON too.
+JSON_ENDPOINTS = set()
+
+
 def wants_json():
-    return request.path.startswith("/api/")
+    return (request.path.startswith("/api/") or request.path.endswith(".json")
+            or request.endpoint in JSON_ENDPOINTS)
 
 
 def commit():
@@ -45,6 +51,23 @@ def register_error_handlers(app):
             flash("请先登录", "warning")
             return redirect("/login")
         return render_template("error.html", status=exc.code, message=message, fields={}), exc.code
+
+    @app.before_request
+    def _refuse_nul():
+        """NUL characters are never text (and PostgreSQL cannot store them): refuse them early."""
+        values = list(request.args.values()) + list(request.form.values())
+        if request.is_json:
+            values.append(request.get_data(as_text=True))
+        if any("\x00" in v or "\\u0000" in v for v in values):
+            raise ValidationFailed("提交的内容含有非法字符（NUL）", code="bad_characters")
+
+    @app.errorhandler(DataError)
+    def data_error(exc):
+        db.session.rollback()
+        message = "提交的数据无法保存：格式或长度不符合要求"
+        if wants_json():
+            return jsonify({"error": {"code": "bad_data", "message": message, "fields": {}}}), 422
+        return render_template("error.html", status=422, message=message, fields={}), 422
 
     @app.errorhandler(OperationalError)
     def db_down(exc):
