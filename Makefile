@@ -9,7 +9,7 @@ PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300
 
-.PHONY: venv install sysdeps browser run test test-pg bench clean distclean
+.PHONY: venv install sysdeps browser assets run test test-pg bench clean distclean
 
 venv install: $(STAMP)
 
@@ -33,25 +33,40 @@ sysdeps:
 	  fi; \
 	fi
 
-# init-db and demo are idempotent, so every `make run` may call them.
-# TODO: start the background worker beside the server once it exists.
-run: $(STAMP) sysdeps
+# Browser assets (bpmn-js, form-js) from the npm registry, pinned by package-lock.json and served
+# by the app from node_modules (web/vendor.py). Reinstalled when the lock file is newer than the
+# installed tree. No package here needs an install script, so none runs.
+NODE_STAMP := node_modules/.package-lock.json
+
+assets: $(NODE_STAMP)
+
+$(NODE_STAMP): package-lock.json
+	@command -v npm >/dev/null || { echo "ERROR: npm is missing; as root run: apt-get install nodejs npm" >&2; exit 1; }
+	npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
+# init-db and demo are idempotent, so every `make run` may call them. The worker (reminders,
+# escalations, timer events, e-mail) runs in the background beside the web server and is
+# stopped (SIGTERM) when the server stops, however `make run` ends.
+run: $(STAMP) sysdeps assets
 	$(FLASK) init-db
 	$(FLASK) demo --password demo2026
 	@echo
 	@echo "Bianzhi: http://127.0.0.1:5000/"
 	@echo "Demo users: clerk1 clerk2 reviewer1 leader1 admin auditor1 (password: demo2026)"
 	@echo
+	$(FLASK) worker & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null || true' EXIT INT TERM; \
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
 # The browser tests need Debian's Chromium; without it the suite fails here, clearly.
 browser: sysdeps
 	@test -x /usr/bin/chromium || { echo "ERROR: /usr/bin/chromium is missing; as root run: apt-get install chromium" >&2; exit 1; }
 
-test: $(STAMP) browser
+test: $(STAMP) browser assets
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
-test-pg: $(STAMP) browser
+test-pg: $(STAMP) browser assets
 	DATABASE_URL='$(PG_URL)' $(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -1,44 +1,15 @@
 """The vacancy-use → registration journey in a real browser: Debian's Chromium driven by
 Playwright against the app served by a real HTTP server in a background thread."""
 import re
-import threading
-from contextlib import contextmanager
 
 import pytest
-from werkzeug.serving import make_server
 
-from tests.conftest import ARTIFACTS, PASSWORD
+from tests.conftest import PASSWORD
+from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, live_server, shot
 from tests.fixtures.cases import application, person
 from tests.fixtures.pages import tiny_pdf
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
-TIMEOUT_MS = 15_000
-
-
-@contextmanager
-def live_server(app):
-    """Serve `app` on 127.0.0.1:<free port>; SERVER_NAME follows the real address meanwhile."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    saved = app.config["SERVER_NAME"]
-    app.config["SERVER_NAME"] = f"127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-        app.config["SERVER_NAME"] = saved
-
-
-def shot(page, name):
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def test_vacancy_use_journey_in_chromium(app):

@@ -39,6 +39,7 @@ def configure_app(app, overrides):
 def configure_extensions(app):
     from .accounts import loader  # noqa: F401  registers the user loader
     from .extensions import configure_sqlite, csrf, db, login_manager, migrate
+    from .inbox import deadlines  # noqa: F401  schedules deadlines and timers as tasks open
     from .notices import operations  # noqa: F401  connects notice issuing to milestones
 
     db.init_app(app)
@@ -52,15 +53,25 @@ def configure_extensions(app):
 
 def register_blueprints(app):
     from .api.exchange import bp as exchange_bp
+    from .api.inbox import bp as api_inbox_bp
     from .api.views import bp as api_bp
+    from .processes.views import bp as design_bp
     from .audit.views import bp as audit_bp
+    from .inbox.views import bp as inbox_bp
+    from .notifications.views import bp as notifications_bp
     from .web.errors import register_error_handlers
     from .web.views import bp as web_bp
+    from .web.vendor import bp as vendor_bp  # node_modules files on an allow-list
 
     app.register_blueprint(web_bp)
+    app.register_blueprint(design_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(exchange_bp)
+    app.register_blueprint(api_inbox_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(inbox_bp)
+    app.register_blueprint(notifications_bp)
+    app.register_blueprint(vendor_bp)
     register_error_handlers(app)
 
 

@@ -1,4 +1,6 @@
 """`flask --app bianzhi ...` commands: init-db, deploy, demo, create-user, unlock-user."""
+import logging
+
 import click
 from flask_migrate import upgrade
 from sqlalchemy import select
@@ -11,7 +13,9 @@ from .demo import load_demo
 from .errors import DomainError
 from .extensions import db
 from .ledger.operations import unit_by_code
+from .processes import cli as processes_cli
 from .processes.operations import deploy_folder
+from .worker import Worker
 
 
 def _fail(exc):
@@ -34,6 +38,19 @@ def _deploy(comment=None):
 def register(app):
     audit_cli.register(app)
     backup_cli.register(app)
+    processes_cli.register(app)
+
+    @app.cli.command("worker")
+    @click.option("--once", is_flag=True, help="只执行一遍当前到期的任务后退出")
+    @click.option("--interval", type=float, default=None, help="无到期任务时的轮询间隔（秒）")
+    def worker(once, interval):
+        """Run due reminders, escalations, timer events and e-mail until stopped (SIGTERM)."""
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        runner = Worker(app)
+        if once:
+            click.echo(f"已执行 {runner.run_once()} 个到期任务")
+            return
+        runner.run_forever(interval or app.config["WORKER_INTERVAL"])
 
     @app.cli.command("init-db")
     def init_db():

@@ -31,12 +31,22 @@ class Defaults:
     LOGIN_MAX_PER_ADDRESS = 20  # failed logins from one address per LOGIN_LOCK_MINUTES
     WTF_CSRF_TIME_LIMIT = None
     JSON_AS_ASCII = False
+    # e-mail copies of notifications (sent by the worker); no MAIL_SERVER, no e-mail
+    MAIL_SERVER = None
+    MAIL_PORT = 25
+    MAIL_USE_TLS = False
+    MAIL_USE_SSL = False
+    MAIL_USERNAME = None
+    MAIL_PASSWORD = None
+    MAIL_FROM = None
+    MAIL_TIMEOUT = 30
+    WORKER_INTERVAL = 5  # seconds between the worker's polls when nothing is due
 
 
 def load(app, overrides=None):
     app.config.from_object(Defaults)
     app.config.from_pyfile("config.py", silent=True)
-    for key in ("SECRET_KEY",):
+    for key in ("SECRET_KEY", "MAIL_SERVER", "MAIL_PORT", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_FROM"):
         if os.environ.get(key):
             app.config[key] = os.environ[key]
     if os.environ.get("SESSION_COOKIE_SECURE"):

@@ -51,3 +51,9 @@ class DefinitionError(DomainError):
 class TooManyRequests(DomainError):
     status = 429
     code = "too_many_requests"
+
+
+class RateLimited(DomainError):
+    """Too soon to do it again (e.g. urging the same step twice within the interval)."""
+    status = 429
+    code = "rate_limited"

@@ -24,11 +24,14 @@ def is_estimated(day):
 
 
 def add_workdays(start, days):
-    """The date `days` working days after `start` (start itself not counted)."""
+    """The date `days` working days after `start` (start itself not counted); a negative
+    `days` counts back to the working day that many working days before."""
     current = start
     remaining = int(days)
+    step = timedelta(days=1 if remaining >= 0 else -1)
+    remaining = abs(remaining)
     while remaining > 0:
-        current += timedelta(days=1)
+        current += step
         if is_workday(current):
             remaining -= 1
     return current

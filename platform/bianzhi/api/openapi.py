@@ -6,7 +6,7 @@ ERROR = {"$ref": "#/components/schemas/Error"}
 
 def _errors(*codes):
     text = {400: "请求格式错误", 401: "未登录或令牌无效", 403: "无权操作", 404: "不存在或无权查看",
-            409: "冲突（已办理、空编不足、被他人修改）", 422: "字段校验失败", 429: "登录失败过多，已限制"}
+            409: "冲突（已办理、空编不足、被他人修改）", 422: "字段校验失败", 429: "过于频繁（登录失败过多，或催办间隔未到）"}
     return {str(c): {"description": text[c], "content": {"application/json": {"schema": ERROR}}} for c in codes}
 
 
@@ -23,6 +23,13 @@ def _op(summary, ok_status, ok, *errors, body=None, params=None, secure=True):
 
 def _path_param(name, schema_type="string"):
     return [{"name": name, "in": "path", "required": True, "schema": {"type": schema_type}}]
+
+
+def _query(name, description, schema_type="string", enum=None):
+    schema = {"type": schema_type}
+    if enum:
+        schema["enum"] = enum
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
 
 
 def _json(schema):
@@ -47,10 +54,25 @@ def spec():
                     "id": {"type": "string"}, "case_id": {"type": "integer"}, "case_number": {"type": "string"},
                     "name": {"type": "string"}, "lane": {"type": ["string", "null"]}, "role": {"type": "string"},
                     "form": {"type": ["string", "null"]}, "due": {"type": ["string", "null"], "format": "date"},
-                    "created_at": {"type": "string"}}},
+                    "created_at": {"type": "string"},
+                    "due_state": {"type": ["string", "null"], "enum": ["ok", "soon", "overdue", None],
+                                  "description": "期限内 / 即将到期 / 已超期；无时限为 null"},
+                    "escalated": {"type": "boolean", "description": "已超期督办（已报告分管领导）"},
+                    "assignee": {"type": ["string", "null"], "description": "认领人或转办对象的用户名"},
+                    "case_title": {"type": "string"}, "unit": {"type": "string"}}},
+                "Notification": {"type": "object", "required": ["id", "kind", "title", "read", "created_at"],
+                                 "properties": {
+                    "id": {"type": "integer"},
+                    "kind": {"type": "string", "enum": ["urge", "remind", "escalate", "transfer", "cc", "case", "timer",
+                                                        "delegation"]},
+                    "title": {"type": "string"}, "body": {"type": ["string", "null"]},
+                    "case_id": {"type": ["integer", "null"]}, "link": {"type": ["string", "null"]},
+                    "created_at": {"type": "string"}, "read": {"type": "boolean"}}},
                 "History": {"type": "object", "required": ["step", "by", "decision", "opinion", "at"], "properties": {
                     "step": {"type": "string"}, "by": {"type": "string"}, "username": {"type": "string"},
-                    "decision": {"type": "string", "enum": ["submit", "approve", "return", "reject", "withdraw"]},
+                    "on_behalf_of": {"type": ["string", "null"], "description": "委托办理时，委托人的用户名"},
+                    "decision": {"type": "string", "enum": ["submit", "approve", "return", "reject", "withdraw",
+                                                            "timeout"]},
                     "opinion": {"type": ["string", "null"]}, "at": {"type": "string"}}},
                 "Case": {"type": "object", "required": ["id", "number", "state", "tasks", "history"], "properties": {
                     "id": {"type": "integer"}, "number": {"type": "string"}, "process": {"type": "string"},
@@ -58,6 +80,7 @@ def spec():
                     "state": {"type": "string", "enum": ["running", "approved", "rejected", "withdrawn", "completed"]},
                     "state_label": {"type": "string"}, "unit": {"type": "string"}, "unit_name": {"type": "string"},
                     "title": {"type": "string"}, "data": {"type": "object"},
+                    "overdue": {"type": "boolean", "description": "有在办环节已超过办理期限"},
                     "tasks": {"type": "array", "items": ref("Task")},
                     "history": {"type": "array", "items": ref("History")},
                     "attachments": {"type": "array", "items": {"type": "object"}}}},
@@ -110,7 +133,50 @@ def spec():
                 "summary": "下载通知书 PDF", "parameters": _path_param("notice_id", "integer"),
                 "responses": {"200": {"description": "PDF", "content": {"application/pdf": {}}},
                               **_errors(401, 404)}}},
-            "/api/v1/tasks": {"get": _op("我的待办", 200, _json({"type": "array", "items": ref("Task")}), 401)},
+            "/api/v1/tasks": {"get": _op(
+                "我的待办：超期的在前，其次按到期先后；下一页的游标在响应头 X-Next-Cursor（及 Link rel=next）",
+                200, _json({"type": "array", "items": ref("Task")}), 401, 422, params=[
+                    _query("process", "业务流程，如 vacancy_use"), _query("unit", "单位统一社会信用代码"),
+                    _query("due", "期限", enum=["overdue", "today", "soon", "none"]),
+                    _query("q", "检索：案件编号、事项、单位、环节"),
+                    _query("scope", "mine（可办理，默认）、claimed（我认领的）、group（本组全部，含他人认领）",
+                           enum=["mine", "claimed", "group"]),
+                    _query("limit", "每页条数，1–500，默认 500", "integer"),
+                    _query("after", "上一页响应头 X-Next-Cursor 的值")])},
+            "/api/v1/tasks/{task_id}/claim": {"post": _op(
+                "认领任务：同组同事看到已由我办理，其他人不能办理", 200, _json(ref("Task")), 401, 403, 404, 409,
+                params=_path_param("task_id"))},
+            "/api/v1/tasks/{task_id}/release": {"post": _op(
+                "释放认领（或转办给我的任务），回到本组待办", 200, _json(ref("Task")), 401, 403, 404, 409,
+                params=_path_param("task_id"))},
+            "/api/v1/tasks/{task_id}/transfer": {"post": _op(
+                "转办给同一角色的同事；任务离开我的待办", 200, _json(ref("Task")), 401, 403, 404, 409, 422,
+                params=_path_param("task_id"), body={"type": "object", "required": ["to"], "properties": {
+                    "to": {"type": "string", "description": "同事的用户名"}, "note": {"type": "string"}}})},
+            "/api/v1/cases/{case_id}/urge": {"post": _op(
+                "催办在办环节（申请单位经办人或分管领导）；通知办理人；同一环节每人 24 小时一次", 201, _json({
+                    "type": "array", "items": {"type": "object", "required": ["task_id", "step", "at"], "properties": {
+                        "task_id": {"type": "string"}, "step": {"type": "string"}, "at": {"type": "string"}}}}),
+                401, 403, 404, 409, 429, params=_path_param("case_id", "integer"), body={
+                    "type": "object", "properties": {"task_id": {"type": "string", "description": "只催办此环节"},
+                                                     "note": {"type": "string"}}})},
+            "/api/v1/cases/{case_id}/cc": {"post": _op(
+                "抄送案件供知悉（对方须有权查看此案件）", 201, _json({"type": "array", "items": {
+                    "type": "object", "required": ["to", "at"], "properties": {
+                        "to": {"type": "string"}, "at": {"type": "string"}}}}),
+                401, 403, 404, 409, 422, params=_path_param("case_id", "integer"), body={
+                    "type": "object", "required": ["to"], "properties": {
+                        "to": {"type": "array", "items": {"type": "string"}, "description": "用户名"},
+                        "note": {"type": "string"}}})},
+            "/api/v1/notifications": {"get": _op(
+                "我的通知，最新在前；未读数在响应头 X-Unread-Count", 200,
+                _json({"type": "array", "items": ref("Notification")}), 401, 422, params=[
+                    _query("unread", "1：只看未读"), _query("before", "上一页最后一条的 id", "integer"),
+                    _query("limit", "每页条数，1–200，默认 50", "integer")])},
+            "/api/v1/notifications/read": {"post": _op(
+                "标为已读：{\"id\": N}，不给 id 则全部", 200, _json({"type": "object", "required": ["marked"],
+                                                                  "properties": {"marked": {"type": "integer"}}}),
+                401, 404, 422, body={"type": "object", "properties": {"id": {"type": "integer"}}})},
             "/api/v1/tasks/{task_id}": {"get": _op("待办详情", 200, _json(ref("Task")), 401, 403, 404, 409,
                                                    params=_path_param("task_id"))},
             "/api/v1/tasks/{task_id}/complete": {"post": _op(

@@ -17,6 +17,7 @@ class HistorySchema(Schema):
     step = fields.String(attribute="name")
     by = fields.Function(lambda s: s.user.display_name)
     username = fields.Function(lambda s: s.user.username)
+    on_behalf_of = fields.Function(lambda s: s.on_behalf_of.username if s.on_behalf_of_id else None)
     decision = fields.String()
     opinion = fields.String(allow_none=True)
     at = UtcDateTime()
@@ -32,6 +33,22 @@ class TaskSchema(Schema):
     form = fields.String(attribute="form_key")
     due = fields.Date(attribute="due_date", allow_none=True)
     created_at = UtcDateTime()
+    due_state = fields.String(allow_none=True)  # ok / soon / overdue, None without a limit
+    escalated = fields.Function(lambda t: t.escalated_at is not None)
+    assignee = fields.Function(lambda t: t.assignee.username if t.assignee_id else None)
+    case_title = fields.Function(lambda t: t.case.title)
+    unit = fields.Function(lambda t: t.case.unit.code)
+
+
+class NotificationSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    title = fields.String()
+    body = fields.String(allow_none=True)
+    case_id = fields.Integer(allow_none=True)
+    link = fields.String(allow_none=True)
+    created_at = UtcDateTime()
+    read = fields.Function(lambda n: n.read_at is not None)
 
 
 class AttachmentSchema(Schema):
@@ -57,6 +74,7 @@ class CaseSchema(Schema):
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
     finished_at = UtcDateTime(allow_none=True)
+    overdue = fields.Boolean()  # an open step is past its limit
     tasks = fields.List(fields.Nested(TaskSchema(exclude=("case_number",))), attribute="open_tasks")
     history = fields.List(fields.Nested(HistorySchema()), attribute="steps")
 

@@ -143,11 +143,8 @@ def withdraw_case(case_id):
     return jsonify(answer), 200
 
 
-@bp.get("/tasks")
-@token_required
-def list_tasks():
-    tasks = db.session.scalars(cases.inbox(g.api_user).limit(500)).all()
-    return jsonify(TaskSchema(many=True).dump(tasks))
+# GET /tasks (the inbox, filtered and paged), claim/release/transfer, urge, cc and notifications
+# are in api/inbox.py.
 
 
 @bp.get("/tasks/<task_id>")

@@ -4,15 +4,24 @@ from datetime import date, datetime
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, select
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
+from .. import clock
 from ..accounts.models import BUREAU_READERS
 from ..extensions import db
+from ..inbox.models import Delegation
+from ..ledger.policy import setting
 from ..util import utcnow
+from ..workdays import add_workdays
 
 STATES = ("running", "approved", "rejected", "withdrawn", "completed")
 STATE_LABELS = {"running": "在审", "approved": "已核准", "rejected": "不予通过",
                 "withdrawn": "已撤回", "completed": "已办结"}
 DECISION_LABELS = {"approve": "同意", "return": "退回补正", "reject": "不予通过", "submit": "提交",
-                   "withdraw": "撤回"}
+                   "withdraw": "撤回", "timeout": "逾期自动办结"}
+NO_LIMIT = date(9999, 12, 31)  # OpenTask.sort_due of a step without a deadline
+
+
+def _sort_due(context):
+    return context.get_current_parameters().get("due_date") or NO_LIMIT
 
 
 class Case(db.Model):
@@ -53,6 +62,10 @@ class Case(db.Model):
     def state_label(self):
         return STATE_LABELS[self.state]
 
+    @property
+    def overdue(self):
+        return any(t.due_state == "overdue" for t in self.open_tasks)
+
     def can_view(self, user):
         if user.has_role(*BUREAU_READERS):
             return True
@@ -60,9 +73,15 @@ class Case(db.Model):
 
 
 class OpenTask(db.Model):
-    """A ready human task; the inbox reads only this table, never workflow blobs."""
+    """A ready human task; the inbox reads only this table, never workflow blobs.
+
+    `assignee` is set when someone claims the task (认领) or it is transferred (转办) to them:
+    then only they (or whoever stands in for them, 委托) may act. The inbox sorts and pages on
+    (sort_due, created_at, id), an indexed copy of due_date that is never NULL."""
     __tablename__ = "open_tasks"
-    __table_args__ = (Index("ix_open_tasks_role_due", "role", "due_date"),)
+    __table_args__ = (Index("ix_open_tasks_urgency", "sort_due", "created_at", "id"),
+                      Index("ix_open_tasks_role_urgency", "role", "sort_due", "created_at", "id"),
+                      Index("ix_open_tasks_assignee_id", "assignee_id"))
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the engine's task UUID
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     bpmn_id: Mapped[str] = mapped_column(String(128))
@@ -72,17 +91,49 @@ class OpenTask(db.Model):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))  # set for the unit lane
     form_key: Mapped[str | None] = mapped_column(String(64))
     due_date: Mapped[date | None]
+    sort_due: Mapped[date] = mapped_column(default=_sort_due)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    assigned_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
 
     case = relationship("Case", lazy="joined")
+    assignee = relationship("User", foreign_keys=[assignee_id])
+    assigned_by = relationship("User", foreign_keys=[assigned_by_id])
 
     def can_complete(self, user):
-        """Who may act: the lane's role; the case's own unit for the unit lane; never the
-        starter on a bureau step; never the same person as initial reviewer and leader."""
-        if not user.has_role(self.role):
+        """Whether `user` may act on this task now, in their own right or standing in for
+        someone on leave (see acting_for)."""
+        return self.acting_for(user) is not None
+
+    def acting_for(self, user):
+        """The user whose right `user` acts on: themselves, or a colleague on leave who
+        delegated to them (委托, within its dates); None when `user` may not act."""
+        if self.may_act_as(user):
+            return user
+        if self.separated(user):
+            for principal in Delegation.principals_of(user, clock.today()):
+                if self.may_act_as(principal):
+                    return principal
+        return None
+
+    def may_act_as(self, user):
+        """Acting in one's own right: the lane's role; the case's own unit for the unit lane;
+        only the assignee once the task is claimed or transferred; never the starter on a
+        bureau step; never the same person as initial reviewer and leader."""
+        if self.assignee_id is not None and self.assignee_id != user.id:
+            return False
+        if not user.active or not user.has_role(self.role):
             return False
         if self.role == "unit_clerk":
             return user.unit_id == self.case.unit_id
+        return self.separated(user)
+
+    def separated(self, user):
+        """The separation rules that bind whoever actually acts, delegates included."""
+        if self.role == "unit_clerk":
+            return True
         if self.case.started_by_id == user.id:
             return False
         if self.role == "leader":
@@ -90,10 +141,23 @@ class OpenTask(db.Model):
                 CaseStep.case_id == self.case_id, CaseStep.user_id == user.id, CaseStep.role == "reviewer").limit(1))
         return True
 
+    @property
+    def due_state(self):
+        """overdue (red), soon (amber: within DUE_SOON_WORKDAYS working days), ok, or None."""
+        if self.due_date is None:
+            return None
+        today = clock.today()
+        if self.due_date < today:
+            return "overdue"
+        if self.due_date <= add_workdays(today, setting("DUE_SOON_WORKDAYS")):
+            return "soon"
+        return "ok"
+
 
 class CaseStep(db.Model):
     """One completed human step: who, what decision, which opinion, when."""
     __tablename__ = "case_steps"
+    __table_args__ = (Index("ix_case_steps_user_id_id", "user_id", "id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     task_id: Mapped[str] = mapped_column(String(36))
@@ -101,12 +165,14 @@ class CaseStep(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(32))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    on_behalf_of_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)  # 委托: for whom
     decision: Mapped[str] = mapped_column(String(16))
     opinion: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    user = relationship("User", lazy="joined")
+    user = relationship("User", lazy="joined", foreign_keys=[user_id])
+    on_behalf_of = relationship("User", foreign_keys=[on_behalf_of_id])
 
     @property
     def decision_label(self):

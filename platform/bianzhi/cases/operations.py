@@ -15,11 +15,13 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.exc import StaleDataError
 
+from .. import clock
 from ..accounts.models import BUREAU_READERS, ROLES, role_for_lane
 from ..audit.operations import record as audit
 from ..engine import adapter
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
+from ..inbox.models import Delegation
 from ..processes import forms as formlib
 from ..processes import operations as processes
 from ..processes.registry import TITLES
@@ -27,6 +29,7 @@ from ..util import local, utcnow
 from ..workdays import add_workdays
 from .effects import Context, check_rule, on_step, set_state
 from .models import Attachment, Case, CaseSequence, CaseStep, OpenTask
+from .signals import tasks_synced
 
 MAGIC = {".pdf": [b"%PDF-"], ".png": [b"\x89PNG\r\n\x1a\n"], ".jpg": [b"\xff\xd8\xff"],
          ".jpeg": [b"\xff\xd8\xff"], ".docx": [b"PK\x03\x04"], ".xlsx": [b"PK\x03\x04"]}
@@ -68,24 +71,28 @@ def _number_prefix(parsed):
 
 def _due(element):
     days = element.properties.get("deadline_days")
-    return add_workdays(date.today(), int(days)) if days not in (None, "") else None
+    return add_workdays(clock.today(), int(days)) if days not in (None, "") else None
 
 
-def _sync_open_tasks(case, run):
+def _sync_open_tasks(case, run, user):
     """Make open_tasks match the engine's ready human tasks for this case."""
     ready = {t.id: t for t in run.human_tasks()}
     existing = {t.id: t for t in db.session.scalars(select(OpenTask).where(OpenTask.case_id == case.id))}
+    closed, opened = [], []
     for task_id, row in existing.items():
         if task_id not in ready:
             db.session.delete(row)
+            closed.append(task_id)
     for task_id, task in ready.items():
         if task_id in existing:
             continue
         el = task.element
         role = role_for_lane(el.lane)
-        db.session.add(OpenTask(id=task_id, case_id=case.id, bpmn_id=el.id, name=el.name, lane=el.lane,
-                                role=role, unit_id=case.unit_id if role == "unit_clerk" else None,
-                                form_key=el.form_key, due_date=_due(el)))
+        opened.append(OpenTask(id=task_id, case_id=case.id, bpmn_id=el.id, name=el.name, lane=el.lane,
+                               role=role, unit_id=case.unit_id if role == "unit_clerk" else None,
+                               form_key=el.form_key, due_date=_due(el), created_at=clock.now()))
+    db.session.add_all(opened)
+    tasks_synced.send(case, user=user, run=run, opened=opened, closed=closed)
 
 
 def _decision_of(values, role):
@@ -133,7 +140,7 @@ def start_case(user, process_key, data, files=(), ip=None):
                             role="unit_clerk", user_id=user.id, decision="submit", opinion=None, data=values))
     _run_engine(run.complete, task.id, values, on_step(ctx))
     case.workflow_json = run.dump()
-    _sync_open_tasks(case, run)
+    _sync_open_tasks(case, run, user)
     _store_files(user, case, files)
     audit(user, "case.start", f"case:{case.id}", ip=ip, number=case.number, process=version.key,
           version=version.version)
@@ -177,8 +184,7 @@ def get_case(user, case_id, lock=False):
     return case
 
 
-def inbox(user):
-    """A select of the open tasks `user` may act on, most urgent first."""
+def _role_condition(user):
     conditions = []
     for role in user.roles:
         if role == "unit_clerk":
@@ -186,11 +192,31 @@ def inbox(user):
                 conditions.append((OpenTask.role == "unit_clerk") & (OpenTask.unit_id == user.unit_id))
         elif role in ROLES:
             conditions.append(OpenTask.role == role)
+    return or_(*conditions) if conditions else None
+
+
+def inbox(user, claimed_by_others=False):
+    """A select of the open tasks `user` may act on, most urgent first (overdue, then due
+    soonest): their roles' unclaimed tasks and those claimed by or transferred to them, and the
+    same for every colleague who delegated to them for today (委托). The order is the index
+    ix_open_tasks_urgency, so a page of it reads only the rows it shows. With
+    `claimed_by_others`, the group queue also lists what colleagues have claimed (not actable)."""
+    if not user.active:
+        return select(OpenTask).where(False)
+    conditions = []
+    for person in [user, *Delegation.principals_of(user, clock.today())]:
+        roles = _role_condition(person)
+        if roles is None:
+            continue
+        if claimed_by_others and person is user:
+            conditions.append(roles)
+        else:
+            conditions.append(roles & (OpenTask.assignee_id.is_(None) | (OpenTask.assignee_id == person.id)))
     if not conditions:
         return select(OpenTask).where(False)
-    return (select(OpenTask).join(Case).where(or_(*conditions))
+    return (select(OpenTask).join(Case, OpenTask.case_id == Case.id).where(or_(*conditions))
             .where(or_(OpenTask.role == "unit_clerk", Case.started_by_id != user.id))
-            .order_by(OpenTask.due_date.is_(None), OpenTask.due_date, OpenTask.created_at))
+            .order_by(OpenTask.sort_due, OpenTask.created_at, OpenTask.id))
 
 
 def _done_or_missing(user, task_id):
@@ -206,7 +232,7 @@ def _check_task(user, task, case):
     if not case.can_view(user):
         raise NotFound("案件不存在或无权查看")
     if not task.can_complete(user):
-        raise Forbidden(_why_not(user, task))
+        raise Forbidden(why_not(user, task))
 
 
 def get_task(user, task_id):
@@ -219,7 +245,9 @@ def get_task(user, task_id):
     return task
 
 
-def _why_not(user, task):
+def why_not(user, task):
+    if task.assignee_id is not None and task.assignee_id != user.id and user.has_role(task.role):
+        return f"此任务已由{task.assignee.display_name}认领或转交其办理，您无权办理"
     if not user.has_role(task.role):
         return f"此任务由{ROLES[task.role][0]}办理，您无权办理"
     if task.role == "unit_clerk":
@@ -250,8 +278,10 @@ def complete_task(user, task_id, data, files=(), ip=None):
     check_rule(element.properties.get("rule"), ctx, values)
     _check_files(files)
     decision = _decision_of(values, task.role)
+    principal = task.acting_for(user)
     db.session.add(CaseStep(case_id=case.id, task_id=task.id, bpmn_id=task.bpmn_id, name=task.name,
                             role=task.role, user_id=user.id, decision=decision,
+                            on_behalf_of_id=principal.id if principal.id != user.id else None,
                             opinion=values.get("opinion"), data=values))
     db.session.flush()
     run = adapter.Run.load(parsed, case.workflow_json)
@@ -265,10 +295,42 @@ def complete_task(user, task_id, data, files=(), ip=None):
         case.finished_at = utcnow()
     case.workflow_json = run.dump()
     case.updated_at = utcnow()
-    _sync_open_tasks(case, run)
+    _sync_open_tasks(case, run, user)
     _store_files(user, case, files)
     audit(user, "task.complete", f"case:{case.id}", ip=ip, number=case.number, step=task.name,
-          decision=decision)
+          decision=decision, **({"on_behalf_of": principal.username} if principal.id != user.id else {}))
+    _flush(case)
+    return case
+
+
+def fire_timer(system_user, case_id, timer_id):
+    """A timer event of the case's diagram is due (the worker calls this): the engine passes
+    it (a boundary timer interrupts its task), and the case moves on as if a step had been done
+    by `system_user`. Returns the case, or None when the timer no longer waits (its task was
+    done meanwhile, or the case ended)."""
+    case = db.session.scalar(select(Case).where(Case.id == case_id).with_for_update(of=Case)
+                             .execution_options(populate_existing=True))
+    if case is None or case.finished_at is not None:
+        return None
+    parsed = processes.parsed_version(case.version)
+    run = adapter.Run.load(parsed, case.workflow_json)
+    timer = next((t for t in run.waiting_timers() if t.id == str(timer_id)), None)
+    if timer is None:
+        return None
+    ctx = Context(system_user, case)
+    db.session.add(CaseStep(case_id=case.id, task_id=timer.id, bpmn_id=timer.element.id, name=timer.element.name,
+                            role="system", user_id=system_user.id, decision="timeout", opinion=None, data={}))
+    db.session.flush()
+    _run_engine(run.fire_timer, timer.id, on_step(ctx))
+    if run.completed and case.finished_at is None:
+        if case.state == "running":
+            case.state = "completed"
+        case.finished_at = utcnow()
+    case.workflow_json = run.dump()
+    case.updated_at = utcnow()
+    _sync_open_tasks(case, run, system_user)
+    audit(system_user, "timer.fire", f"case:{case.id}", number=case.number, timer=timer.element.name,
+          state=case.state)
     _flush(case)
     return case
 
@@ -301,7 +363,7 @@ def withdraw_case(user, case_id, ip=None):
     set_state(ctx, "withdrawn")
     case.workflow_json = run.dump()
     case.updated_at = utcnow()
-    _sync_open_tasks(case, run)
+    _sync_open_tasks(case, run, user)
     audit(user, "case.withdraw", f"case:{case.id}", ip=ip, number=case.number)
     _flush(case)
     return case

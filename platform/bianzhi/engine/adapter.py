@@ -4,18 +4,24 @@ Nothing else in Bianzhi imports SpiffWorkflow. Callers get plain values (`HumanT
 `Step`) and pass plain callbacks; a failing callback aborts the step and, because the
 caller then rolls back its transaction, nothing is half-written.
 """
+import ast
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from lxml import etree
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (DurationTimerEventDefinition,
+                                                              TimeDateEventDefinition, TimerEventDefinition)
 from SpiffWorkflow.bpmn.specs.defaults import (BoundaryEvent, EndEvent, IntermediateCatchEvent,
                                                IntermediateThrowEvent, ServiceTask, StartEvent)
+from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.event_parsers import (CamundaBoundaryEventParser, CamundaEndEventParser,
                                                         CamundaIntermediateCatchEventParser,
@@ -80,6 +86,7 @@ class _SpecByReference(BpmnWorkflowConverter):
 
 _config = dict(CAMUNDA_CONFIG)
 _config[BpmnWorkflow] = _SpecByReference
+_config[PlatformServiceTask] = BpmnTaskSpecConverter  # specs are compared when cases migrate
 _serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(_config))
 
 
@@ -107,6 +114,41 @@ class HumanTask:
     id: str
     element: Element
     data: dict
+
+
+@dataclass(frozen=True)
+class WaitingTimer:
+    """A timer event the case waits on. `duration` (a timedelta, for a timeDuration such as
+    "P10D") or `at` (a naive UTC datetime, for a timeDate) is what the diagram's expression
+    says; the platform decides when it fires (e.g. in working days) and calls fire_timer."""
+    id: str
+    element: Element
+    duration: timedelta | None
+    at: datetime | None
+
+
+# Timers wait for the platform: the engine's own clock (datetime.now, calendar days) never fires
+# them. A waiting timer's fire time is set to this, and fire_timer() marks it fired.
+_PLATFORM_DRIVEN = "9999-12-31T00:00:00+00:00"
+
+
+def _timer_value(task):
+    """The diagram's timer expression, evaluated in the task's data by the sandboxed engine."""
+    definition = task.task_spec.event_definition
+    value = task.workflow.script_engine.evaluate(task, definition.expression)
+    if isinstance(definition, DurationTimerEventDefinition):
+        parts = TimerEventDefinition.parse_iso_duration(str(value))
+        return TimerEventDefinition.get_timedelta_from_start(parts), None
+    at = TimerEventDefinition.get_datetime(str(value))
+    return None, at.replace(tzinfo=None)
+
+
+def duration_of(expression):
+    """An ISO 8601 duration ("P10D", "PT2H") as a timedelta; ValueError when it is none."""
+    try:
+        return TimerEventDefinition.get_timedelta_from_start(TimerEventDefinition.parse_iso_duration(expression))
+    except Exception:  # the engine raises a bare Exception for a malformed duration
+        raise ValueError(f"不是合法的 ISO 8601 时长：{expression}") from None
 
 
 @dataclass
@@ -211,6 +253,10 @@ def parse(bpmn_xml, dmn_xmls=()):
                           element=getattr(exc, "id", None)) from None
     except SpiffWorkflowException as exc:
         raise EngineError(f"无法解析流程：{exc}") from None
+    except EngineError:
+        raise
+    except Exception as exc:  # a foreign diagram the parser trips over: a finding, never a crash
+        raise EngineError(f"无法解析流程（{type(exc).__name__}：{exc}）") from None
     elements = {}
     for ts in spec.task_specs.values():
         if getattr(ts, "bpmn_id", None):
@@ -218,18 +264,66 @@ def parse(bpmn_xml, dmn_xmls=()):
     return Parsed(process_id, spec.description or process_id, spec, subs, elements)
 
 
-def conditions(bpmn_xml):
-    """Every gateway condition and script in a document, as (element id, text, is_script)."""
+_BPMN = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
+
+
+def expressions(bpmn_xml):
+    """Everything in a document the engine evaluates as Python, as (element id, text, kind):
+    kind is `condition` (sequence flows), `script` (script tasks) or, for timer events,
+    `timeDuration`, `timeDate` or `timeCycle` (an expression yielding ISO 8601 text)."""
     root = _xml(bpmn_xml)
-    ns = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
     found = []
-    for flow in root.iterfind(".//bpmn:sequenceFlow", ns):
-        for cond in flow.iterfind("bpmn:conditionExpression", ns):
-            found.append((flow.get("id"), (cond.text or "").strip(), False))
-    for script_task in root.iterfind(".//bpmn:scriptTask", ns):
-        for script in script_task.iterfind("bpmn:script", ns):
-            found.append((script_task.get("id"), script.text or "", True))
+    for flow in root.iterfind(".//bpmn:sequenceFlow", _BPMN):
+        for cond in flow.iterfind("bpmn:conditionExpression", _BPMN):
+            found.append((flow.get("id"), (cond.text or "").strip(), "condition"))
+    for script_task in root.iterfind(".//bpmn:scriptTask", _BPMN):
+        for script in script_task.iterfind("bpmn:script", _BPMN):
+            found.append((script_task.get("id"), script.text or "", "script"))
+    for timer in root.iterfind(".//bpmn:timerEventDefinition", _BPMN):
+        event = timer.getparent()
+        for child in timer:
+            if isinstance(child.tag, str) and child.tag.rsplit("}", 1)[-1] in ("timeDuration", "timeDate", "timeCycle"):
+                found.append((event.get("id"), (child.text or "").strip(), child.tag.rsplit("}", 1)[-1]))
     return found
+
+
+def timer_problem(kind, expression):
+    """For a timer whose expression is a constant string: why the engine could not read it
+    (None when it can, or when the value is only known at run time)."""
+    try:
+        value = ast.literal_eval(expression)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    if not isinstance(value, str):
+        return "定时表达式应给出 ISO 8601 文本，例如 \"P5D\"（带引号）"
+    try:
+        if kind == "timeDuration":
+            TimerEventDefinition.parse_iso_duration(value)
+        elif kind == "timeDate":
+            TimerEventDefinition.get_datetime(value)
+        else:
+            TimerEventDefinition.parse_iso_recurring_interval(value)
+    except Exception:  # noqa: BLE001 - any parse failure is the same finding
+        example = {"timeDuration": "P5D", "timeDate": "2026-01-01T09:00:00+08:00"}.get(kind, "R3/PT24H")
+        return f"定时值「{value}」不是合法的 ISO 8601 {kind}，例如 \"{example}\""
+    return None
+
+
+def conditions(bpmn_xml):
+    """Gateway conditions and scripts, as (element id, text, is_script)."""
+    return [(el, text, kind == "script") for el, text, kind in expressions(bpmn_xml) if kind in ("condition", "script")]
+
+
+def sequence_flows(bpmn_xml):
+    """{(source id, target id): [sequence flow ids]} of a document."""
+    flows = {}
+    for flow in _xml(bpmn_xml).iterfind(".//bpmn:sequenceFlow", _BPMN):
+        flows.setdefault((flow.get("sourceRef"), flow.get("targetRef")), []).append(flow.get("id"))
+    return flows
+
+
+_CURRENT = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+_REACHED = _CURRENT | TaskState.COMPLETED | TaskState.ERROR
 
 
 class Run:
@@ -269,9 +363,108 @@ class Run:
         return [HumanTask(str(t.id), _element(t.task_spec), dict(t.data))
                 for t in self.wf.get_tasks(state=TaskState.READY, manual=True)]
 
+    def _timer_tasks(self):
+        return [t for t in self.wf.get_tasks(state=TaskState.WAITING)
+                if isinstance(getattr(t.task_spec, "event_definition", None),
+                              (DurationTimerEventDefinition, TimeDateEventDefinition))]
+
+    def waiting_timers(self):
+        found = []
+        for task in self._timer_tasks():
+            try:
+                duration, at = _timer_value(task)
+            except Exception as exc:  # a diagram's expression: report, never crash the caller
+                raise EngineError(f"定时器表达式无效：{exc}", element=task.task_spec.bpmn_id) from None
+            found.append(WaitingTimer(str(task.id), _element(task.task_spec), duration, at))
+        return found
+
+    def fire_timer(self, timer_id, on_step):
+        """Pass a waiting timer event now, and run the engine on from it."""
+        task = next((t for t in self._timer_tasks() if str(t.id) == str(timer_id)), None)
+        if task is None:
+            raise EngineError("定时器已不在等待中")
+        task._set_internal_data(event_fired=True)
+        try:
+            self.wf.refresh_timers()
+        except SpiffWorkflowException as exc:
+            raise EngineError(f"流程执行出错：{exc}", element=task.task_spec.bpmn_id) from None
+        self._advance(on_step)
+
     def cancel(self):
         """End the instance where it stands (a withdrawn case)."""
         self.wf.cancel()
+
+    def marks(self, flows):
+        """Where the instance stands, for drawing it on its diagram: (completed element ids,
+        current element ids (ready or waiting), sequence flow ids taken). `flows` is
+        sequence_flows() of the version's document. The engine keeps no record of flows, so a
+        flow counts as taken when its target was reached and the nearest element above the
+        target in the task tree is its source, completed."""
+        completed, current, taken = {}, {}, {}
+        for task in self.wf.get_tasks(skip_subprocesses=True):
+            bpmn_id = getattr(task.task_spec, "bpmn_id", None)
+            if bpmn_id is None or not task.state & _REACHED:
+                continue
+            if task.state == TaskState.COMPLETED:
+                completed[bpmn_id] = True
+            elif task.state & _CURRENT:
+                current[bpmn_id] = True
+            source = task.parent
+            while source is not None and getattr(source.task_spec, "bpmn_id", None) is None:
+                source = source.parent
+            if source is not None and source.state == TaskState.COMPLETED:
+                taken.update(dict.fromkeys(flows.get((source.task_spec.bpmn_id, bpmn_id), [])))
+        return list(completed), list(current), list(taken)
+
+    def migration_problems(self, new):
+        """Why this instance cannot move to the `new` Parsed version; empty when it can. Its
+        current steps must exist in the new version as the same kind of element, and every
+        step it has passed must still exist (the engine maps its history by element id).
+        A trial move on a copy must load back and must not run any automatic step."""
+        if self.wf.subprocesses:
+            return ["案件含子流程，暂不支持迁移"]
+        problems = []
+        for task in self.wf.get_tasks(skip_subprocesses=True, state=_CURRENT):
+            spec = task.task_spec
+            if getattr(spec, "bpmn_id", None) is None:
+                continue
+            old, target = _element(spec), new.elements.get(spec.bpmn_id)
+            if target is None:
+                problems.append(f"当前环节「{old.name}」（{old.id}）在新版本中不存在")
+            elif target.kind != old.kind:
+                problems.append(f"当前环节「{old.name}」（{old.id}）在新版本中由 {old.kind} 变为 {target.kind}")
+        if problems:
+            return problems
+        try:
+            diff, _subs = diff_workflow(_serializer.registry, self.wf, new.spec, new.subprocess_specs)
+        except Exception as exc:  # noqa: BLE001 - reported, never raised
+            return [f"无法比较两个版本（{type(exc).__name__}）"]
+        for task in diff.removed:
+            if task.state & (_REACHED | TaskState.FUTURE):
+                spec = task.task_spec
+                name = getattr(spec, "bpmn_name", None) or getattr(spec, "bpmn_id", None) or spec.name
+                problems.append(f"已办环节「{name}」在新版本中已删除，案件的办理记录无法对应")
+        if problems:
+            return list(dict.fromkeys(problems))
+        ran = []
+        try:
+            trial = Run.load(self.parsed, self.dump())
+            trial.migrate(new, lambda element, data: ran.append(element.name))
+            Run.load(new, trial.dump()).human_tasks()
+        except Exception as exc:  # noqa: BLE001 - reported, never raised
+            return [f"试迁移失败（{getattr(exc, 'message', None) or type(exc).__name__}）"]
+        if ran:
+            return [f"迁移后将自动执行「{'、'.join(ran)}」，请待案件到达人工环节后再迁移"]
+        return []
+
+    def migrate(self, new, on_step):
+        """Move this instance onto the `new` Parsed version (check migration_problems first):
+        tasks keep their ids, ready and waiting ones are re-predicted from the new diagram."""
+        diff, _subs = diff_workflow(_serializer.registry, self.wf, new.spec, new.subprocess_specs)
+        migrate_workflow(diff, self.wf, new.spec)
+        self.wf.subprocess_specs = new.subprocess_specs
+        self.parsed = new
+        self._advance(on_step)
 
     def complete(self, task_id, data, on_step):
         try:
@@ -285,14 +478,23 @@ class Run:
             task.run()
         except SpiffWorkflowException as exc:
             raise EngineError(f"流程执行出错：{exc}", element=task.task_spec.bpmn_id) from None
+        except Exception as exc:  # a diagram's expression failing outside the engine's wrapping
+            raise EngineError(f"流程执行出错：{type(exc).__name__}：{exc}", element=task.task_spec.bpmn_id) from None
         self._advance(on_step)
 
     def _advance(self, on_step):
+        running, failed = [], []
+
         def will_complete(task):
+            running[:] = [task]
             spec = task.task_spec
             if getattr(spec, "bpmn_id", None) is None:
                 return
-            updates = on_step(_element(spec), dict(task.data))
+            try:
+                updates = on_step(_element(spec), dict(task.data))
+            except Exception as exc:
+                failed.append(exc)  # the platform's own refusal: passed on as it is
+                raise
             if updates:
                 task.set_data(**updates)
         try:
@@ -301,3 +503,13 @@ class Run:
             element = getattr(getattr(exc, "task_spec", None), "bpmn_id", None)
             cause = exc.__cause__ or exc
             raise EngineError(f"流程执行出错：{cause}", element=element) from None
+        except Exception as exc:
+            if failed and exc is failed[-1]:
+                raise
+            # an expression evaluated outside the engine's own error wrapping (e.g. a message
+            # correlation): still an engine error naming the element, never a raw exception
+            element = getattr(running[0].task_spec, "bpmn_id", None) if running else None
+            raise EngineError(f"流程执行出错：{type(exc).__name__}：{exc}", element=element) from None
+        for task in self._timer_tasks():
+            if not task._get_internal_data("event_fired", False):
+                task._set_internal_data(event_value=_PLATFORM_DRIVEN)

@@ -20,6 +20,25 @@ DEFAULTS = {
     "EXIT_REASONS": ("退休", "调出", "辞职", "辞退", "解除聘用合同", "死亡", "其他"),
     "MIDLEVEL_LEVELS": ("正职", "副职"),
     "TEMP_MAX_MONTHS": 36,
+    # deadlines (a step's limit is its diagram property deadline_days, in working days): the
+    # reminder goes out this many working days before the due date, escalation this many
+    # working days after it, both at this hour (Beijing time); a step may override the two
+    # counts with the diagram properties remind_workdays_before / escalate_after_workdays
+    "REMIND_WORKDAYS_BEFORE": 1,
+    "ESCALATE_AFTER_WORKDAYS": 1,
+    "DEADLINE_NOTIFY_HOUR": 9,
+    # who is told when a step of this role escalates
+    "ESCALATE_TO": {"reviewer": ("leader",), "leader": ("leader",), "unit_clerk": ("reviewer",)},
+    # shown in amber in the inbox when due within this many working days
+    "DUE_SOON_WORKDAYS": 2,
+    # 催办: one urge per step and person in this many hours
+    "URGE_INTERVAL_HOURS": 24,
+    # 委托: the longest delegation, in calendar days
+    "DELEGATION_MAX_DAYS": 180,
+    # 业务提醒: unused plan places are shown from this many days before 31 December;
+    # retirements ahead within this many months by default
+    "PLAN_UNUSED_REMIND_DAYS": 92,
+    "RETIREMENT_AHEAD_MONTHS": 6,
 }
 
 

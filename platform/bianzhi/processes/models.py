@@ -25,3 +25,21 @@ class ProcessVersion(db.Model):
     deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     deployed_by = relationship("User")
+
+
+class ProcessDraft(db.Model):
+    """A process owner's unsaved-to-production work on one process: at most one per key.
+    Saving never affects anyone; an admin's deploy turns it into the next version."""
+    __tablename__ = "process_drafts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    forms_json: Mapped[str] = mapped_column(Text, default="{}")  # {"form key": {...}} edited with it
+    dmn_json: Mapped[str] = mapped_column(Text, default="{}")  # decision tables it calls, as deployed
+    based_on_version_id: Mapped[int | None] = mapped_column(ForeignKey("process_versions.id"))
+    updated_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    based_on = relationship("ProcessVersion")
+    updated_by = relationship("User")

@@ -13,10 +13,11 @@ from ..errors import DefinitionError, NotFound
 from ..extensions import db
 from ..ledger import registered  # noqa: F401  the rules and operations a diagram may name
 from . import forms as formlib
+from . import lint
 from .models import ProcessVersion
 from .registry import OPERATIONS, RULES
 
-STATES_FROM_EVENTS = {"approved", "rejected", "completed"}
+STATES_FROM_EVENTS = {"approved", "rejected", "completed", "withdrawn"}  # withdrawn: 逾期未补正视为撤回
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,22 @@ def _notice_template_exists(name):
 
 
 def validate(bpmn_xml, forms, dmns=None):
-    """Every problem that stops this diagram from running on the platform, named by element."""
+    """Every problem that stops this diagram from running on the platform, named by element.
+    Returns (findings, parsed or None). Never raises: whatever a foreign diagram trips over
+    becomes a finding."""
+    try:
+        return _validate(bpmn_xml, forms, dmns)
+    except Exception as exc:  # noqa: BLE001 - a finding, never a traceback
+        return [Finding("definitions", "", f"无法校验此文件（{type(exc).__name__}：{exc}）")], None
+
+
+_EXPRESSION_LABELS = {"condition": "条件", "script": "脚本", "timeDuration": "定时表达式", "timeDate": "定时表达式",
+                      "timeCycle": "定时表达式"}
+
+
+def _validate(bpmn_xml, forms, dmns=None):
+    if not isinstance(bpmn_xml, str) or not bpmn_xml.strip():
+        return [Finding("definitions", "", "流程图为空")], None
     dmns = dmns or {}
     findings = []
     defined = set()
@@ -60,17 +76,20 @@ def validate(bpmn_xml, forms, dmns=None):
         missing = []
     for ref in missing:
         findings.append(Finding(ref, "", f"找不到决策表 {ref}（应在 bpmn/ 下的 .dmn 文件中）"))
-    if findings:
-        return findings, None
+    findings.extend(Finding(*found) for found in lint.check(bpmn_xml))
     try:
         parsed = adapter.parse(bpmn_xml, tuple(dmns.values()))
     except adapter.EngineError as exc:
-        return [Finding(exc.element or "definitions", "", exc.message)], None
-    for element_id, text, is_script in adapter.conditions(bpmn_xml):
-        why = sandbox.check(text, is_script) if text else "条件为空"
+        if not findings:  # the element-named findings above explain a parse failure better
+            findings.append(Finding(exc.element or "definitions", "", exc.message))
+        return findings, None
+    names = lint.names(bpmn_xml)
+    for element_id, text, kind in adapter.expressions(bpmn_xml):
+        why = sandbox.check(text, kind == "script") if text else f"{_EXPRESSION_LABELS[kind]}为空"
+        if not why and kind.startswith("time"):
+            why = adapter.timer_problem(kind, text)
         if why:
-            findings.append(Finding(element_id, parsed.elements.get(element_id, adapter.Element(
-                element_id, "", "", None, None)).name, f"{'脚本' if is_script else '条件'}不被允许：{why}"))
+            findings.append(Finding(element_id, names.get(element_id, ""), f"{_EXPRESSION_LABELS[kind]}不被允许：{why}"))
     users = [e for e in parsed.elements.values() if e.kind == "userTask"]
     if not users:
         findings.append(Finding(parsed.process_id, parsed.name, "流程中没有用户任务"))
@@ -86,15 +105,17 @@ def validate(bpmn_xml, forms, dmns=None):
                 findings.append(Finding(el.id, el.name, f"表单 {el.form_key} 不存在（forms/{el.form_key}.json）"))
             if props.get("rule") and props["rule"] not in RULES:
                 findings.append(Finding(el.id, el.name, f"未注册的校验规则 {props['rule']}；可用：{'、'.join(RULES)}"))
-            days = props.get("deadline_days")
-            if days is not None and not (str(days).isdigit() and int(days) <= 365):
-                findings.append(Finding(el.id, el.name, f"办理时限 deadline_days 应为 0–365 的整数，现为 {days}"))
+            for prop in ("deadline_days", "remind_workdays_before", "escalate_after_workdays"):
+                days = props.get(prop)
+                if days is not None and not (str(days).isdigit() and int(days) <= 365):
+                    findings.append(Finding(el.id, el.name, f"{prop} 应为 0–365 的整数（工作日），现为 {days}"))
         elif el.kind == "serviceTask":
             op = props.get("operation")
             if op not in OPERATIONS:
                 findings.append(Finding(el.id, el.name, f"服务任务须指定已注册的台账操作（operation）：{'、'.join(OPERATIONS)}"))
-        elif el.kind in ("scriptTask", "callActivity", "subProcess", "transaction"):
-            findings.append(Finding(el.id, el.name, "本平台暂不支持此类元素，请改用用户任务或服务任务"))
+        days = props.get("timer_workdays")
+        if days is not None and not (str(days).isdigit() and 1 <= int(days) <= 365):
+            findings.append(Finding(el.id, el.name, f"定时器 timer_workdays 应为 1–365 的整数（工作日），现为 {days}"))
         if el.kind in ("endEvent", "intermediateThrowEvent"):
             state = props.get("state")
             if state and state not in STATES_FROM_EVENTS:

@@ -1,7 +1,8 @@
-"""Server-rendered pages: login, one-stop window, inbox, task, case, notices, verification."""
+"""Server-rendered pages: login, one-stop window, task, case, notices, verification (the inbox's
+pages are in inbox/views.py)."""
 from io import BytesIO
 
-from flask import (Blueprint, abort, flash, has_request_context, redirect, render_template, request, send_file,
+from flask import (Blueprint, abort, flash, redirect, render_template, request, send_file,
                    session, url_for)
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
@@ -23,14 +24,6 @@ from .options import options_for, resolver
 bp = Blueprint("web", __name__)
 
 
-@bp.app_context_processor
-def navigation():
-    if not has_request_context() or not current_user.is_authenticated:
-        return {}
-    count = db.session.scalar(select(db.func.count()).select_from(cases.inbox(current_user).subquery()))
-    return {"inbox_count": count}
-
-
 @bp.get("/")
 def home():
     if not current_user.is_authenticated:
@@ -38,7 +31,7 @@ def home():
     if current_user.has_role("unit_clerk"):
         return redirect(url_for("web.window"))
     if current_user.has_role("reviewer", "leader"):
-        return redirect(url_for("web.inbox"))
+        return redirect(url_for("inbox.index"))
     return redirect(url_for("web.case_list"))
 
 
@@ -111,13 +104,6 @@ def start(key):
                            options=options_for(form_def, current_user.unit)), status
 
 
-@bp.get("/inbox")
-@login_required
-def inbox():
-    tasks = db.session.scalars(cases.inbox(current_user).limit(500)).all()
-    return render_template("inbox.html", tasks=tasks)
-
-
 def _case_context(case):
     version = case.version
     forms = processes.version_forms(version)
@@ -143,7 +129,7 @@ def task(task_id):
     except DomainError as exc:
         if exc.status == 409:
             flash(exc.message, "warning")
-            return redirect(url_for("web.inbox"))
+            return redirect(url_for("inbox.index"))
         raise
     case = open_task.case
     form_def = processes.version_forms(case.version)[open_task.form_key]
@@ -163,7 +149,7 @@ def task(task_id):
             db.session.rollback()
             if exc.status == 409 and exc.code == "already_done":
                 flash(exc.message, "warning")
-                return redirect(url_for("web.inbox"))
+                return redirect(url_for("inbox.index"))
             flash(exc.message, "error")
             errors, status = exc.fields, exc.status
             open_task = cases.get_task(current_user, task_id)
@@ -171,7 +157,7 @@ def task(task_id):
         else:
             flash(f"已办理：{case.number} {open_task.name}", "success")
             return redirect(url_for("web.case_detail", case_id=case.id) if current_user.has_role("unit_clerk")
-                            else url_for("web.inbox"))
+                            else url_for("inbox.index"))
     rows = min(max(int(case.data.get("count") or 1), 1), 50)  # one block per applied-for place
     return render_template("task.html", task=open_task, form=form_def, values=step_data, errors=errors,
                            rows=rows, options=options_for(form_def, case.unit), **_case_context(case)), status

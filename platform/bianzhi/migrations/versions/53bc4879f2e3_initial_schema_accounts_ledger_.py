@@ -1,8 +1,8 @@
 """initial schema: accounts, ledger, processes, cases, notices, audit
 
-Revision ID: 0066e0d15d04
+Revision ID: 53bc4879f2e3
 Revises: 
-Create Date: 2026-11-27 05:42:18.278775
+Create Date: 2026-11-27 06:19:14.451089
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0066e0d15d04'
+revision = '53bc4879f2e3'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -127,6 +127,33 @@ def upgrade():
         batch_op.create_index('ix_audit_log_ip_action_at', ['ip', 'action', 'at'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_log_user_id'), ['user_id'], unique=False)
 
+    op.create_table('delegations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('principal_id', sa.Integer(), nullable=False),
+    sa.Column('delegate_id', sa.Integer(), nullable=False),
+    sa.Column('start_date', sa.Date(), nullable=False),
+    sa.Column('end_date', sa.Date(), nullable=False),
+    sa.Column('note', sa.String(length=200), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(), nullable=True),
+    sa.CheckConstraint('principal_id <> delegate_id', name=op.f('ck_delegations_not_self')),
+    sa.CheckConstraint('start_date <= end_date', name=op.f('ck_delegations_dates_ordered')),
+    sa.ForeignKeyConstraint(['delegate_id'], ['users.id'], name=op.f('fk_delegations_delegate_id_users')),
+    sa.ForeignKeyConstraint(['principal_id'], ['users.id'], name=op.f('fk_delegations_principal_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_delegations'))
+    )
+    with op.batch_alter_table('delegations', schema=None) as batch_op:
+        batch_op.create_index('ix_delegations_delegate_dates', ['delegate_id', 'start_date', 'end_date'], unique=False)
+        batch_op.create_index(batch_op.f('ix_delegations_principal_id'), ['principal_id'], unique=False)
+
+    op.create_table('mail_addresses',
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('email', sa.String(length=254), nullable=False),
+    sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_mail_addresses_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('user_id', name=op.f('pk_mail_addresses'))
+    )
     op.create_table('process_versions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=64), nullable=False),
@@ -146,6 +173,16 @@ def upgrade():
     with op.batch_alter_table('process_versions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_process_versions_key'), ['key'], unique=False)
 
+    op.create_table('saved_filters',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=40), nullable=False),
+    sa.Column('query', sa.JSON(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_saved_filters_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_saved_filters')),
+    sa.UniqueConstraint('user_id', 'name', name=op.f('uq_saved_filters_user_id'))
+    )
     op.create_table('user_roles',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -186,6 +223,21 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_cases_started_by_id'), ['started_by_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_unit_id'), ['unit_id'], unique=False)
 
+    op.create_table('process_drafts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=64), nullable=False),
+    sa.Column('name', sa.String(length=128), nullable=False),
+    sa.Column('bpmn_xml', sa.Text(), nullable=False),
+    sa.Column('forms_json', sa.Text(), nullable=False),
+    sa.Column('dmn_json', sa.Text(), nullable=False),
+    sa.Column('based_on_version_id', sa.Integer(), nullable=True),
+    sa.Column('updated_by_id', sa.Integer(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['based_on_version_id'], ['process_versions.id'], name=op.f('fk_process_drafts_based_on_version_id_process_versions')),
+    sa.ForeignKeyConstraint(['updated_by_id'], ['users.id'], name=op.f('fk_process_drafts_updated_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_process_drafts')),
+    sa.UniqueConstraint('key', name=op.f('uq_process_drafts_key'))
+    )
     op.create_table('attachments',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=False),
@@ -204,6 +256,24 @@ def upgrade():
     with op.batch_alter_table('attachments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_attachments_case_id'), ['case_id'], unique=False)
 
+    op.create_table('case_copies',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('by_id', sa.Integer(), nullable=False),
+    sa.Column('note', sa.String(length=200), nullable=True),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.Column('read_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['by_id'], ['users.id'], name=op.f('fk_case_copies_by_id_users')),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_case_copies_case_id_cases')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_case_copies_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_case_copies')),
+    sa.UniqueConstraint('case_id', 'user_id', name=op.f('uq_case_copies_case_id'))
+    )
+    with op.batch_alter_table('case_copies', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_case_copies_case_id'), ['case_id'], unique=False)
+        batch_op.create_index('ix_case_copies_user_id_id', ['user_id', 'id'], unique=False)
+
     op.create_table('case_steps',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=False),
@@ -212,16 +282,20 @@ def upgrade():
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('role', sa.String(length=32), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('on_behalf_of_id', sa.Integer(), nullable=True),
     sa.Column('decision', sa.String(length=16), nullable=False),
     sa.Column('opinion', sa.Text(), nullable=True),
     sa.Column('data', sa.JSON(), nullable=False),
     sa.Column('at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_case_steps_case_id_cases')),
+    sa.ForeignKeyConstraint(['on_behalf_of_id'], ['users.id'], name=op.f('fk_case_steps_on_behalf_of_id_users')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_case_steps_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_case_steps'))
     )
     with op.batch_alter_table('case_steps', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_case_steps_case_id'), ['case_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_case_steps_on_behalf_of_id'), ['on_behalf_of_id'], unique=False)
+        batch_op.create_index('ix_case_steps_user_id_id', ['user_id', 'id'], unique=False)
 
     op.create_table('chronicle',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -246,6 +320,30 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_chronicle_case_id'), ['case_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_chronicle_unit_id'), ['unit_id'], unique=False)
 
+    op.create_table('jobs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('key', sa.String(length=120), nullable=False),
+    sa.Column('run_at', sa.DateTime(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=True),
+    sa.Column('task_id', sa.String(length=36), nullable=True),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('locked_until', sa.DateTime(), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('done_at', sa.DateTime(), nullable=True),
+    sa.CheckConstraint("status in ('pending','running','done','cancelled','failed')", name=op.f('ck_jobs_status_known')),
+    sa.CheckConstraint('attempts >= 0', name=op.f('ck_jobs_attempts_not_negative')),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_jobs_case_id_cases')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_jobs')),
+    sa.UniqueConstraint('key', name=op.f('uq_jobs_key'))
+    )
+    with op.batch_alter_table('jobs', schema=None) as batch_op:
+        batch_op.create_index('ix_jobs_case_id_status', ['case_id', 'status'], unique=False)
+        batch_op.create_index('ix_jobs_status_run_at', ['status', 'run_at'], unique=False)
+
     op.create_table('notices',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=False),
@@ -263,6 +361,24 @@ def upgrade():
     with op.batch_alter_table('notices', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_notices_case_id'), ['case_id'], unique=False)
 
+    op.create_table('notifications',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('body', sa.Text(), nullable=True),
+    sa.Column('case_id', sa.Integer(), nullable=True),
+    sa.Column('link', sa.String(length=200), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('read_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_notifications_case_id_cases')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_notifications_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notifications'))
+    )
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_notifications_case_id'), ['case_id'], unique=False)
+        batch_op.create_index('ix_notifications_user_read_id', ['user_id', 'read_at', 'id'], unique=False)
+
     op.create_table('open_tasks',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=False),
@@ -273,14 +389,23 @@ def upgrade():
     sa.Column('unit_id', sa.Integer(), nullable=True),
     sa.Column('form_key', sa.String(length=64), nullable=True),
     sa.Column('due_date', sa.Date(), nullable=True),
+    sa.Column('sort_due', sa.Date(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('assignee_id', sa.Integer(), nullable=True),
+    sa.Column('assigned_by_id', sa.Integer(), nullable=True),
+    sa.Column('assigned_at', sa.DateTime(), nullable=True),
+    sa.Column('escalated_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['assigned_by_id'], ['users.id'], name=op.f('fk_open_tasks_assigned_by_id_users')),
+    sa.ForeignKeyConstraint(['assignee_id'], ['users.id'], name=op.f('fk_open_tasks_assignee_id_users')),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_open_tasks_case_id_cases')),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_open_tasks_unit_id_units')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_open_tasks'))
     )
     with op.batch_alter_table('open_tasks', schema=None) as batch_op:
+        batch_op.create_index('ix_open_tasks_assignee_id', ['assignee_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_open_tasks_case_id'), ['case_id'], unique=False)
-        batch_op.create_index('ix_open_tasks_role_due', ['role', 'due_date'], unique=False)
+        batch_op.create_index('ix_open_tasks_role_urgency', ['role', 'sort_due', 'created_at', 'id'], unique=False)
+        batch_op.create_index('ix_open_tasks_urgency', ['sort_due', 'created_at', 'id'], unique=False)
 
     op.create_table('people',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -367,6 +492,22 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_temp_quotas_case_id'), ['case_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_temp_quotas_unit_id'), ['unit_id'], unique=False)
 
+    op.create_table('urges',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('task_id', sa.String(length=36), nullable=False),
+    sa.Column('step', sa.String(length=200), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('note', sa.String(length=200), nullable=True),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_urges_case_id_cases')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_urges_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_urges'))
+    )
+    with op.batch_alter_table('urges', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_urges_case_id'), ['case_id'], unique=False)
+        batch_op.create_index('ix_urges_task_user_at', ['task_id', 'user_id', 'at'], unique=False)
+
     op.create_table('temp_staff',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('unit_id', sa.Integer(), nullable=False),
@@ -401,6 +542,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_temp_staff_unit_id'))
 
     op.drop_table('temp_staff')
+    with op.batch_alter_table('urges', schema=None) as batch_op:
+        batch_op.drop_index('ix_urges_task_user_at')
+        batch_op.drop_index(batch_op.f('ix_urges_case_id'))
+
+    op.drop_table('urges')
     with op.batch_alter_table('temp_quotas', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_temp_quotas_unit_id'))
         batch_op.drop_index(batch_op.f('ix_temp_quotas_case_id'))
@@ -418,14 +564,26 @@ def downgrade():
 
     op.drop_table('people')
     with op.batch_alter_table('open_tasks', schema=None) as batch_op:
-        batch_op.drop_index('ix_open_tasks_role_due')
+        batch_op.drop_index('ix_open_tasks_urgency')
+        batch_op.drop_index('ix_open_tasks_role_urgency')
         batch_op.drop_index(batch_op.f('ix_open_tasks_case_id'))
+        batch_op.drop_index('ix_open_tasks_assignee_id')
 
     op.drop_table('open_tasks')
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.drop_index('ix_notifications_user_read_id')
+        batch_op.drop_index(batch_op.f('ix_notifications_case_id'))
+
+    op.drop_table('notifications')
     with op.batch_alter_table('notices', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_notices_case_id'))
 
     op.drop_table('notices')
+    with op.batch_alter_table('jobs', schema=None) as batch_op:
+        batch_op.drop_index('ix_jobs_status_run_at')
+        batch_op.drop_index('ix_jobs_case_id_status')
+
+    op.drop_table('jobs')
     with op.batch_alter_table('chronicle', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_chronicle_unit_id'))
         batch_op.drop_index(batch_op.f('ix_chronicle_case_id'))
@@ -433,13 +591,21 @@ def downgrade():
 
     op.drop_table('chronicle')
     with op.batch_alter_table('case_steps', schema=None) as batch_op:
+        batch_op.drop_index('ix_case_steps_user_id_id')
+        batch_op.drop_index(batch_op.f('ix_case_steps_on_behalf_of_id'))
         batch_op.drop_index(batch_op.f('ix_case_steps_case_id'))
 
     op.drop_table('case_steps')
+    with op.batch_alter_table('case_copies', schema=None) as batch_op:
+        batch_op.drop_index('ix_case_copies_user_id_id')
+        batch_op.drop_index(batch_op.f('ix_case_copies_case_id'))
+
+    op.drop_table('case_copies')
     with op.batch_alter_table('attachments', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_attachments_case_id'))
 
     op.drop_table('attachments')
+    op.drop_table('process_drafts')
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_cases_unit_id'))
         batch_op.drop_index(batch_op.f('ix_cases_started_by_id'))
@@ -450,10 +616,17 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_user_roles_user_id'))
 
     op.drop_table('user_roles')
+    op.drop_table('saved_filters')
     with op.batch_alter_table('process_versions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_process_versions_key'))
 
     op.drop_table('process_versions')
+    op.drop_table('mail_addresses')
+    with op.batch_alter_table('delegations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_delegations_principal_id'))
+        batch_op.drop_index('ix_delegations_delegate_dates')
+
+    op.drop_table('delegations')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_log_user_id'))
         batch_op.drop_index('ix_audit_log_ip_action_at')

@@ -1,0 +1,202 @@
+"""Deadlines in working days: when a step opens, its reminder and escalation are scheduled as
+jobs, and every timer event its case waits on too; the worker runs them (bianzhi.worker).
+
+When things happen (Beijing time; the thresholds are ledger.policy settings a diagram step may
+override with the properties remind_workdays_before / escalate_after_workdays):
+- reminder: DEADLINE_NOTIFY_HOUR on the working day REMIND_WORKDAYS_BEFORE working days before
+  the due date, to whoever may act (not scheduled when that moment has passed at arrival);
+- escalation: DEADLINE_NOTIFY_HOUR on the working day ESCALATE_AFTER_WORKDAYS after the due
+  date: the step is marked escalated and the roles in ESCALATE_TO are told (the leaders for a
+  bureau step, the section for a unit step), and so are its holders;
+- a timer with the property timer_workdays=N fires at 00:00 after the N-th working day from
+  when it started waiting (the unit had N whole working days); any other timer when its
+  duration (calendar time) or date says.
+"""
+import secrets
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from .. import clock
+from ..accounts.models import ROLES, User
+from ..audit.operations import record as audit
+from ..cases import operations as cases
+from ..cases.models import CaseStep, OpenTask
+from ..cases.signals import tasks_synced
+from ..engine import adapter
+from ..errors import Conflict
+from ..extensions import db
+from ..ledger.policy import setting
+from ..notifications.operations import notify
+from ..workdays import add_workdays
+from .assignment import holders, users_with_roles
+from .models import Job
+
+DEADLINE_JOBS = ("remind", "escalate", "timer")
+SYSTEM_USERNAME = "system"
+
+
+def _insert_jobs(rows):
+    """Insert jobs, skipping any whose key is already scheduled (so scheduling is idempotent)."""
+    if not rows:
+        return
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    db.session.execute(insert(Job).values([{"status": "pending", "attempts": 0, "payload": {},
+                                            "created_at": clock.now(), **r} for r in rows])
+                       .on_conflict_do_nothing(index_elements=["key"]))
+
+
+def _property_days(element, name, default):
+    value = (element.properties if element is not None else {}).get(name)
+    return int(value) if value not in (None, "") and str(value).isdigit() else default
+
+
+def deadline_jobs(task, element, now):
+    """The reminder and escalation rows for an open task with a due date."""
+    if task.due_date is None:
+        return []
+    hour = setting("DEADLINE_NOTIFY_HOUR")
+    before = _property_days(element, "remind_workdays_before", setting("REMIND_WORKDAYS_BEFORE"))
+    after = _property_days(element, "escalate_after_workdays", setting("ESCALATE_AFTER_WORKDAYS"))
+    rows = []
+    remind_at = clock.at_local(add_workdays(task.due_date, -before), hour)
+    if before > 0 and remind_at > now:
+        rows.append({"kind": "remind", "key": f"remind:{task.id}", "run_at": remind_at, "case_id": task.case_id,
+                     "task_id": task.id})
+    escalate_at = (clock.at_local(add_workdays(task.due_date, after), hour) if after > 0
+                   else clock.start_of_next_day(task.due_date))
+    rows.append({"kind": "escalate", "key": f"escalate:{task.id}", "run_at": escalate_at, "case_id": task.case_id,
+                 "task_id": task.id})
+    return rows
+
+
+def timer_fire_time(timer, now):
+    days = _property_days(timer.element, "timer_workdays", None)
+    if days:
+        return clock.start_of_next_day(add_workdays(clock.local_date(now), days))
+    if timer.duration is not None:
+        return now + timer.duration
+    return timer.at
+
+
+@tasks_synced.connect
+def _on_tasks_synced(case, user, run, opened, closed):
+    now = clock.now()
+    rows = []
+    for task in opened:
+        rows.extend(deadline_jobs(task, run.parsed.elements.get(task.bpmn_id), now))
+    try:
+        timers = run.waiting_timers()
+    except adapter.EngineError as exc:
+        raise Conflict(exc.message, code="engine_error") from None
+    rows.extend({"kind": "timer", "key": f"timer:{t.id}", "run_at": timer_fire_time(t, now), "case_id": case.id,
+                 "task_id": t.id, "payload": {"element": t.element.id}} for t in timers)
+    _insert_jobs(rows)
+    if closed:
+        live = [t.id for t in run.human_tasks()] + [t.id for t in timers]
+        db.session.execute(update(Job).where(Job.case_id == case.id, Job.status == "pending",
+                                             Job.kind.in_(DEADLINE_JOBS), Job.task_id.not_in(live))
+                           .values(status="cancelled", done_at=now).execution_options(synchronize_session=False))
+    _tell_the_unit(case, user, opened)
+
+
+def _tell_the_unit(case, user, opened):
+    """The unit hears when the case comes back to it (a return, a registration to do) and when
+    it ends."""
+    unit_tasks = [t for t in opened if t.role == "unit_clerk"]
+    if unit_tasks:
+        last = db.session.scalar(select(CaseStep).where(CaseStep.case_id == case.id, CaseStep.role != "unit_clerk")
+                                 .order_by(CaseStep.id.desc()).limit(1))
+        why = ""
+        if last is not None:
+            why = f"（{last.name}：{last.decision_label}{'，' + last.opinion if last.opinion else ''}）"
+        for task in unit_tasks:
+            notify(holders(task), "case", f"待办理：「{case.number}」{task.name}{why}",
+                   body=f"办理期限 {task.due_date}" if task.due_date else None, case=case,
+                   link=f"/tasks/{task.id}", exclude=user)
+    if case.finished_at is not None and not opened:
+        notify([db.session.get(User, case.started_by_id)], "case", f"案件已办结：「{case.number}」{case.state_label}",
+               case=case, exclude=user)
+
+
+# --- job handlers (the worker calls them inside the transaction that marks the job done) ---
+
+def system_user():
+    """The account automatic actions are recorded under; it cannot log in."""
+    user = db.session.scalar(select(User).where(User.username == SYSTEM_USERNAME))
+    if user is not None:
+        return user
+    try:
+        with db.session.begin_nested():
+            user = User(username=SYSTEM_USERNAME, display_name="系统（自动）", active=False,
+                        password_hash="!" + secrets.token_hex(16))
+            db.session.add(user)
+    except IntegrityError:  # another worker made it at the same moment
+        user = db.session.scalar(select(User).where(User.username == SYSTEM_USERNAME))
+    return user
+
+
+def _open_task(job):
+    return db.session.scalar(select(OpenTask).where(OpenTask.id == job.task_id))
+
+
+def remind(job, now):
+    task = _open_task(job)
+    if task is None:
+        return "skipped"
+    case = task.case
+    notify(holders(task, clock.local_date(now)), "remind",
+           f"到期提醒：「{case.number} {task.name}」将于 {task.due_date} 到期",
+           body=f"{case.title}。请在办理期限内办理。", case=case, link=f"/tasks/{task.id}")
+    return "done"
+
+
+def escalate(job, now):
+    task = _open_task(job)
+    if task is None:
+        return "skipped"
+    case = task.case
+    task.escalated_at = now
+    day = clock.local_date(now)
+    title = f"超期督办：「{case.number} {task.name}」已超过办理期限 {task.due_date}"
+    acting = holders(task, day)
+    who = "、".join(u.display_name for u in acting) or "（无人）"
+    roles = setting("ESCALATE_TO").get(task.role, ("leader",))
+    told = notify(users_with_roles(roles), "escalate", title,
+                  body=f"{case.unit.name}：{case.title}。当前办理人：{who}。", case=case)
+    already = {n.user_id for n in told}
+    notify([u for u in acting if u.id not in already], "escalate",
+           f"已超期：「{case.number} {task.name}」办理期限为 {task.due_date}",
+           body=f"该环节已超过办理期限，已报告{'、'.join(ROLES[r][0] for r in roles)}，请尽快办理。", case=case,
+           link=f"/tasks/{task.id}")
+    audit(system_user(), "task.escalate", f"case:{case.id}", number=case.number, step=task.name,
+          due=task.due_date)
+    db.session.flush()
+    return "done"
+
+
+def fire_timer(job, now):
+    case = cases.fire_timer(system_user(), job.case_id, job.task_id)
+    return "done" if case is not None else "skipped"
+
+
+def schedule_missing(now=None, batch=1000):
+    """Reminders and escalations for open tasks that have none (tasks opened before this
+    feature, or restored from a backup). Idempotent; returns how many tasks were looked at."""
+    now = now or clock.now()
+    seen, last = 0, ""
+    while True:
+        tasks = db.session.scalars(select(OpenTask).where(OpenTask.id > last, OpenTask.due_date.is_not(None),
+                                                          ~select(Job.id).where(Job.key == "escalate:" + OpenTask.id)
+                                                          .exists())
+                                   .order_by(OpenTask.id).limit(batch)).all()
+        if not tasks:
+            return seen
+        rows = []
+        for task in tasks:
+            rows.extend(deadline_jobs(task, None, now))
+        _insert_jobs(rows)
+        seen += len(tasks)
+        last = tasks[-1].id
