@@ -4,7 +4,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
-from . import config, security
+from . import access, config, security
 from .config import ROOT
 from .util import local
 
@@ -15,6 +15,7 @@ def create_app(overrides=None):
     configure_app(app, overrides)
     configure_extensions(app)
     security.configure(app)
+    access.configure(app)
     register_blueprints(app)
     register_cli(app)
     return app

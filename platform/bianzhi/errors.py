@@ -57,3 +57,7 @@ class RateLimited(DomainError):
     """Too soon to do it again (e.g. urging the same step twice within the interval)."""
     status = 429
     code = "rate_limited"
+
+
+class RoleDenied(Forbidden):
+    """Refused by the access matrix (the role may not use this route at all)."""

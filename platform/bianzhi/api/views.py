@@ -6,6 +6,7 @@ from io import BytesIO
 from flask import Blueprint, g, jsonify, request, send_file
 from sqlalchemy import select
 
+from .. import access
 from ..accounts import operations as accounts
 from ..cases import operations as cases
 from ..cases.models import Attachment, Case
@@ -37,6 +38,8 @@ def token_required(view):
         if not header.startswith("Bearer "):
             raise Unauthorized("缺少访问令牌：请在 Authorization 头中使用 Bearer 令牌", code="no_token")
         g.api_user = accounts.user_for_token(header[len("Bearer "):].strip())
+        access.check(g.api_user)
+        access.check_objects(g.api_user)
         return view(*args, **kwargs)
     return wrapper
 

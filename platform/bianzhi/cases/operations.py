@@ -235,6 +235,16 @@ def _check_task(user, task, case):
         raise Forbidden(why_not(user, task))
 
 
+def require_task_visible(user, task_id):
+    """404 unless `task_id` is a task (open or done) of a case `user` may see."""
+    task = db.session.get(OpenTask, str(task_id))
+    case_id = task.case_id if task is not None else db.session.scalar(
+        select(CaseStep.case_id).where(CaseStep.task_id == str(task_id)).limit(1))
+    if case_id is None:
+        raise NotFound("任务不存在或无权查看")
+    get_case(user, case_id)
+
+
 def get_task(user, task_id):
     """The open task, checked for visibility (404) and for the right to act (403);
     a task already done gives 409 with who did it."""

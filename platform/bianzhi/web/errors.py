@@ -3,7 +3,7 @@ from flask import flash, jsonify, redirect, render_template, request
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from ..errors import Conflict, DomainError, ValidationFailed
+from ..errors import Conflict, DomainError, RoleDenied, ValidationFailed
 from ..extensions import db
 
 HTTP_MESSAGES = {400: "请求格式不正确", 401: "请先登录", 403: "无权访问", 404: "页面或数据不存在",
@@ -35,8 +35,13 @@ def register_error_handlers(app):
     def domain_error(exc):
         db.session.rollback()
         if wants_json():
-            return jsonify(exc.as_json()), exc.status
-        return render_template("error.html", status=exc.status, message=exc.message, fields=exc.fields), exc.status
+            response = jsonify(exc.as_json())
+        else:
+            response = app.make_response(render_template("error.html", status=exc.status, message=exc.message,
+                                                         fields=exc.fields))
+        if isinstance(exc, RoleDenied):
+            response.headers["X-Access-Rule"] = "role-denied"  # refused by the access matrix
+        return response, exc.status
 
     @app.errorhandler(HTTPException)
     def http_error(exc):

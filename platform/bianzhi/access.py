@@ -1,0 +1,138 @@
+"""The access matrix: for every route and API operation, which roles may use it and over what
+scope. It is the one source of truth for role checks (enforced before every view, pages and API
+alike); scope is then enforced by the model predicates it names (case.can_view, task.can_complete,
+ledger.can_view_unit …). A route missing here is refused. tests/test_access.py walks every route
+with every role and with users of two units against this table."""
+from dataclasses import dataclass
+
+from flask import request
+from flask_login import current_user
+
+from .accounts.models import ROLES
+from .cases import operations as cases
+from .errors import RoleDenied
+
+ANY = frozenset(ROLES)
+CASE_READERS = frozenset({"unit_clerk", "reviewer", "leader", "admin", "auditor"})
+TASK_ACTORS = frozenset({"unit_clerk", "reviewer", "leader"})
+CLERK = frozenset({"unit_clerk"})
+DESIGN_READERS = frozenset({"process_owner", "admin", "auditor"})
+
+
+@dataclass(frozen=True)
+class Rule:
+    roles: frozenset  # who passes the role check; empty = public (no login needed)
+    scope: str  # what the view then limits them to, in words (documentation and the test)
+    message: str = ""  # the refusal, in Chinese; by default it names the roles that may
+
+    def refusal(self):
+        if self.message:
+            return self.message
+        labels = "、".join(ROLES[r][0] for r in ROLES if r in self.roles)
+        return f"此功能仅供{labels}使用"
+
+    @property
+    def public(self):
+        return not self.roles
+
+
+PUBLIC = Rule(frozenset(), "公开")
+OWN = "单位经办人限本单位；编办人员与督查为全部"
+
+MATRIX = {
+    # public
+    "static": PUBLIC, "vendor.asset": PUBLIC, "web.login": PUBLIC, "web.home": PUBLIC, "web.verify": PUBLIC,
+    "api.openapi": PUBLIC, "api.create_token": PUBLIC,
+    # every signed-in user, on their own things
+    "web.logout": Rule(ANY, "本人"), "api.me": Rule(ANY, "本人"), "api.revoke_token": Rule(ANY, "本人的令牌"),
+    "api.list_processes": Rule(ANY, "本人可发起的流程（仅单位经办人有）"),
+    "notifications.index": Rule(ANY, "本人的通知"), "notifications.email": Rule(ANY, "本人的邮箱"),
+    "notifications.open_one": Rule(ANY, "本人的通知"), "notifications.read_all": Rule(ANY, "本人的通知"),
+    "api_inbox.list_notifications": Rule(ANY, "本人的通知"), "api_inbox.read_notifications": Rule(ANY, "本人的通知"),
+    "inbox.reminder_page": Rule(ANY, "按角色：本人的环节、本单位、全区"),
+    # the one-stop window
+    "web.window": Rule(CLERK, "本单位", "一站式服务窗口仅供单位经办人使用"),
+    "web.start": Rule(CLERK, "本单位", "只有单位经办人可以发起申请"),
+    "api.start_case": Rule(CLERK, "本单位", "只有单位经办人可以发起申请"),
+    "web.withdraw": Rule(CLERK, "本单位、尚未审核的案件", "只有本单位经办人可以撤回申请"),
+    "api.withdraw_case": Rule(CLERK, "本单位、尚未审核的案件", "只有本单位经办人可以撤回申请"),
+    "api.add_attachments": Rule(CLERK, "本单位、在办案件", "只有本单位经办人可以上传附件"),
+    # cases and what hangs off them
+    "web.case_list": Rule(CASE_READERS, OWN), "web.case_detail": Rule(CASE_READERS, OWN),
+    "web.attachment": Rule(CASE_READERS, OWN), "web.notice_pdf": Rule(CASE_READERS, OWN),
+    "api.list_cases": Rule(CASE_READERS, OWN), "api.get_case": Rule(CASE_READERS, OWN),
+    "api.case_notices": Rule(CASE_READERS, OWN), "api.notice_pdf": Rule(CASE_READERS, OWN),
+    "design.case_diagram": Rule(CASE_READERS, OWN),
+    "inbox.copy": Rule(CASE_READERS, OWN + "；抄送对象须能查看该案件"),
+    "api_inbox.copy": Rule(CASE_READERS, OWN + "；抄送对象须能查看该案件"),
+    "inbox.copies": Rule(ANY, "抄送给本人的案件"), "inbox.open_copy": Rule(ANY, "抄送给本人的案件"),
+    "inbox.urge": Rule(frozenset({"unit_clerk", "leader"}), "本单位案件（经办人）；全部（领导）"),
+    "api_inbox.urge": Rule(frozenset({"unit_clerk", "leader"}), "本单位案件（经办人）；全部（领导）"),
+    # tasks
+    "web.task": Rule(TASK_ACTORS, "所在泳道的任务；单位泳道限本单位；不办本人发起的案件"),
+    "api.get_task": Rule(TASK_ACTORS, "同上"), "api.complete_task": Rule(TASK_ACTORS, "同上"),
+    "api_inbox.list_tasks": Rule(TASK_ACTORS, "本人可办的任务"),
+    "inbox.index": Rule(ANY, "本人可办的任务（别的角色见空列表）"), "inbox.done": Rule(ANY, "本人办过的任务"),
+    "inbox.started": Rule(ANY, "本人发起的案件"),
+    "inbox.save_filter": Rule(ANY, "本人的筛选"), "inbox.delete_filter": Rule(ANY, "本人的筛选"),
+    "inbox.claim": Rule(TASK_ACTORS, "可办的组任务"), "inbox.release": Rule(TASK_ACTORS, "本人认领的任务"),
+    "inbox.transfer": Rule(TASK_ACTORS, "可办的任务，转给同角色同事"),
+    "api_inbox.claim": Rule(TASK_ACTORS, "可办的组任务"), "api_inbox.release": Rule(TASK_ACTORS, "本人认领的任务"),
+    "api_inbox.transfer": Rule(TASK_ACTORS, "可办的任务，转给同角色同事"),
+    "inbox.delegations": Rule(ANY, "本人的委托；只有业务科室和分管领导可以设置"),
+    "inbox.revoke_delegation": Rule(frozenset({"reviewer", "leader"}), "本人的委托"),
+    # the ledger
+    "web.units": Rule(CASE_READERS, OWN), "web.unit": Rule(CASE_READERS, OWN), "api.establishment": Rule(CASE_READERS, OWN),
+    # process design
+    "design.index": Rule(DESIGN_READERS, "全部流程"), "design.modeler": Rule(DESIGN_READERS, "全部流程"),
+    "design.versions": Rule(DESIGN_READERS, "全部流程"), "design.draft": Rule(DESIGN_READERS, "全部流程"),
+    "design.validate": Rule(DESIGN_READERS, "全部流程"),
+    "design.save_draft": Rule(frozenset({"process_owner"}), "草稿"), "design.upload": Rule(frozenset({"process_owner"}), "草稿"),
+    "design.deploy": Rule(frozenset({"admin"}), "全部流程"), "design.rollback": Rule(frozenset({"admin"}), "全部流程"),
+    "design.migrate": Rule(frozenset({"admin"}), "在办案件"),
+    # supervision and data exchange
+    "audit.search": Rule(frozenset({"auditor", "admin"}), "全部审计记录"),
+    "audit.export": Rule(frozenset({"auditor", "admin"}), "全部审计记录"),
+    "exchange.headcounts": Rule(frozenset({"finance", "admin", "auditor", "leader"}), "全区人数统计"),
+    "exchange.ledger_export": Rule(frozenset({"admin", "auditor"}), "全部台账"),
+}
+
+
+def rule_for(endpoint):
+    return MATRIX.get(endpoint)
+
+
+def check(user, endpoint=None):
+    """Raise Forbidden unless `user` may use `endpoint` (default: this request's)."""
+    endpoint = endpoint or request.endpoint
+    rule = MATRIX.get(endpoint)
+    if rule is None:
+        raise RoleDenied("此功能未列入权限表，已拒绝")
+    if rule.public:
+        return
+    if not any(user.has_role(role) for role in rule.roles):
+        raise RoleDenied(rule.refusal())
+
+
+def check_objects(user):
+    """The scope gate for routes that name a case or a task: 404 unless the user may see that
+    case, before the view reads anything else of the request."""
+    args = request.view_args or {}
+    if "case_id" in args:
+        cases.get_case(user, args["case_id"])
+    if "task_id" in args:
+        cases.require_task_visible(user, args["task_id"])
+
+
+def configure(app):
+    @app.before_request
+    def _gate():
+        if request.endpoint is None or request.path.startswith("/api/"):
+            return  # unknown routes 404; the API checks after resolving the token
+        rule = MATRIX.get(request.endpoint)
+        if rule is not None and rule.public:
+            return
+        if not current_user.is_authenticated:
+            return  # login_required answers (redirect or 401)
+        check(current_user)
+        check_objects(current_user)
