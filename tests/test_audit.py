@@ -38,3 +38,18 @@ def test_audit_verify_catches_a_deleted_row(app, api, ctx):
         conn.execute(text("DELETE FROM audit_log WHERE id = :id"), {"id": ids[2]})
     result = app.test_cli_runner().invoke(args=["audit-verify"])
     assert result.exit_code == 1 and f"第 {ids[3]} 条的前序哈希不符" in result.output
+
+
+def test_views_of_people_and_downloads_are_audited(app, api, ctx):
+    from tests.conftest import login
+    from tests.fixtures.cases import CLERK1_UNIT
+    clerk = api("clerk1")
+    case = approve_through(api("reviewer1"), api("leader1"), start(clerk))
+    url = clerk.get(f"/api/v1/cases/{case['id']}/notices").json[0]["url"]
+    assert clerk.get(url).status_code == 200
+    page = login(app.test_client(), "auditor1")
+    assert page.get(f"/units/{CLERK1_UNIT}").status_code == 200
+    db.session.rollback()
+    actions = db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
+    assert "notice.download" in actions and "unit.roster.view" in actions
+    assert verify().ok

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from .. import access
 from ..accounts import operations as accounts
+from ..audit.operations import record
 from ..cases import operations as cases
 from ..cases.models import Attachment, Case
 from ..errors import DomainError, Forbidden, NotFound, Unauthorized, ValidationFailed
@@ -185,6 +186,7 @@ def notice_pdf(notice_id):
         raise NotFound("通知书不存在")
     cases.get_case(g.api_user, notice.case_id)
     pdf = notices.pdf_of(notice)
+    record(g.api_user, "notice.download", f"case:{notice.case_id}", ip=request.remote_addr, notice=notice.id)
     commit()
     return send_file(BytesIO(pdf), mimetype="application/pdf", download_name=f"{notice.case.number}-{notice.title}.pdf")
 

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from ..accounts import operations as accounts
+from ..audit.operations import record as audit
 from ..cases import operations as cases
 from ..cases.models import Attachment, Case
 from ..errors import DomainError, Forbidden, NotFound
@@ -190,6 +191,8 @@ def withdraw(case_id):
 @login_required
 def attachment(attachment_id):
     att = cases.get_attachment(current_user, attachment_id)
+    audit(current_user, "attachment.download", f"case:{att.case_id}", ip=request.remote_addr, file=att.filename)
+    commit()
     return send_file(BytesIO(att.content), mimetype=att.content_type, download_name=att.filename,
                      as_attachment=True)
 
@@ -202,6 +205,7 @@ def notice_pdf(notice_id):
         raise NotFound("通知书不存在")
     cases.get_case(current_user, notice.case_id)
     pdf = notices.pdf_of(notice)
+    audit(current_user, "notice.download", f"case:{notice.case_id}", ip=request.remote_addr, notice=notice.id)
     commit()
     return send_file(BytesIO(pdf), mimetype="application/pdf",
                      download_name=f"{notice.case.number}-{notice.title}.pdf")
@@ -230,6 +234,8 @@ def unit(code):
         raise Forbidden("只能查看本单位的编制情况")
     people = db.session.scalars(select(Person).where(Person.unit_id == unit_obj.id, Person.status == "on_roll")
                                 .order_by(Person.category, Person.entry_date)).all()
+    audit(current_user, "unit.roster.view", f"unit:{unit_obj.code}", ip=request.remote_addr, people=len(people))
+    commit()  # viewing people's records is itself on the record
     return render_template("unit.html", unit=unit_obj, figures=ledger.figures(unit_obj),
                            post_figures=ledger.post_figures(unit_obj), people=people)
 
