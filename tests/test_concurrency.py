@@ -1,6 +1,5 @@
 """Real concurrency: two reviewers on one task, two cases taking the last places.
 Exactly one wins; the other gets a clear message; nothing is doubled or half-written."""
-import threading
 
 from sqlalchemy import func, select
 
@@ -8,23 +7,9 @@ from bianzhi.cases.models import CaseStep
 from bianzhi.extensions import db
 from bianzhi.ledger.models import ChronicleEntry, Reservation
 from tests.fixtures.cases import CLERK1_UNIT, decide, only_task, start
+from tests.fixtures.race import race
 
 
-def race(*calls):
-    """Run the calls at the same moment in threads; return their responses in order."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(i, call):
-        barrier.wait()
-        results[i] = call()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return results
 
 
 def test_two_reviewers_complete_the_same_task(api, ctx):

@@ -3,7 +3,6 @@ is never deleted, the place is freed, a mid-level post is cleared, late filings 
 every bad input gets its own Chinese field message with the database unchanged, and two
 approvals exiting the same person give one exit and one 409."""
 import re
-import threading
 from datetime import date, timedelta
 
 import pytest
@@ -20,23 +19,9 @@ from bianzhi.notices.models import Notice
 from bianzhi.util import utcnow
 from tests.conftest import csrf_token, login
 from tests.fixtures.cases import CLERK1_UNIT, CLERK2_UNIT, decide, only_task
+from tests.fixtures.race import race
 
 
-def race(*calls):
-    """Run the calls at the same moment in threads; return their responses in order."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(i, call):
-        barrier.wait()
-        results[i] = call()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return results
 
 
 # ---- helpers ---------------------------------------------------------------------------------

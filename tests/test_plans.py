@@ -3,7 +3,6 @@ reject), the bureau-meeting decision table both ways, the application rules (own
 categories, over establishment, "出一进一", late exits, one annual plan a year), the chain plan →
 公开招聘 vacancy use, two plans racing for the last places, and the start page with two lines."""
 import re
-import threading
 from datetime import date, timedelta
 
 import pytest
@@ -23,6 +22,7 @@ from tests.conftest import PASSWORD, csrf_token
 from tests.fixtures.cases import CLERK1_UNIT, CLERK2_UNIT, decide, only_task
 from tests.fixtures.cases import start as start_vacancy_use
 from tests.fixtures.pages import case_id_from, field_error, text_of, user_client
+from tests.fixtures.race import race
 
 YEAR = date.today().year
 CLERK1_NAME = "绍兴市柯桥区疾病预防控制中心"  # 事业编制: 40 approved, 33 on roll, 7 vacant
@@ -94,21 +94,6 @@ def clerk_for(unit_code, username):
     db.session.commit()
 
 
-def race(*calls):
-    """Run the calls at the same moment in threads; return their responses in order."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(i, call):
-        barrier.wait()
-        results[i] = call()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return results
 
 
 # --- 年度用编计划 ----------------------------------------------------------------------------------

@@ -3,7 +3,6 @@ leader, return → resubmit, reject; refused above the approved mid-level count 
 in the message; every bad input with its own Chinese field message and the database
 unchanged; two appointments racing for the last post give one approval and one 409."""
 import re
-import threading
 from datetime import date
 
 import pytest
@@ -15,25 +14,11 @@ from bianzhi.ledger.models import ChronicleEntry, Department, Person, PostQuota,
 from bianzhi.notices.models import Notice
 from tests.conftest import csrf_token, login
 from tests.fixtures.cases import CLERK1_UNIT, CLERK2_UNIT, decide, only_task
+from tests.fixtures.race import race
 
 DEPARTMENTS = "办公室、业务一科、业务二科、质量管理科"  # the demo's 事业单位 departments
 
 
-def race(*calls):
-    """Run the calls at the same moment in threads; return their responses in order."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(i, call):
-        barrier.wait()
-        results[i] = call()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return results
 
 
 # ---- helpers ---------------------------------------------------------------------------------

@@ -3,7 +3,6 @@ unit registers the named temp staff → on the temp register. Through the API an
 every bad input with its Chinese message and the database unchanged."""
 import html as htmllib
 import re
-import threading
 from datetime import date, timedelta
 
 import pytest
@@ -18,6 +17,7 @@ from bianzhi.ledger.temp import latest_end
 from bianzhi.notices.models import Notice
 from tests.conftest import csrf_token, login
 from tests.fixtures.cases import CLERK1_UNIT, CLERK2_UNIT, decide, only_task
+from tests.fixtures.race import race
 
 TODAY = date.today()
 START = TODAY + timedelta(days=7)
@@ -439,20 +439,6 @@ def test_under_age_at_start(api, ctx):
 # ---------------------------------------------------------------- concurrency
 
 
-def race(*calls):
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(i, call):
-        barrier.wait()
-        results[i] = call()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return results
 
 
 def test_two_cases_register_the_same_person_at_once(api, ctx):
