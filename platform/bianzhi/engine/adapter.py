@@ -32,6 +32,8 @@ from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
+from .documents import (conditions, decision_ids, decision_refs, dmn_expressions,  # noqa: F401
+                        expressions, read_xml as _xml, sequence_flows)  # re-exported: callers use adapter.*
 from .sandbox import script_engine
 
 
@@ -196,40 +198,6 @@ def _element(task_spec):
     )
 
 
-def _xml(text):
-    return etree.fromstring(text.encode() if isinstance(text, str) else text,
-                            parser=etree.XMLParser(resolve_entities=False, no_network=True))
-
-
-def decision_ids(dmn_xml):
-    """The decision ids a DMN document defines."""
-    root = _xml(dmn_xml)
-    return [el.get("id") for el in root.iter() if isinstance(el.tag, str) and el.tag.endswith("}decision")]
-
-
-def decision_refs(bpmn_xml):
-    """The decision ids a BPMN document's business rule tasks call."""
-    root = _xml(bpmn_xml)
-    attr = "{http://camunda.org/schema/1.0/bpmn}decisionRef"
-    return sorted({el.get(attr) for el in root.iter() if isinstance(el.tag, str) and el.get(attr)})
-
-
-def dmn_expressions(dmn_xml):
-    """Every expression in a decision table, as (element id, text, is_input_entry). An input
-    entry may be a unary test the engine completes with its input (`> 5`, `? < 10`)."""
-    root = _xml(dmn_xml)
-    found = []
-    for el in root.iter():
-        if not isinstance(el.tag, str):
-            continue
-        local = el.tag.rsplit("}", 1)[-1]
-        if local in ("inputEntry", "outputEntry", "inputExpression"):
-            text = "".join(t.text or "" for t in el if isinstance(t.tag, str) and t.tag.endswith("}text"))
-            if text.strip() and text.strip() != "-":
-                found.append((el.get("id") or local, text.strip(), local == "inputEntry"))
-    return found
-
-
 def parse(bpmn_xml, dmn_xmls=()):
     """Parse one BPMN document with one executable process (and the decision tables it
     calls). Raises EngineError."""
@@ -264,29 +232,6 @@ def parse(bpmn_xml, dmn_xmls=()):
     return Parsed(process_id, spec.description or process_id, spec, subs, elements)
 
 
-_BPMN = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
-
-
-def expressions(bpmn_xml):
-    """Everything in a document the engine evaluates as Python, as (element id, text, kind):
-    kind is `condition` (sequence flows), `script` (script tasks) or, for timer events,
-    `timeDuration`, `timeDate` or `timeCycle` (an expression yielding ISO 8601 text)."""
-    root = _xml(bpmn_xml)
-    found = []
-    for flow in root.iterfind(".//bpmn:sequenceFlow", _BPMN):
-        for cond in flow.iterfind("bpmn:conditionExpression", _BPMN):
-            found.append((flow.get("id"), (cond.text or "").strip(), "condition"))
-    for script_task in root.iterfind(".//bpmn:scriptTask", _BPMN):
-        for script in script_task.iterfind("bpmn:script", _BPMN):
-            found.append((script_task.get("id"), script.text or "", "script"))
-    for timer in root.iterfind(".//bpmn:timerEventDefinition", _BPMN):
-        event = timer.getparent()
-        for child in timer:
-            if isinstance(child.tag, str) and child.tag.rsplit("}", 1)[-1] in ("timeDuration", "timeDate", "timeCycle"):
-                found.append((event.get("id"), (child.text or "").strip(), child.tag.rsplit("}", 1)[-1]))
-    return found
-
-
 def timer_problem(kind, expression):
     """For a timer whose expression is a constant string: why the engine could not read it
     (None when it can, or when the value is only known at run time)."""
@@ -307,19 +252,6 @@ def timer_problem(kind, expression):
         example = {"timeDuration": "P5D", "timeDate": "2026-01-01T09:00:00+08:00"}.get(kind, "R3/PT24H")
         return f"定时值「{value}」不是合法的 ISO 8601 {kind}，例如 \"{example}\""
     return None
-
-
-def conditions(bpmn_xml):
-    """Gateway conditions and scripts, as (element id, text, is_script)."""
-    return [(el, text, kind == "script") for el, text, kind in expressions(bpmn_xml) if kind in ("condition", "script")]
-
-
-def sequence_flows(bpmn_xml):
-    """{(source id, target id): [sequence flow ids]} of a document."""
-    flows = {}
-    for flow in _xml(bpmn_xml).iterfind(".//bpmn:sequenceFlow", _BPMN):
-        flows.setdefault((flow.get("sourceRef"), flow.get("targetRef")), []).append(flow.get("id"))
-    return flows
 
 
 _CURRENT = TaskState.READY | TaskState.WAITING | TaskState.STARTED
