@@ -91,7 +91,8 @@ def test_every_cell_of_the_matrix(app, world):
         for identity in IDENTITIES:
             client, headers = clients[identity]
             response = _call(client, headers, method, url, is_api)
-            body = response.get_data(as_text=True) if response.mimetype != "application/pdf" else ""
+            binary = response.mimetype in ("application/pdf", "application/zip") or "officedocument" in response.mimetype
+            body = "" if binary else response.get_data(as_text=True)
             response.close()
             cell = (identity, method, rule.rule, response.status_code)
             # clerk1's own header names the unit; nobody else may see it, nor the case numbers

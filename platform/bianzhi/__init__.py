@@ -57,6 +57,7 @@ def register_blueprints(app):
     from .api.inbox import bp as api_inbox_bp
     from .api.views import bp as api_bp
     from .processes.views import bp as design_bp
+    from .reports.views import bp as reports_bp
     from .audit.views import bp as audit_bp
     from .inbox.views import bp as inbox_bp
     from .notifications.views import bp as notifications_bp
@@ -73,6 +74,9 @@ def register_blueprints(app):
     app.register_blueprint(inbox_bp)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(vendor_bp)
+    app.register_blueprint(reports_bp)
+    from .public.views import bp as public_bp  # 机构公示, no login
+    app.register_blueprint(public_bp)
     register_error_handlers(app)
 
 

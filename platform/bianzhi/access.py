@@ -17,6 +17,7 @@ CASE_READERS = frozenset({"unit_clerk", "reviewer", "leader", "admin", "auditor"
 TASK_ACTORS = frozenset({"unit_clerk", "reviewer", "leader"})
 CLERK = frozenset({"unit_clerk"})
 DESIGN_READERS = frozenset({"process_owner", "admin", "auditor"})
+BUREAU = frozenset({"reviewer", "leader", "admin", "auditor"})  # bureau staff and supervisors
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ MATRIX = {
     # public
     "static": PUBLIC, "vendor.asset": PUBLIC, "web.login": PUBLIC, "web.home": PUBLIC, "web.verify": PUBLIC,
     "api.openapi": PUBLIC, "api.create_token": PUBLIC,
+    "public.units": PUBLIC, "public.unit": PUBLIC,  # 机构公示: approved figures only, no personal data
     # every signed-in user, on their own things
     "web.logout": Rule(ANY, "本人"), "api.me": Rule(ANY, "本人"), "api.revoke_token": Rule(ANY, "本人的令牌"),
     "api.list_processes": Rule(ANY, "本人可发起的流程（仅单位经办人有）"),
@@ -83,6 +85,9 @@ MATRIX = {
     "inbox.revoke_delegation": Rule(frozenset({"reviewer", "leader"}), "本人的委托"),
     # the ledger
     "web.units": Rule(CASE_READERS, OWN), "web.unit": Rule(CASE_READERS, OWN), "api.establishment": Rule(CASE_READERS, OWN),
+    "api.get_unit": Rule(CASE_READERS, OWN),
+    "reports.unit_roster": Rule(CASE_READERS, OWN), "reports.district_roster": Rule(BUREAU, "全区人员"),
+    "reports.queries": Rule(BUREAU, "全区台账"),
     # process design
     "design.index": Rule(DESIGN_READERS, "全部流程"), "design.modeler": Rule(DESIGN_READERS, "全部流程"),
     "design.versions": Rule(DESIGN_READERS, "全部流程"), "design.draft": Rule(DESIGN_READERS, "全部流程"),

@@ -87,6 +87,20 @@ def spec():
                 "Notice": {"type": "object", "required": ["id", "title", "issued_at", "url"], "properties": {
                     "id": {"type": "integer"}, "title": {"type": "string"}, "issued_at": {"type": "string"},
                     "verify_code": {"type": "string"}, "url": {"type": "string"}}},
+                "Unit": {"type": "object", "required": ["code", "name", "parent", "kind", "level", "funding", "system",
+                                                        "founded", "document"], "properties": {
+                    "code": {"type": "string", "description": "统一社会信用代码"}, "name": {"type": "string"},
+                    "parent": {"type": ["string", "null"], "description": "主管部门的统一社会信用代码"},
+                    "parent_name": {"type": ["string", "null"]},
+                    "kind": {"type": "string", "description": "机构类别：党政机关 / 事业单位"},
+                    "level": {"type": ["string", "null"], "description": "机构级别"},
+                    "nature": {"type": ["string", "null"], "description": "机构性质"},
+                    "funding": {"type": ["string", "null"], "enum": ["全额", "差额", "自收自支", None],
+                                "description": "经费形式"},
+                    "system": {"type": ["string", "null"], "description": "系统类别"},
+                    "founded": {"type": ["string", "null"], "format": "date", "description": "成立时间"},
+                    "document": {"type": ["string", "null"], "description": "批准文号"},
+                    "departments": {"type": "array", "items": {"type": "string"}, "description": "内设机构"}}},
                 "Figure": {"type": "object", "required": ["category", "approved", "on_roll", "reserved", "vacancy",
                                                           "warning"], "properties": {
                     "category": {"type": "string"}, "approved": {"type": "integer"}, "on_roll": {"type": "integer"},
@@ -184,6 +198,8 @@ def spec():
                 body={"type": "object", "required": ["data"], "properties": {"data": {
                     "type": "object", "description": "审核：decision (approve|return|reject)、opinion（退回、不予通过时必填）；"
                                                      "落编登记：people [{name, id_number, entry_date, ...}]"}}})},
+            "/api/v1/units/{code}": {"get": _op(
+                "单位基本信息（单位经办人限本单位）", 200, _json(ref("Unit")), 401, 403, 404, params=_path_param("code"))},
             "/api/v1/units/{code}/establishment": {"get": _op("单位编制情况", 200, _json({
                 "type": "array", "items": ref("Figure")}), 401, 403, 404, params=_path_param("code"))},
         },

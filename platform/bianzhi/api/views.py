@@ -14,6 +14,7 @@ from ..cases.models import Attachment, Case
 from ..errors import DomainError, Forbidden, NotFound, Unauthorized, ValidationFailed
 from ..extensions import csrf, db
 from ..ledger import operations as ledger
+from ..ledger.models import Department
 from ..notices import operations as notices
 from ..notices.models import Notice
 from ..processes import operations as processes
@@ -189,6 +190,21 @@ def notice_pdf(notice_id):
     record(g.api_user, "notice.download", f"case:{notice.case_id}", ip=request.remote_addr, notice=notice.id)
     commit()
     return send_file(BytesIO(pdf), mimetype="application/pdf", download_name=f"{notice.case.number}-{notice.title}.pdf")
+
+
+@bp.get("/units/<code>")
+@token_required
+def get_unit(code):
+    unit = ledger.unit_by_code(code)
+    if not ledger.can_view_unit(g.api_user, unit):
+        raise Forbidden("只能查看本单位的机构信息")
+    departments = db.session.scalars(select(Department.name).where(Department.unit_id == unit.id)
+                                     .order_by(Department.id)).all()
+    return jsonify({"code": unit.code, "name": unit.name, "parent": unit.parent.code if unit.parent else None,
+                    "parent_name": unit.parent.name if unit.parent else None,
+                    "kind": unit.kind, "level": unit.level, "nature": unit.nature, "funding": unit.funding,
+                    "system": unit.system, "founded": unit.founded.isoformat() if unit.founded else None,
+                    "document": unit.approval_doc, "departments": departments})
 
 
 @bp.get("/units/<code>/establishment")

@@ -1,0 +1,146 @@
+"""Roster export and standing queries over the ledger. Nothing here commits; the views audit
+and commit."""
+import tempfile
+from dataclasses import dataclass
+from datetime import date
+
+from openpyxl import Workbook
+from sqlalchemy import select
+
+from ..exports import safe_cell
+from ..extensions import db
+from ..ledger import operations as ledger
+from ..ledger import retirement
+from ..ledger.models import Department, Person, Unit
+
+STATUS_LABELS = {"on_roll": "在编", "left": "出编"}
+# (header, column): the roster reads plain columns, not Person objects (no identity map to grow)
+ROSTER_COLUMNS = [
+    ("单位", Unit.name), ("人员编码", Person.code), ("姓名", Person.name), ("性别", Person.sex),
+    ("出生日期", Person.birth_date), ("身份证号", Person.id_number), ("编制类型", Person.category),
+    ("内设机构", Department.name), ("职务", Person.post), ("中层职务", Person.midlevel_post),
+    ("学历", Person.education), ("入编时间", Person.entry_date), ("人员状态", Person.status),
+]
+# the person-record fields kept in Person.details that a bureau's roster shows
+DETAIL_COLUMNS = [("岗位类别", "post_type"), ("进入形式", "entry_form"), ("民族", "ethnicity"),
+                  ("政治面貌", "political"), ("学位", "degree"), ("毕业院校", "school"), ("所学专业", "major")]
+ROSTER_HEADER = [h for h, _ in ROSTER_COLUMNS] + [h for h, _ in DETAIL_COLUMNS]
+_STATUS = ROSTER_HEADER.index("人员状态")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+BATCH = 1000
+
+
+def _text(value):
+    """Every cell as neutralised text (dates as YYYY-MM-DD, so export -> edit -> import is exact)."""
+    if isinstance(value, date):
+        value = value.isoformat()
+    return safe_cell(value)
+
+
+def roster_rows(unit=None, include_left=False):
+    """The roster's rows, streamed from the database BATCH rows at a time (never all loaded)."""
+    query = (select(*(column for _, column in ROSTER_COLUMNS), Person.details)
+             .join(Unit, Unit.id == Person.unit_id)
+             .outerjoin(Department, Department.id == Person.department_id)
+             .order_by(Unit.code, Person.category, Person.entry_date, Person.id)
+             .execution_options(yield_per=BATCH))
+    if unit is not None:
+        query = query.where(Person.unit_id == unit.id)
+    if not include_left:
+        query = query.where(Person.status == "on_roll")
+    result = db.session.execute(query)
+    try:
+        for partition in result.partitions():
+            for row in partition:
+                *values, details = row
+                values[_STATUS] = STATUS_LABELS.get(values[_STATUS], values[_STATUS])
+                details = details or {}
+                yield [_text(v) for v in values] + [_text(details.get(key)) for _, key in DETAIL_COLUMNS]
+    finally:
+        result.close()
+
+
+def write_roster(unit=None, include_left=False):
+    """(file, rows): the roster as an .xlsx in a temporary file (write-only workbook: rows go to
+    disk as they are appended), positioned at its start; the caller streams and closes it."""
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("人员花名册")
+    sheet.append([safe_cell(h) for h in ROSTER_HEADER])
+    count = 0
+    for row in roster_rows(unit, include_left):
+        sheet.append(row)
+        count += 1
+    out = tempfile.TemporaryFile()
+    try:
+        book.save(out)
+    except BaseException:
+        out.close()
+        raise
+    out.seek(0)
+    return out, count
+
+
+# -- standing queries ---------------------------------------------------------------------------
+
+@dataclass
+class EstablishmentRow:
+    unit: Unit
+    figure: dict
+
+    @property
+    def label(self):
+        return "超编" if self.figure["warning"] == "red" else "满编"
+
+    @property
+    def over(self):
+        return self.figure["on_roll"] - self.figure["approved"]
+
+
+@dataclass
+class PostRow:
+    unit: Unit
+    figure: dict
+
+    @property
+    def over(self):
+        return self.figure["filled"] - self.figure["approved"]
+
+
+@dataclass
+class RetiringRow:
+    person: Person
+    unit: Unit
+    retirement: retirement.Retirement
+    months_left: int
+
+
+def _units():
+    return db.session.scalars(select(Unit).order_by(Unit.code)).all()
+
+
+def establishment_exceptions():
+    """超编 (on roll above approved) and 满编 (no vacancy left) lines, over-establishment first."""
+    rows = [EstablishmentRow(u, f) for u in _units() for f in ledger.figures(u) if f["warning"] in ("red", "yellow")]
+    rows.sort(key=lambda r: (r.figure["warning"] != "red", r.unit.code, r.figure["category"]))
+    return rows
+
+
+def post_exceptions():
+    """超职数: mid-level (and leadership) post lines held by more people than approved."""
+    return [PostRow(u, f) for u in _units() for f in ledger.post_figures(u) if f["filled"] > f["approved"]]
+
+
+def retiring(today, months):
+    """自然减员: people on roll reaching retirement age (ledger.retirement, the 2025 gradual rule)
+    from this month to `months` months ahead, soonest first."""
+    query = (select(Person, Unit).join(Unit, Unit.id == Person.unit_id)
+             .where(Person.status == "on_roll", Person.birth_date <= retirement.latest_birth_date(today, months))
+             .execution_options(yield_per=BATCH))
+    rows = []
+    for person, unit in db.session.execute(query):
+        ret = retirement.of_person(person)
+        left = retirement.months_until(ret, today)
+        if 0 <= left <= months:
+            rows.append(RetiringRow(person, unit, ret, left))
+    rows.sort(key=lambda r: (r.retirement.date, r.unit.code, r.person.id))
+    return rows
