@@ -299,6 +299,17 @@ def complete_task(user, task_id, data, files=(), ip=None):
     if element.id == parsed.first_user_task().id:
         case.data = values
         case.title = _title(version, values)
+    _save_run(case, run, user)
+    _store_files(user, case, files)
+    audit(user, "task.complete", f"case:{case.id}", ip=ip, number=case.number, step=task.name,
+          decision=decision, **({"on_behalf_of": principal.username} if principal.id != user.id else {}))
+    _flush(case)
+    return case
+
+
+def _save_run(case, run, user):
+    """After the engine moved: close a case whose workflow ended, store the workflow and make
+    the open-task rows match it."""
     if run.completed and case.finished_at is None:
         if case.state == "running":
             case.state = "completed"
@@ -306,11 +317,6 @@ def complete_task(user, task_id, data, files=(), ip=None):
     case.workflow_json = run.dump()
     case.updated_at = utcnow()
     _sync_open_tasks(case, run, user)
-    _store_files(user, case, files)
-    audit(user, "task.complete", f"case:{case.id}", ip=ip, number=case.number, step=task.name,
-          decision=decision, **({"on_behalf_of": principal.username} if principal.id != user.id else {}))
-    _flush(case)
-    return case
 
 
 def fire_timer(system_user, case_id, timer_id):
@@ -332,13 +338,7 @@ def fire_timer(system_user, case_id, timer_id):
                             role="system", user_id=system_user.id, decision="timeout", opinion=None, data={}))
     db.session.flush()
     _run_engine(run.fire_timer, timer.id, on_step(ctx))
-    if run.completed and case.finished_at is None:
-        if case.state == "running":
-            case.state = "completed"
-        case.finished_at = utcnow()
-    case.workflow_json = run.dump()
-    case.updated_at = utcnow()
-    _sync_open_tasks(case, run, system_user)
+    _save_run(case, run, system_user)
     audit(system_user, "timer.fire", f"case:{case.id}", number=case.number, timer=timer.element.name,
           state=case.state)
     _flush(case)
@@ -371,9 +371,7 @@ def withdraw_case(user, case_id, ip=None):
                             name="撤回申请", role="unit_clerk", user_id=user.id, decision="withdraw",
                             opinion=None, data={}))
     set_state(ctx, "withdrawn")
-    case.workflow_json = run.dump()
-    case.updated_at = utcnow()
-    _sync_open_tasks(case, run, user)
+    _save_run(case, run, user)
     audit(user, "case.withdraw", f"case:{case.id}", ip=ip, number=case.number)
     _flush(case)
     return case
