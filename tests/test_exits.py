@@ -12,41 +12,18 @@ from bianzhi.cases.models import Case, CaseStep, OpenTask
 from bianzhi.extensions import db
 from bianzhi.ledger import exits
 from bianzhi.ledger.history import figures_as_of
-from bianzhi.ledger.models import ChronicleEntry, Person, Unit
+from bianzhi.ledger.models import ChronicleEntry, Person
 from bianzhi.ledger.operations import post_figures
 from bianzhi.ledger.policy import setting
 from bianzhi.notices.models import Notice
 from bianzhi.util import utcnow
 from tests.conftest import csrf_token, login
 from tests.fixtures.cases import CLERK1_UNIT, CLERK2_UNIT, decide, only_task
+from tests.fixtures.people import people_of, person_named, unit_of
 from tests.fixtures.race import race
 
 
-
-
 # ---- helpers ---------------------------------------------------------------------------------
-
-def unit_of(code):
-    return db.session.scalar(select(Unit).where(Unit.code == code))
-
-
-def people_of(code=CLERK1_UNIT, holders=None):
-    """On-roll people of the unit not named in any case yet, by code; holders=True/False
-    filters on holding a mid-level post."""
-    db.session.expire_all()
-    named = {(c.data or {}).get("person") for c in db.session.scalars(select(Case))}
-    query = select(Person).join(Unit, Unit.id == Person.unit_id).where(Unit.code == code,
-                                                                       Person.status == "on_roll")
-    if holders is True:
-        query = query.where(Person.midlevel_post.is_not(None))
-    if holders is False:
-        query = query.where(Person.midlevel_post.is_(None))
-    return [p for p in db.session.scalars(query.order_by(Person.code)) if p.code not in named]
-
-
-def person_named(code):
-    db.session.expire_all()
-    return db.session.scalar(select(Person).where(Person.code == code))
 
 
 def exit_data(who, **overrides):

@@ -10,40 +10,17 @@ from sqlalchemy import func, select
 
 from bianzhi.cases.models import Case, CaseStep, OpenTask
 from bianzhi.extensions import db
-from bianzhi.ledger.models import ChronicleEntry, Department, Person, PostQuota, Unit
+from bianzhi.ledger.models import ChronicleEntry, Department, Person, PostQuota
 from bianzhi.notices.models import Notice
 from tests.conftest import csrf_token, login
 from tests.fixtures.cases import CLERK1_UNIT, CLERK2_UNIT, decide, only_task
+from tests.fixtures.people import people_of, person_named, unit_of
 from tests.fixtures.race import race
 
 DEPARTMENTS = "办公室、业务一科、业务二科、质量管理科"  # the demo's 事业单位 departments
 
 
-
-
 # ---- helpers ---------------------------------------------------------------------------------
-
-def unit_of(code=CLERK1_UNIT):
-    return db.session.scalar(select(Unit).where(Unit.code == code))
-
-
-def people_of(code=CLERK1_UNIT, holders=None):
-    """On-roll people of the unit not named in any case yet; holders=True/False filters on
-    holding a mid-level post."""
-    db.session.expire_all()
-    named = {(c.data or {}).get("person") for c in db.session.scalars(select(Case))}
-    query = select(Person).join(Unit, Unit.id == Person.unit_id).where(Unit.code == code,
-                                                                       Person.status == "on_roll")
-    if holders is True:
-        query = query.where(Person.midlevel_post.is_not(None))
-    if holders is False:
-        query = query.where(Person.midlevel_post.is_(None))
-    return [p for p in db.session.scalars(query.order_by(Person.code)) if p.code not in named]
-
-
-def person_named(code):
-    db.session.expire_all()
-    return db.session.scalar(select(Person).where(Person.code == code))
 
 
 def quota(level, code=CLERK1_UNIT):
