@@ -27,6 +27,7 @@ ALLOWED = {
     "@bpmn-io/form-js/dist/assets/form-js.css": "@bpmn-io/form-js",
     "@bpmn-io/form-js/dist/assets/form-js-editor.css": "@bpmn-io/form-js",
     "@bpmn-io/form-js/dist/assets/properties-panel.css": "@bpmn-io/form-js",
+    "echarts/dist/echarts.min.js": "echarts",  # the statistics and monitoring charts
 }
 
 
