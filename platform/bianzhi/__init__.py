@@ -77,6 +77,8 @@ def register_blueprints(app):
     app.register_blueprint(reports_bp)
     from .public.views import bp as public_bp  # 机构公示, no login
     app.register_blueprint(public_bp)
+    from .documents.views import bp as documents_bp  # 机构编制文件库
+    app.register_blueprint(documents_bp)
     register_error_handlers(app)
 
 

@@ -1,8 +1,8 @@
 """initial schema: accounts, ledger, processes, cases, notices, audit
 
-Revision ID: 53bc4879f2e3
+Revision ID: 1a1133f1cbf9
 Revises: 
-Create Date: 2026-11-27 06:19:14.451089
+Create Date: 2026-11-27 07:55:40.626654
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '53bc4879f2e3'
+revision = '1a1133f1cbf9'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -36,6 +36,13 @@ def upgrade():
     sa.Column('system', sa.String(length=32), nullable=True),
     sa.Column('founded', sa.Date(), nullable=True),
     sa.Column('approval_doc', sa.String(length=64), nullable=True),
+    sa.Column('status', sa.String(length=12), server_default='active', nullable=False),
+    sa.Column('abolished_on', sa.Date(), nullable=True),
+    sa.Column('merged_into_id', sa.Integer(), nullable=True),
+    sa.Column('functions', sa.Text(), nullable=True),
+    sa.CheckConstraint("status = 'abolished' OR abolished_on IS NULL", name=op.f('ck_units_abolished_dated')),
+    sa.CheckConstraint("status in ('active', 'abolished')", name=op.f('ck_units_status_known')),
+    sa.ForeignKeyConstraint(['merged_into_id'], ['units.id'], name=op.f('fk_units_merged_into_id_units')),
     sa.ForeignKeyConstraint(['parent_id'], ['units.id'], name=op.f('fk_units_parent_id_units')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_units')),
     sa.UniqueConstraint('code', name=op.f('uq_units_code'))
@@ -146,6 +153,47 @@ def upgrade():
         batch_op.create_index('ix_delegations_delegate_dates', ['delegate_id', 'start_date', 'end_date'], unique=False)
         batch_op.create_index(batch_op.f('ix_delegations_principal_id'), ['principal_id'], unique=False)
 
+    op.create_table('documents',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.String(length=64), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('issued_on', sa.Date(), nullable=False),
+    sa.Column('kind', sa.String(length=8), nullable=False),
+    sa.Column('issuer', sa.String(length=128), nullable=True),
+    sa.Column('body_text', sa.Text(), nullable=False),
+    sa.Column('search_text', sa.Text(), nullable=False),
+    sa.Column('pdf', sa.LargeBinary(), nullable=True),
+    sa.Column('pdf_sha256', sa.String(length=64), nullable=True),
+    sa.Column('pdf_size', sa.Integer(), nullable=True),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.CheckConstraint("kind in ('批复', '三定规定', '通知', '会议纪要', '其他')", name=op.f('ck_documents_kind_known')),
+    sa.CheckConstraint('(pdf_sha256 IS NULL) = (pdf_size IS NULL)', name=op.f('ck_documents_pdf_sha_with_size')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_documents_created_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_documents')),
+    sa.UniqueConstraint('number', name=op.f('uq_documents_number'))
+    )
+    with op.batch_alter_table('documents', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_documents_issued_on'), ['issued_on'], unique=False)
+
+    op.create_table('finance_headcounts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('category', sa.String(length=16), nullable=False),
+    sa.Column('paid', sa.Integer(), nullable=False),
+    sa.Column('as_of', sa.Date(), nullable=False),
+    sa.Column('source', sa.String(length=64), nullable=False),
+    sa.Column('reported_by_id', sa.Integer(), nullable=True),
+    sa.Column('reported_at', sa.DateTime(), nullable=False),
+    sa.CheckConstraint('paid >= 0', name=op.f('ck_finance_headcounts_paid_not_negative')),
+    sa.ForeignKeyConstraint(['reported_by_id'], ['users.id'], name=op.f('fk_finance_headcounts_reported_by_id_users')),
+    sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_finance_headcounts_unit_id_units')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_finance_headcounts')),
+    sa.UniqueConstraint('unit_id', 'category', 'as_of', name=op.f('uq_finance_headcounts_unit_id'))
+    )
+    with op.batch_alter_table('finance_headcounts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_finance_headcounts_unit_id'), ['unit_id'], unique=False)
+
     op.create_table('mail_addresses',
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=False),
@@ -238,6 +286,28 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_process_drafts')),
     sa.UniqueConstraint('key', name=op.f('uq_process_drafts_key'))
     )
+    op.create_table('absorptions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('category', sa.String(length=16), nullable=False),
+    sa.Column('excess', sa.Integer(), nullable=False),
+    sa.Column('target_date', sa.Date(), nullable=False),
+    sa.Column('document', sa.String(length=64), nullable=False),
+    sa.Column('status', sa.String(length=8), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('case_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('closed_at', sa.DateTime(), nullable=True),
+    sa.CheckConstraint("status in ('open', 'closed')", name=op.f('ck_absorptions_status_known')),
+    sa.CheckConstraint('excess > 0', name=op.f('ck_absorptions_excess_positive')),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_absorptions_case_id_cases')),
+    sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_absorptions_unit_id_units')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_absorptions_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_absorptions'))
+    )
+    with op.batch_alter_table('absorptions', schema=None) as batch_op:
+        batch_op.create_index('ix_absorptions_unit_status', ['unit_id', 'status'], unique=False)
+
     op.create_table('attachments',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=False),
@@ -508,6 +578,40 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_urges_case_id'), ['case_id'], unique=False)
         batch_op.create_index('ix_urges_task_user_at', ['task_id', 'user_id', 'at'], unique=False)
 
+    op.create_table('document_links',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('document_id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=True),
+    sa.Column('chronicle_id', sa.Integer(), nullable=True),
+    sa.Column('case_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_document_links_case_id_cases')),
+    sa.ForeignKeyConstraint(['chronicle_id'], ['chronicle.id'], name=op.f('fk_document_links_chronicle_id_chronicle')),
+    sa.ForeignKeyConstraint(['document_id'], ['documents.id'], name=op.f('fk_document_links_document_id_documents')),
+    sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_document_links_unit_id_units')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_document_links'))
+    )
+    with op.batch_alter_table('document_links', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_document_links_case_id'), ['case_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_document_links_chronicle_id'), ['chronicle_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_document_links_document_id'), ['document_id'], unique=False)
+        batch_op.create_index('ix_document_links_unit_document', ['unit_id', 'document_id'], unique=False)
+
+    op.create_table('person_photos',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('content_type', sa.String(length=32), nullable=False),
+    sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('content', sa.LargeBinary(), nullable=True),
+    sa.Column('uploaded_by_id', sa.Integer(), nullable=False),
+    sa.Column('uploaded_at', sa.DateTime(), nullable=False),
+    sa.CheckConstraint('size > 0', name=op.f('ck_person_photos_size_positive')),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_person_photos_person_id_people')),
+    sa.ForeignKeyConstraint(['uploaded_by_id'], ['users.id'], name=op.f('fk_person_photos_uploaded_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_person_photos')),
+    sa.UniqueConstraint('person_id', name=op.f('uq_person_photos_person_id'))
+    )
     op.create_table('temp_staff',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('unit_id', sa.Integer(), nullable=False),
@@ -542,6 +646,14 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_temp_staff_unit_id'))
 
     op.drop_table('temp_staff')
+    op.drop_table('person_photos')
+    with op.batch_alter_table('document_links', schema=None) as batch_op:
+        batch_op.drop_index('ix_document_links_unit_document')
+        batch_op.drop_index(batch_op.f('ix_document_links_document_id'))
+        batch_op.drop_index(batch_op.f('ix_document_links_chronicle_id'))
+        batch_op.drop_index(batch_op.f('ix_document_links_case_id'))
+
+    op.drop_table('document_links')
     with op.batch_alter_table('urges', schema=None) as batch_op:
         batch_op.drop_index('ix_urges_task_user_at')
         batch_op.drop_index(batch_op.f('ix_urges_case_id'))
@@ -605,6 +717,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_attachments_case_id'))
 
     op.drop_table('attachments')
+    with op.batch_alter_table('absorptions', schema=None) as batch_op:
+        batch_op.drop_index('ix_absorptions_unit_status')
+
+    op.drop_table('absorptions')
     op.drop_table('process_drafts')
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_cases_unit_id'))
@@ -622,6 +738,14 @@ def downgrade():
 
     op.drop_table('process_versions')
     op.drop_table('mail_addresses')
+    with op.batch_alter_table('finance_headcounts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_finance_headcounts_unit_id'))
+
+    op.drop_table('finance_headcounts')
+    with op.batch_alter_table('documents', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_documents_issued_on'))
+
+    op.drop_table('documents')
     with op.batch_alter_table('delegations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_delegations_principal_id'))
         batch_op.drop_index('ix_delegations_delegate_dates')
