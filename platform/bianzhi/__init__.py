@@ -79,6 +79,10 @@ def register_blueprints(app):
     app.register_blueprint(public_bp)
     from .documents.views import bp as documents_bp  # 机构编制文件库
     app.register_blueprint(documents_bp)
+    from .registers.api import bp as units_api_bp  # 机构编制管理 over the API
+    from .registers.views import bp as registers_bp  # 机构编制管理: units, establishment, posts
+    app.register_blueprint(units_api_bp)
+    app.register_blueprint(registers_bp)
     register_error_handlers(app)
 
 

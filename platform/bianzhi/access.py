@@ -18,6 +18,7 @@ TASK_ACTORS = frozenset({"unit_clerk", "reviewer", "leader"})
 CLERK = frozenset({"unit_clerk"})
 DESIGN_READERS = frozenset({"process_owner", "admin", "auditor"})
 BUREAU = frozenset({"reviewer", "leader", "admin", "auditor"})  # bureau staff and supervisors
+REGISTER_EDITORS = frozenset({"reviewer", "admin"})  # change units and establishment (ledger/units.py)
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,14 @@ MATRIX = {
     "audit.export": Rule(frozenset({"auditor", "admin"}), "全部审计记录"),
     "exchange.headcounts": Rule(frozenset({"finance", "admin", "auditor", "leader"}), "全区人数统计"),
     "exchange.ledger_export": Rule(frozenset({"admin", "auditor"}), "全部台账"),
+    # 机构编制管理 (units, establishment, posts, departments): 业务科室 and admins change, every
+    # change with its approving document; leaders and supervisors read; clerks apply (编制调整)
+    "registers.units": Rule(BUREAU, "全区单位"), "registers.unit": Rule(BUREAU, "全区单位"),
+    **{f"registers.{name}": Rule(REGISTER_EDITORS, "全区单位", "只有业务科室或系统管理员可以调整机构编制")
+       for name in ("create", "rename", "move", "merge", "abolish", "establishment", "transfer", "posts",
+                    "departments")},
+    "units_api.create_unit": Rule(REGISTER_EDITORS, "全区单位", "只有业务科室或系统管理员可以设立单位"),
+    "units_api.adjust_establishment": Rule(REGISTER_EDITORS, "全区单位", "只有业务科室或系统管理员可以调整核定编制"),
 }
 
 

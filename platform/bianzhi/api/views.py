@@ -204,7 +204,9 @@ def get_unit(code):
                     "parent_name": unit.parent.name if unit.parent else None,
                     "kind": unit.kind, "level": unit.level, "nature": unit.nature, "funding": unit.funding,
                     "system": unit.system, "founded": unit.founded.isoformat() if unit.founded else None,
-                    "document": unit.approval_doc, "departments": departments})
+                    "document": unit.approval_doc, "departments": departments,
+                    "status": unit.status, "abolished_on": unit.abolished_on.isoformat() if unit.abolished_on else None,
+                    "merged_into": unit.merged_into.code if unit.merged_into else None, "functions": unit.functions})
 
 
 @bp.get("/units/<code>/establishment")

@@ -13,6 +13,8 @@ FUNDING = ("全额", "差额", "自收自支")
 
 class Unit(db.Model):
     __tablename__ = "units"
+    __table_args__ = (CheckConstraint("status in ('active', 'abolished')", name="status_known"),
+                      CheckConstraint("status = 'abolished' OR abolished_on IS NULL", name="abolished_dated"))
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)  # 统一社会信用代码
     name: Mapped[str] = mapped_column(String(128))
@@ -24,8 +26,14 @@ class Unit(db.Model):
     system: Mapped[str | None] = mapped_column(String(32))  # 系统类别
     founded: Mapped[date | None]
     approval_doc: Mapped[str | None] = mapped_column(String(64))  # 批准文号
+    # lifecycle (ledger/units.py): an abolished unit keeps its rows and its history
+    status: Mapped[str] = mapped_column(String(12), default="active", server_default="active")
+    abolished_on: Mapped[date | None]
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    functions: Mapped[str | None] = mapped_column(Text)  # 主要职责
 
-    parent = relationship("Unit", remote_side=[id])
+    parent = relationship("Unit", remote_side=[id], foreign_keys=[parent_id])
+    merged_into = relationship("Unit", remote_side=[id], foreign_keys=[merged_into_id])
 
 
 class Establishment(db.Model):
@@ -187,3 +195,25 @@ class TempStaff(db.Model):
     end_date: Mapped[date]
     status: Mapped[str] = mapped_column(String(8), default="active")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Absorption(db.Model):
+    """消化: an establishment line knowingly left over (on roll + reserved > approved) by an
+    adjustment or transfer, to be absorbed by a target date. Open until a later change finds
+    the line back within the approved number (ledger/units.py)."""
+    __tablename__ = "absorptions"
+    __table_args__ = (CheckConstraint("excess > 0", name="excess_positive"),
+                      CheckConstraint("status in ('open', 'closed')", name="status_known"),
+                      Index("ix_absorptions_unit_status", "unit_id", "status"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    category: Mapped[str] = mapped_column(String(16))
+    excess: Mapped[int]  # over by this many when it was decided
+    target_date: Mapped[date]
+    document: Mapped[str] = mapped_column(String(64))  # the approving document's number
+    status: Mapped[str] = mapped_column(String(8), default="open")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None]
+

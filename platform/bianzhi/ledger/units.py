@@ -1,0 +1,589 @@
+"""Unit lifecycle (create, rename, move, merge, abolish) and establishment adjustments
+(核定数 by category, 领导/中层职数, 内设机构, 划转 between units, 消化 of a knowingly kept excess).
+
+Every change carries its approving document (批准文号, date, title, optional PDF) and is a
+chronicle entry, before → after; the figure changes carry deltas ({"category", "approved",
+"on_roll", "reserved"}) so ledger/history.figures_as_of replays any past date exactly.
+Chronicle names others rely on: entity "unit" create/rename/move/merge/abolish; "establishment"
+adjust/transfer; "post_quota" adjust; "department" add/rename/remove.
+
+Rules take the acting user, change the session, flush, never commit. Establishment lines are
+locked (FOR UPDATE) in id order, as ledger/vacancy.py does, so concurrent cases stay exact.
+"""
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+from stdnum.cn import uscc
+
+from ..cases.models import Case
+from ..documents import operations as documents
+from ..errors import Conflict, ValidationFailed
+from ..extensions import db
+from ..util import utcnow
+from .models import (CATEGORIES, FUNDING, Absorption, Department, Establishment, Person, PostQuota,
+                     Reservation, TempQuota, TempStaff, Unit)
+from .operations import chronicle, figure, figures
+
+KINDS = ("党政机关", "事业单位")
+POST_KINDS = {"leadership": "领导职数", "midlevel": "中层职数"}
+POST_LEVELS = ("正职", "副职")
+NAMES_LISTED = 10  # how many people or cases a refusal names
+
+
+@dataclass
+class Approval:
+    """The approving document of a change: 批准文号, date, title, optional PDF."""
+    number: str
+    issued_on: date
+    title: str = ""
+    pdf: bytes | None = None
+    case: object = None  # the case whose decision it is (the 编制调整 process)
+
+
+def approval_from(values, default_title=""):
+    """An Approval from form or JSON values (doc_number, doc_date, doc_title); raises
+    ValidationFailed naming the missing fields."""
+    number = str(values.get("doc_number") or "").strip()
+    when = str(values.get("doc_date") or "").strip()
+    errors = {}
+    if not number:
+        errors["doc_number"] = ["请填写批准文号"]
+    elif len(number) > 64:
+        errors["doc_number"] = ["批准文号最多 64 个字"]
+    issued_on = None
+    if not when:
+        errors["doc_date"] = ["请填写批准日期"]
+    else:
+        try:
+            issued_on = date.fromisoformat(when)
+        except ValueError:
+            errors["doc_date"] = ["批准日期格式应为 YYYY-MM-DD"]
+        else:
+            if issued_on > date.today():
+                errors["doc_date"] = [f"批准日期 {when} 晚于今天"]
+    title = str(values.get("doc_title") or "").strip()[:200] or default_title
+    if errors:
+        raise ValidationFailed("每项调整须有批准文件：" + "；".join(m[0] for m in errors.values()), fields=errors)
+    return Approval(number=number, issued_on=issued_on, title=title or number, pdf=values.get("doc_pdf") or None)
+
+
+class _Recorder:
+    """Writes the chronicle entries of one operation and links each to its document."""
+
+    def __init__(self, user, approval, units):
+        self.user, self.approval = user, approval
+        # an already registered number is reused (a change may cite an existing document)
+        self.document = documents.register(user, approval.number, approval.title, approval.issued_on,
+                                           kind="批复", pdf=approval.pdf, unit_ids=[u.id for u in units],
+                                           case=approval.case)
+        self.number = self.document.number
+
+    def __call__(self, unit, entity, entity_id, action, summary, before=None, after=None, delta=None):
+        number = self.number
+        after = dict(after or {}, document=number)
+        entry = chronicle(self.user, self.approval.case, unit, entity, entity_id, action,
+                          f"{summary}（依据 {number}）", before=before, after=after, delta=delta)
+        documents.link(self.document, unit=unit, chronicle_entry=entry, case=self.approval.case, user=self.user)
+        return entry
+
+
+# ---------------------------------------------------------------- reading
+
+def active_units():
+    return select(Unit).where(Unit.status == "active").order_by(Unit.code)
+
+
+def _require_active(unit, what="该单位"):
+    if unit.status != "active":
+        raise Conflict(f"{what}（{unit.name}）已撤销，不能再调整", code="unit_abolished")
+
+
+def _lock_lines(unit_ids, categories=None):
+    """Lock the establishment lines of the units in id order (one order for every caller)."""
+    query = select(Establishment).where(Establishment.unit_id.in_(unit_ids))
+    if categories is not None:
+        query = query.where(Establishment.category.in_(categories))
+    return db.session.scalars(query.order_by(Establishment.id).with_for_update()
+                              .execution_options(populate_existing=True)).all()
+
+
+def _line(unit, category, create=False):
+    est = db.session.scalar(select(Establishment).where(Establishment.unit_id == unit.id,
+                                                        Establishment.category == category))
+    if est is None and create:
+        est = Establishment(unit_id=unit.id, category=category, approved=0)
+        db.session.add(est)
+        db.session.flush()
+    return est
+
+
+def _check_category(category):
+    if category not in CATEGORIES:
+        raise ValidationFailed(f"编制类型应为：{'、'.join(CATEGORIES)}", fields={"category": ["请选择编制类型"]})
+
+
+def _names(people):
+    names = "、".join(p.name for p in people[:NAMES_LISTED])
+    return names + (f"等 {len(people)} 人" if len(people) > NAMES_LISTED else "")
+
+
+def _unfinished_cases(unit):
+    return db.session.scalars(select(Case).where(Case.unit_id == unit.id, Case.finished_at.is_(None))
+                              .order_by(Case.id)).all()
+
+
+def absorption_warnings(unit, today=None):
+    """Open 消化 records whose line is still over (on roll + reserved > approved), with the
+    current excess and whether the target date has passed."""
+    today = today or date.today()
+    figs = {f["category"]: f for f in figures(unit)}
+    result = []
+    for rec in db.session.scalars(select(Absorption).where(Absorption.unit_id == unit.id, Absorption.status == "open")
+                                  .order_by(Absorption.id)):
+        fig = figs.get(rec.category)
+        excess = fig["on_roll"] + fig["reserved"] - fig["approved"] if fig else 0
+        if excess > 0:
+            result.append({"record": rec, "category": rec.category, "excess": excess, "decided_excess": rec.excess,
+                           "target_date": rec.target_date, "document": rec.document,
+                           "overdue": rec.target_date < today,
+                           "text": f"{rec.category}超编 {excess} 名待消化（{rec.document} 核定，期限 "
+                                   f"{rec.target_date.isoformat()}{'，已逾期' if rec.target_date < today else ''}）"})
+    return result
+
+
+def _close_absorbed(unit):
+    """Close the open 消化 records of lines that are back within their approved number."""
+    figs = {f["category"]: f for f in figures(unit)}
+    for rec in db.session.scalars(select(Absorption).where(Absorption.unit_id == unit.id, Absorption.status == "open")):
+        fig = figs.get(rec.category)
+        if fig is None or fig["on_roll"] + fig["reserved"] <= fig["approved"]:
+            rec.status, rec.closed_at = "closed", utcnow()
+
+
+def _absorb(user, unit, category, excess, absorb_until, approval, why):
+    """Record a deliberate excess (消化), or refuse the change with the figures."""
+    if absorb_until is None:
+        raise ValidationFailed(f"{why}，将超编 {excess} 名；如确需调整，请选择「超编消化」并填写消化期限",
+                               fields={"approved": [why]}, code="would_be_over")
+    if absorb_until <= date.today():
+        raise ValidationFailed("消化期限应晚于今天", fields={"absorb_until": ["消化期限应晚于今天"]})
+    rec = Absorption(unit_id=unit.id, category=category, excess=excess, target_date=absorb_until,
+                     document=approval.number, user_id=user.id if user else None,
+                     case_id=approval.case.id if approval.case else None)
+    db.session.add(rec)
+    return rec
+
+
+# ---------------------------------------------------------------- lifecycle
+
+def check_code(code):
+    code = (code or "").strip().upper()
+    if not uscc.is_valid(code):
+        message = f"统一社会信用代码「{code}」无效：应为 18 位，且校验位正确"
+        raise ValidationFailed(message, fields={"code": [message]})
+    if db.session.scalar(select(Unit.id).where(Unit.code == code)) is not None:
+        message = f"统一社会信用代码 {code} 已被其他单位使用"
+        raise ValidationFailed(message, fields={"code": [message]})
+    return code
+
+
+def _check_name(name, except_id=None):
+    name = (name or "").strip()
+    if not name or len(name) > 128:
+        raise ValidationFailed("请填写单位名称（最多 128 个字）", fields={"name": ["必填，最多 128 个字"]})
+    query = select(Unit).where(Unit.name == name, Unit.status == "active")
+    if except_id:
+        query = query.where(Unit.id != except_id)
+    if db.session.scalar(query) is not None:
+        raise ValidationFailed(f"已有名为「{name}」的单位", fields={"name": ["与现有单位重名"]})
+    return name
+
+
+def create_unit(user, approval, code, name, kind, parent=None, level=None, nature=None, funding=None,
+                system=None, functions=None):
+    code, name = check_code(code), _check_name(name)
+    if kind not in KINDS:
+        raise ValidationFailed(f"机构类别应为：{'、'.join(KINDS)}", fields={"kind": ["请选择机构类别"]})
+    if funding and funding not in FUNDING:
+        raise ValidationFailed(f"经费形式应为：{'、'.join(FUNDING)}", fields={"funding": ["请选择经费形式"]})
+    if parent is not None:
+        _require_active(parent, "上级单位")
+    unit = Unit(code=code, name=name, kind=kind, parent_id=parent.id if parent else None, level=level or None,
+                nature=nature or None, funding=funding or None, system=system or None, founded=approval.issued_on,
+                approval_doc=approval.number, functions=functions or None, status="active")
+    db.session.add(unit)
+    db.session.flush()
+    record = _Recorder(user, approval, [unit])
+    unit.approval_doc = record.number
+    record(unit, "unit", unit.id, "create", f"设立{name}" + (f"，隶属{parent.name}" if parent else ""),
+           after={"code": code, "name": name, "kind": kind, "parent": parent.code if parent else None,
+                  "level": unit.level, "funding": unit.funding})
+    return unit
+
+
+def rename_unit(user, unit, name, approval):
+    _require_active(unit)
+    name = _check_name(name, except_id=unit.id)
+    if name == unit.name:
+        raise ValidationFailed("新名称与现名称相同", fields={"name": ["新名称与现名称相同"]})
+    old = unit.name
+    unit.name = name
+    _Recorder(user, approval, [unit])(unit, "unit", unit.id, "rename", f"{old} 更名为 {name}",
+                                      before={"name": old}, after={"name": name})
+    return unit
+
+
+def move_unit(user, unit, parent, approval):
+    """Put `unit` under `parent` (None: top level). Refused when it would make a cycle."""
+    _require_active(unit)
+    if parent is not None:
+        _require_active(parent, "上级单位")
+        node = parent
+        while node is not None:
+            if node.id == unit.id:
+                raise ValidationFailed(f"不能把{unit.name}调整到其自身或其下属单位（{parent.name}）之下",
+                                       fields={"parent": ["会形成循环隶属"]})
+            node = node.parent
+    if (parent.id if parent else None) == unit.parent_id:
+        raise ValidationFailed("隶属关系没有变化", fields={"parent": ["与现上级单位相同"]})
+    old = unit.parent
+    unit.parent_id = parent.id if parent else None
+    _Recorder(user, approval, [unit])(
+        unit, "unit", unit.id, "move",
+        f"{unit.name} 隶属关系由{old.name if old else '（无上级）'}调整为{parent.name if parent else '（无上级）'}",
+        before={"parent": old.code if old else None}, after={"parent": parent.code if parent else None})
+    db.session.flush()
+    return unit
+
+
+def _refuse_open_cases(unit, doing):
+    open_cases = _unfinished_cases(unit)
+    if open_cases:
+        numbers = "、".join(c.number for c in open_cases[:NAMES_LISTED])
+        raise Conflict(f"{unit.name}还有 {len(open_cases)} 件在办案件（{numbers}），请先办结或撤回后再{doing}",
+                       code="open_cases")
+
+
+def merge_units(user, source, target, approval):
+    """Merge `source` into `target`: its people, establishment lines, post quotas, departments,
+    plan reservations, temp staff, open 消化 records and subordinate units move to `target`;
+    `source` is abolished and points to `target`. Refused while `source` has unfinished cases
+    (their workflow and figures belong to the old unit: finish or withdraw them first)."""
+    if source.id == target.id:
+        raise ValidationFailed("不能把单位并入其自身", fields={"target": ["请选择另一个单位"]})
+    _require_active(source, "被合并单位")
+    _require_active(target, "并入单位")
+    _refuse_open_cases(source, "合并")
+    record = _Recorder(user, approval, [source, target])
+    _lock_lines(sorted({source.id, target.id}))
+    src_figs = {f["category"]: f for f in figures(source)}
+    src_lines = db.session.scalars(select(Establishment).where(Establishment.unit_id == source.id)
+                                   .order_by(Establishment.id)).all()
+    # departments first, so people keep theirs
+    target_departments = {d.name: d for d in db.session.scalars(select(Department)
+                                                                .where(Department.unit_id == target.id))}
+    dept_map = {}
+    for dept in db.session.scalars(select(Department).where(Department.unit_id == source.id).order_by(Department.id)):
+        same = target_departments.get(dept.name)
+        if same is None:
+            dept.unit_id = target.id
+            record(target, "department", dept.id, "add", f"{source.name}内设机构{dept.name}随合并转入{target.name}",
+                   before={"unit": source.code, "name": dept.name}, after={"unit": target.code, "name": dept.name})
+        else:
+            dept_map[dept.id] = same.id
+    people = db.session.scalars(select(Person).where(Person.unit_id == source.id, Person.status == "on_roll")
+                                .order_by(Person.id)).all()
+    for person in people:
+        person.unit_id = target.id
+        if person.work_unit_id in (None, source.id):
+            person.work_unit_id = target.id
+        if person.department_id in dept_map:
+            person.department_id = dept_map[person.department_id]
+        record(target, "person", person.id, "merge", f"{person.name} 随{source.name}并入{target.name}",
+               before={"unit": source.code}, after={"unit": target.code})
+    db.session.flush()
+    for dept_id, same_id in dept_map.items():
+        _retire_department(db.session.get(Department, dept_id), same_id)
+        record(source, "department", dept_id, "remove", f"{source.name}内设机构并入{target.name}同名内设机构",
+               after={"merged_into": same_id})
+    for reservation in db.session.scalars(select(Reservation).where(Reservation.unit_id == source.id,
+                                                                    Reservation.status == "active")):
+        reservation.unit_id = target.id
+    for quota in db.session.scalars(select(TempQuota).where(TempQuota.unit_id == source.id)):
+        quota.unit_id = target.id
+    for staff in db.session.scalars(select(TempStaff).where(TempStaff.unit_id == source.id,
+                                                            TempStaff.status == "active")):
+        staff.unit_id = target.id
+    for rec in db.session.scalars(select(Absorption).where(Absorption.unit_id == source.id,
+                                                           Absorption.status == "open")):
+        rec.unit_id = target.id
+    db.session.flush()
+    for line in src_lines:
+        fig = src_figs[line.category]
+        moved = {"approved": line.approved, "on_roll": fig["on_roll"], "reserved": fig["reserved"]}
+        if not any(moved.values()):
+            continue
+        into = _line(target, line.category, create=True)
+        before_target = into.approved
+        into.approved += line.approved
+        line.approved = 0
+        record(source, "unit", source.id, "merge",
+               f"{source.name}并入{target.name}：{line.category}核定 {moved['approved']} 名、在编 {moved['on_roll']} 名、"
+               f"预留 {moved['reserved']} 名转出", before=dict(moved), after={"approved": 0, "on_roll": 0, "reserved": 0},
+               delta={"category": line.category, **{k: -v for k, v in moved.items()}})
+        record(target, "unit", target.id, "merge",
+               f"{source.name}并入本单位：{line.category}核定 {moved['approved']} 名、在编 {moved['on_roll']} 名、"
+               f"预留 {moved['reserved']} 名转入", before={"approved": before_target},
+               after={"approved": into.approved}, delta={"category": line.category, **moved})
+    for quota in db.session.scalars(select(PostQuota).where(PostQuota.unit_id == source.id).order_by(PostQuota.id)):
+        if quota.approved:
+            into = _quota(target, quota.kind, quota.level, create=True)
+            record(target, "post_quota", into.id, "adjust",
+                   f"{source.name}并入：{POST_KINDS[quota.kind]}{quota.level}增加 {quota.approved} 名",
+                   before={"approved": into.approved}, after={"approved": into.approved + quota.approved})
+            record(source, "post_quota", quota.id, "adjust",
+                   f"并入{target.name}：{POST_KINDS[quota.kind]}{quota.level}转出 {quota.approved} 名",
+                   before={"approved": quota.approved}, after={"approved": 0})
+            into.approved += quota.approved
+            quota.approved = 0
+    for child in db.session.scalars(select(Unit).where(Unit.parent_id == source.id)):
+        if child.id == target.id:
+            child.parent_id = source.parent_id
+        else:
+            child.parent_id = target.id
+    if target.parent_id == source.id:
+        target.parent_id = source.parent_id
+    source.status, source.abolished_on, source.merged_into_id = "abolished", approval.issued_on, target.id
+    record(source, "unit", source.id, "abolish", f"{source.name}并入{target.name}，本单位撤销",
+           before={"status": "active"}, after={"status": "abolished", "merged_into": target.code})
+    record(target, "unit", target.id, "merge", f"{source.name}（{len(people)} 名在编人员）并入本单位",
+           before=None, after={"merged": source.code, "people": len(people)})
+    db.session.flush()
+    _close_absorbed(target)
+    return target
+
+
+def _retire_department(dept, replacement_id=None):
+    """Delete a department row; people who left keep its name in their record."""
+    for person in db.session.scalars(select(Person).where(Person.department_id == dept.id)):
+        if person.status == "on_roll" and replacement_id is not None:
+            person.department_id = replacement_id
+            continue
+        person.details = dict(person.details or {}, department_name=dept.name)
+        person.department_id = None
+    db.session.flush()
+    db.session.delete(dept)
+
+
+def abolish_unit(user, unit, approval):
+    """Abolish `unit`: refused while people are on its roll (the message names them), while it
+    has unfinished cases, active reservations, active temp staff or active subordinate units.
+    Its establishment and post lines go to 0 (with chronicle deltas); its rows stay."""
+    _require_active(unit)
+    people = db.session.scalars(select(Person).where(Person.unit_id == unit.id, Person.status == "on_roll")
+                                .order_by(Person.id)).all()
+    if people:
+        raise Conflict(f"该单位仍有 {len(people)} 名在编人员：{_names(people)}，请先调出或办理出编",
+                       code="people_on_roll")
+    _refuse_open_cases(unit, "撤销")
+    held = db.session.scalar(select(func.sum(Reservation.count - Reservation.used))
+                             .where(Reservation.unit_id == unit.id, Reservation.status == "active")) or 0
+    if held:
+        raise Conflict(f"该单位仍有预留编制 {held} 名（已核准的用编计划或空编使用），请先释放后再撤销",
+                       code="reservations")
+    temps = db.session.scalars(select(TempStaff).where(TempStaff.unit_id == unit.id, TempStaff.status == "active")
+                               .order_by(TempStaff.id)).all()
+    if temps:
+        raise Conflict(f"该单位仍有 {len(temps)} 名临聘人员：{_names(temps)}，请先办理解聘", code="temp_staff")
+    children = db.session.scalars(select(Unit).where(Unit.parent_id == unit.id, Unit.status == "active")
+                                  .order_by(Unit.code)).all()
+    if children:
+        raise Conflict(f"该单位仍有下属单位：{'、'.join(c.name for c in children)}，请先调整隶属关系或撤销",
+                       code="children")
+    record = _Recorder(user, approval, [unit])
+    for line in _lock_lines([unit.id]):
+        if line.approved:
+            record(unit, "establishment", line.id, "adjust", f"{unit.name}撤销，{line.category}核定数核销",
+                   before={"approved": line.approved}, after={"approved": 0},
+                   delta={"category": line.category, "approved": -line.approved})
+            line.approved = 0
+    for quota in db.session.scalars(select(PostQuota).where(PostQuota.unit_id == unit.id)):
+        if quota.approved:
+            record(unit, "post_quota", quota.id, "adjust", f"{unit.name}撤销，{POST_KINDS[quota.kind]}{quota.level}核销",
+                   before={"approved": quota.approved}, after={"approved": 0})
+            quota.approved = 0
+    unit.status, unit.abolished_on = "abolished", approval.issued_on
+    record(unit, "unit", unit.id, "abolish", f"撤销{unit.name}", before={"status": "active"},
+           after={"status": "abolished"})
+    db.session.flush()
+    return unit
+
+
+# ---------------------------------------------------------------- establishment and posts
+
+def adjust_establishment(user, unit, category, approved, approval, absorb_until=None):
+    """Set the approved number of `category`. A figure below on roll + reserved is refused
+    unless `absorb_until` (消化 target date) is given; then a 消化 record is kept."""
+    _require_active(unit)
+    _check_category(category)
+    if not isinstance(approved, int) or isinstance(approved, bool) or approved < 0 or approved > 100000:
+        raise ValidationFailed("核定数应为 0 到 100000 之间的整数", fields={"approved": ["应为不小于 0 的整数"]})
+    record = _Recorder(user, approval, [unit])
+    est = _line(unit, category, create=True)
+    _lock_lines([unit.id], [category])
+    fig = figure(unit, category)
+    old = est.approved
+    if approved == old:
+        raise ValidationFailed(f"{category}核定数已是 {old} 名，没有变化", fields={"approved": ["与现核定数相同"]})
+    used = fig["on_roll"] + fig["reserved"]
+    if approved < used:
+        _absorb(user, unit, category, used - approved, absorb_until, approval,
+                f"调整后{unit.name}{category}核定 {approved} 名，少于在编 {fig['on_roll']} 名与预留 {fig['reserved']} 名之和")
+    est.approved = approved
+    change = approved - old
+    record(unit, "establishment", est.id, "adjust",
+           f"{unit.name}{category}核定数由 {old} 名{'增加' if change > 0 else '核减'}为 {approved} 名",
+           before={"category": category, "approved": old}, after={"category": category, "approved": approved},
+           delta={"category": category, "approved": change})
+    db.session.flush()
+    _close_absorbed(unit)
+    return est
+
+
+def transfer_establishment(user, source, target, category, count, approval, absorb_until=None):
+    """划转: move `count` approved places of `category` from `source` to `target`. Both lines
+    are locked in id order; `source` needs that vacancy unless 消化 is chosen. The district
+    total does not change."""
+    if source.id == target.id:
+        raise ValidationFailed("划出单位与划入单位不能相同", fields={"target": ["请选择另一个单位"]})
+    _require_active(source, "划出单位")
+    _require_active(target, "划入单位")
+    _check_category(category)
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1 or count > 100000:
+        raise ValidationFailed("划转数应为正整数", fields={"count": ["应为正整数"]})
+    if _line(source, category) is None:
+        raise ValidationFailed(f"{source.name}没有核定{category}", fields={"category": [f"划出单位没有核定{category}"]})
+    record = _Recorder(user, approval, [source, target])
+    into = _line(target, category, create=True)
+    _lock_lines(sorted({source.id, target.id}), [category])
+    out = _line(source, category)
+    fig = figure(source, category)
+    if count > out.approved:
+        raise ValidationFailed(f"{source.name}{category}核定仅 {out.approved} 名，不能划出 {count} 名",
+                               fields={"count": [f"最多 {out.approved} 名"]})
+    if count > fig["vacancy"]:
+        used = fig["on_roll"] + fig["reserved"]
+        _absorb(user, source, category, used - (out.approved - count), absorb_until, approval,
+                f"{source.name}{category}空编 {max(fig['vacancy'], 0)} 名（核定 {fig['approved']}、在编 {fig['on_roll']}、"
+                f"预留 {fig['reserved']}），划出 {count} 名")
+    before_out, before_in = out.approved, into.approved
+    out.approved -= count
+    into.approved += count
+    record(source, "establishment", out.id, "transfer", f"{category} {count} 名划转至{target.name}",
+           before={"category": category, "approved": before_out}, after={"category": category, "approved": out.approved,
+                                                                         "to": target.code},
+           delta={"category": category, "approved": -count})
+    record(target, "establishment", into.id, "transfer", f"{category} {count} 名由{source.name}划入",
+           before={"category": category, "approved": before_in}, after={"category": category, "approved": into.approved,
+                                                                        "from": source.code},
+           delta={"category": category, "approved": count})
+    db.session.flush()
+    _close_absorbed(target)
+    return out, into
+
+
+def _quota(unit, kind, level, create=False, lock=False):
+    query = select(PostQuota).where(PostQuota.unit_id == unit.id, PostQuota.kind == kind, PostQuota.level == level)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    quota = db.session.scalar(query)
+    if quota is None and create:
+        quota = PostQuota(unit_id=unit.id, kind=kind, level=level, approved=0)
+        db.session.add(quota)
+        db.session.flush()
+    return quota
+
+
+def adjust_post_quota(user, unit, kind, level, approved, approval):
+    """Set the approved 领导职数 / 中层职数 of one level; never below the people holding it."""
+    _require_active(unit)
+    if kind not in POST_KINDS or level not in POST_LEVELS:
+        raise ValidationFailed("请选择职数类别（领导职数/中层职数）和层级（正职/副职）",
+                               fields={"kind": ["请选择"], "level": ["请选择"]})
+    if not isinstance(approved, int) or isinstance(approved, bool) or approved < 0 or approved > 1000:
+        raise ValidationFailed("职数应为 0 到 1000 之间的整数", fields={"approved": ["应为不小于 0 的整数"]})
+    record = _Recorder(user, approval, [unit])
+    _quota(unit, kind, level, create=True)
+    quota = _quota(unit, kind, level, lock=True)
+    if approved == quota.approved:
+        raise ValidationFailed(f"{POST_KINDS[kind]}{level}已是 {approved} 名，没有变化", fields={"approved": ["没有变化"]})
+    if kind == "midlevel":
+        holders = db.session.scalars(select(Person).where(Person.unit_id == unit.id, Person.status == "on_roll",
+                                                          Person.midlevel_post == level).order_by(Person.id)).all()
+        if approved < len(holders):
+            raise ValidationFailed(f"{unit.name}现有中层{level} {len(holders)} 人（{_names(holders)}），"
+                                   f"核定数不能少于 {len(holders)} 名；请先办理免职", fields={"approved": ["少于现任职人数"]})
+    old = quota.approved
+    quota.approved = approved
+    record(unit, "post_quota", quota.id, "adjust", f"{unit.name}{POST_KINDS[kind]}{level}由 {old} 名调整为 {approved} 名",
+           before={"kind": kind, "level": level, "approved": old}, after={"kind": kind, "level": level, "approved": approved})
+    db.session.flush()
+    return quota
+
+
+def _department(unit, department_id):
+    dept = db.session.get(Department, department_id) if isinstance(department_id, int) else None
+    if dept is None or dept.unit_id != unit.id:
+        raise ValidationFailed("请选择本单位的内设机构", fields={"department": ["不是本单位的内设机构"]})
+    return dept
+
+
+def _department_name(unit, name, except_id=None):
+    name = (name or "").strip()
+    if not name or len(name) > 64:
+        raise ValidationFailed("请填写内设机构名称（最多 64 个字）", fields={"name": ["必填，最多 64 个字"]})
+    query = select(Department).where(Department.unit_id == unit.id, Department.name == name)
+    if except_id:
+        query = query.where(Department.id != except_id)
+    if db.session.scalar(query) is not None:
+        raise ValidationFailed(f"{unit.name}已有内设机构「{name}」", fields={"name": ["重名"]})
+    return name
+
+
+def add_department(user, unit, name, approval):
+    _require_active(unit)
+    name = _department_name(unit, name)
+    dept = Department(unit_id=unit.id, name=name)
+    db.session.add(dept)
+    db.session.flush()
+    _Recorder(user, approval, [unit])(unit, "department", dept.id, "add", f"{unit.name}设立内设机构{name}",
+                                      after={"name": name})
+    return dept
+
+
+def rename_department(user, unit, department_id, name, approval):
+    _require_active(unit)
+    dept = _department(unit, department_id)
+    name = _department_name(unit, name, except_id=dept.id)
+    old = dept.name
+    dept.name = name
+    _Recorder(user, approval, [unit])(unit, "department", dept.id, "rename", f"{unit.name}内设机构{old}更名为{name}",
+                                      before={"name": old}, after={"name": name})
+    db.session.flush()
+    return dept
+
+
+def remove_department(user, unit, department_id, approval):
+    """Remove a department; refused while people on the roll are in it (named)."""
+    _require_active(unit)
+    dept = _department(unit, department_id)
+    people = db.session.scalars(select(Person).where(Person.department_id == dept.id, Person.status == "on_roll")
+                                .order_by(Person.id)).all()
+    if people:
+        raise Conflict(f"内设机构{dept.name}仍有 {len(people)} 名在编人员：{_names(people)}，请先调整其所在内设机构",
+                       code="people_in_department")
+    record = _Recorder(user, approval, [unit])
+    record(unit, "department", dept.id, "remove", f"{unit.name}撤销内设机构{dept.name}", before={"name": dept.name})
+    _retire_department(dept)
+    db.session.flush()

@@ -1,0 +1,1 @@
+"""The bureau's register pages: unit lifecycle, establishment, posts and departments."""
