@@ -18,7 +18,7 @@ IDENTITIES = ["anonymous", "clerk1", "clerk2", "reviewer1", "leader1", "owner1",
 ROLE_OF = {"clerk1": "unit_clerk", "clerk2": "unit_clerk", "reviewer1": "reviewer", "leader1": "leader",
            "owner1": "process_owner", "admin": "admin", "auditor1": "auditor", "finance1": "finance"}
 # params naming an object of clerk1's unit: clerk2 must never get at it
-UNIT_OBJECTS = {"case_id", "task_id", "notice_id", "attachment_id", "code"}
+UNIT_OBJECTS = {"case_id", "task_id", "notice_id", "attachment_id", "code", "document_id"}
 
 
 def _routes(app):
@@ -46,6 +46,7 @@ def world(app, api):
         notice = db.session.scalar(select(Notice.id).where(Notice.case_id == approved["id"]))
     return {"case_id": waiting["id"], "task_id": only_task(waiting), "notice_id": notice,
             "attachment_id": attachment, "code": CLERK1_UNIT, "key": "vacancy_use", "number": 1,
+            "document_id": 1,  # the demo's first document: the 三定规定 of clerk1's unit
             "filter_id": 1, "copy_id": 1, "delegation_id": 1, "notification_id": 1,
             "filename": "app.css", "path": "bpmn-js/dist/assets/bpmn-js.css",
             "numbers": [waiting["number"], approved["number"]], "unit_name": "疾病预防控制中心"}

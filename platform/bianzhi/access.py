@@ -40,6 +40,8 @@ class Rule:
 
 PUBLIC = Rule(frozenset(), "公开")
 OWN = "单位经办人限本单位；编办人员与督查为全部"
+DOCS = "单位经办人限关联本单位的文件；编办人员与督查为全部"
+DOC_EDITORS = frozenset({"reviewer", "admin"})
 
 MATRIX = {
     # public
@@ -101,6 +103,13 @@ MATRIX = {
     "audit.export": Rule(frozenset({"auditor", "admin"}), "全部审计记录"),
     "exchange.headcounts": Rule(frozenset({"finance", "admin", "auditor", "leader"}), "全区人数统计"),
     "exchange.ledger_export": Rule(frozenset({"admin", "auditor"}), "全部台账"),
+    # 机构编制文件库: read by everyone who reads cases; uploaded and linked by 业务科室 and admins
+    "documents.index": Rule(CASE_READERS, DOCS), "documents.detail": Rule(CASE_READERS, DOCS),
+    "documents.pdf": Rule(CASE_READERS, DOCS + "；下载记入审计日志"),
+    "documents.api_list": Rule(CASE_READERS, DOCS), "documents.api_get": Rule(CASE_READERS, DOCS),
+    "documents.new": Rule(DOC_EDITORS, "全部单位", "只有业务科室或系统管理员可以登记文件"),
+    "documents.create": Rule(DOC_EDITORS, "全部单位", "只有业务科室或系统管理员可以登记文件"),
+    "documents.add_link": Rule(DOC_EDITORS, "全部单位", "只有业务科室或系统管理员可以修改文件关联"),
     # 机构编制管理 (units, establishment, posts, departments): 业务科室 and admins change, every
     # change with its approving document; leaders and supervisors read; clerks apply (编制调整)
     "registers.units": Rule(BUREAU, "全区单位"), "registers.unit": Rule(BUREAU, "全区单位"),

@@ -10,6 +10,7 @@ from .extensions import db
 from .ledger import idnumber
 from .ledger.models import Department, Establishment, Person, PostQuota, Unit
 from .demo_cases import load_cases
+from .documents.demo import load_documents
 from .processes.operations import deploy_folder
 
 DISTRICT_CODE = "11330621MB0000000X"
@@ -112,6 +113,7 @@ def load_demo(password, seed=20261127, with_cases=False):
     for username, name, roles, unit_suffix in USERS:
         create_user(username, password, name, roles, units[unit_suffix] if unit_suffix else None)
     db.session.flush()
+    load_documents()  # 机构编制文件库: 三定规定 and the units' 批复
     if with_cases:
         load_cases()
     return True

@@ -13,6 +13,7 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import BUREAU_READERS
+from ..audit.operations import record as audit
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
 from ..ledger.models import ChronicleEntry, Unit
@@ -147,15 +148,16 @@ def _units(unit_ids):
 
 
 def register(user, number, title, issued_on, kind="批复", pdf=None, unit_ids=(), body_text="", issuer=None,
-             case=None):
+             case=None, record=True):
     """Register a document (文号 unique). When the number is already registered, the existing
-    document is returned and only the links to `unit_ids` (and `case`) are added."""
+    document is returned and only the links to `unit_ids` (and `case`) are added. Registering and
+    linking a unit are chronicle entries, except with record=False (the demo's starting ledger)."""
     number = normalize_number(number)
     existing = by_number(number) if number else None
     units = _units(unit_ids)
     if existing is not None:
         for unit in units:
-            link(existing, unit=unit, user=user)
+            link(existing, unit=unit, user=user, record=record)
         if case is not None:
             link(existing, case=case, user=user)
         return existing
@@ -179,18 +181,19 @@ def register(user, number, title, issued_on, kind="批复", pdf=None, unit_ids=(
             db.session.flush()
     except IntegrityError:
         raise Conflict(f"文号 {number} 已被同时登记，请刷新后重试") from None
-    chronicle(user, case, units[0] if len(units) == 1 else None, "document", document.id, "register",
-              f"登记{kind} {number}《{title}》", after={"number": number, "title": title,
-                                                      "issued_on": issued_on.isoformat(), "kind": kind})
+    if record:
+        chronicle(user, case, units[0] if len(units) == 1 else None, "document", document.id, "register",
+                  f"登记{kind} {number}《{title}》", after={"number": number, "title": title,
+                                                          "issued_on": issued_on.isoformat(), "kind": kind})
     for unit in units:
-        link(document, unit=unit, user=user)
+        link(document, unit=unit, user=user, record=record)
     if case is not None:
         link(document, case=case, user=user)
     db.session.flush()
     return document
 
 
-def link(document, unit=None, chronicle_entry=None, case=None, user=None):
+def link(document, unit=None, chronicle_entry=None, case=None, user=None, record=True):
     """Record that `document` grounds a unit, a chronicle entry and/or a case (idempotent). A link to
     a case or chronicle entry carries that unit too. Linking a unit is itself a chronicle entry."""
     if unit is None and chronicle_entry is None and case is None:
@@ -213,7 +216,7 @@ def link(document, unit=None, chronicle_entry=None, case=None, user=None):
         return found
     row = DocumentLink(**key)
     document.links.append(row)
-    if chronicle_entry is None and case is None and unit is not None:
+    if record and chronicle_entry is None and case is None and unit is not None:
         chronicle(user, None, unit, "document", document.id, "link_unit",
                   f"文件 {document.number}《{document.title}》关联到{unit.name}",
                   after={"document_id": document.id, "number": document.number})
@@ -266,3 +269,45 @@ def refresh_search_text(document):
     parts = [document.number or "", document.title or "", document.issuer or "", " ".join(names),
              document.body_text or ""]
     document.search_text = index_text("\n".join(parts))
+
+
+def upload(user, number, title, issued_on, kind, issuer, unit_ids, body_text, pdf, ip=None):
+    """The upload form (业务科室, 系统管理员): a new number only — an existing one is a conflict
+    that points to the registered document, where units can be linked."""
+    if not can_edit(user):
+        raise Forbidden("只有业务科室或系统管理员可以登记文件")
+    existing = by_number(number) if normalize_number(number) else None
+    if existing is not None:
+        raise Conflict(f"文号 {existing.number} 已登记（《{existing.title}》），如需关联单位请在该文件页面添加",
+                       fields={"number": ["文号已登记"]}, code="duplicate_number")
+    document = register(user, number, title, issued_on, kind=kind, pdf=pdf, unit_ids=unit_ids,
+                        body_text=body_text, issuer=issuer)
+    audit(user, "document.register", f"document:{document.id}", ip=ip, number=document.number,
+          units=[u.id for u in linked_units(document)], pdf_sha256=document.pdf_sha256)
+    return document
+
+
+def add_unit(user, document, unit_id, ip=None):
+    """Link a registered document to one more unit (业务科室, 系统管理员)."""
+    if not can_edit(user):
+        raise Forbidden("只有业务科室或系统管理员可以修改文件关联")
+    (unit,) = _units([unit_id])
+    if unit in linked_units(document):
+        raise Conflict(f"文件 {document.number} 已关联{unit.name}")
+    link(document, unit=unit, user=user)
+    audit(user, "document.link", f"document:{document.id}", ip=ip, unit=unit.id)
+    return unit
+
+
+def verified_pdf(user, document, ip=None):
+    """The PDF bytes after checking them against the stored SHA-256; the download is audited."""
+    if document.pdf_sha256 is None:
+        raise NotFound(f"文件 {document.number} 没有 PDF 原件")
+    content = document.pdf
+    if hashlib.sha256(content).hexdigest() != document.pdf_sha256:
+        log.error("document %s: PDF does not match its SHA-256", document.id)
+        raise Conflict(f"文件 {document.number} 的 PDF 原件校验失败（SHA-256 不符），请联系系统管理员",
+                       code="pdf_corrupt")
+    audit(user, "document.download", f"document:{document.id}", ip=ip, number=document.number,
+          sha256=document.pdf_sha256)
+    return content
