@@ -42,6 +42,7 @@ def configure_extensions(app):
     from .extensions import configure_sqlite, csrf, db, login_manager, migrate
     from .inbox import deadlines  # noqa: F401  schedules deadlines and timers as tasks open
     from .notices import operations  # noqa: F401  connects notice issuing to milestones
+    from .statistics import monitoring  # noqa: F401  logs each step's opening, due date and closing
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
@@ -77,6 +78,10 @@ def register_blueprints(app):
     app.register_blueprint(reports_bp)
     from .public.views import bp as public_bp  # 机构公示, no login
     app.register_blueprint(public_bp)
+    from .statistics.views import bp as statistics_bp  # statistics, the ledger on a date, 审批监测
+    from .api.monitoring import bp as api_monitoring_bp
+    app.register_blueprint(statistics_bp)
+    app.register_blueprint(api_monitoring_bp)
     from .documents.views import bp as documents_bp  # 机构编制文件库
     app.register_blueprint(documents_bp)
     from .registers.api import bp as units_api_bp  # 机构编制管理 over the API

@@ -40,6 +40,7 @@ class Rule:
 
 PUBLIC = Rule(frozenset(), "公开")
 OWN = "单位经办人限本单位；编办人员与督查为全部"
+STATS = "单位经办人限本单位及下属单位；编办人员与督查为全区"
 DOCS = "单位经办人限关联本单位的文件；编办人员与督查为全部"
 DOC_EDITORS = frozenset({"reviewer", "admin"})
 
@@ -91,6 +92,11 @@ MATRIX = {
     "api.get_unit": Rule(CASE_READERS, OWN),
     "reports.unit_roster": Rule(CASE_READERS, OWN), "reports.district_roster": Rule(BUREAU, "全区人员"),
     "reports.queries": Rule(BUREAU, "全区台账"),
+    # statistics and approval monitoring: read-only; exports audited
+    "statistics.index": Rule(CASE_READERS, STATS), "statistics.changes": Rule(CASE_READERS, STATS),
+    "statistics.ledger": Rule(CASE_READERS, STATS), "statistics.export": Rule(CASE_READERS, STATS),
+    "statistics.monitoring_index": Rule(CASE_READERS, OWN), "statistics.monitoring_cases": Rule(CASE_READERS, OWN),
+    "statistics.monitoring_export": Rule(CASE_READERS, OWN), "api_monitoring.figures": Rule(CASE_READERS, OWN),
     # process design
     "design.index": Rule(DESIGN_READERS, "全部流程"), "design.modeler": Rule(DESIGN_READERS, "全部流程"),
     "design.versions": Rule(DESIGN_READERS, "全部流程"), "design.draft": Rule(DESIGN_READERS, "全部流程"),

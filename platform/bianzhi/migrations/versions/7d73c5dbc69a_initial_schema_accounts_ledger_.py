@@ -1,8 +1,8 @@
 """initial schema: accounts, ledger, processes, cases, notices, audit
 
-Revision ID: 1a1133f1cbf9
+Revision ID: 7d73c5dbc69a
 Revises: 
-Create Date: 2026-11-27 07:55:40.626654
+Create Date: 2026-11-27 08:04:01.241007
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '1a1133f1cbf9'
+revision = '7d73c5dbc69a'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -221,6 +221,52 @@ def upgrade():
     with op.batch_alter_table('process_versions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_process_versions_key'), ['key'], unique=False)
 
+    op.create_table('quality_rules',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('code', sa.String(length=32), nullable=False),
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('description', sa.Text(), nullable=True),
+    sa.Column('target', sa.String(length=8), nullable=False),
+    sa.Column('definition', sa.JSON(none_as_null=True), nullable=True),
+    sa.Column('builtin', sa.String(length=32), nullable=True),
+    sa.Column('severity', sa.String(length=8), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.CheckConstraint("severity in ('error', 'warning')", name=op.f('ck_quality_rules_severity_known')),
+    sa.CheckConstraint("target in ('person', 'unit')", name=op.f('ck_quality_rules_target_known')),
+    sa.CheckConstraint('definition IS NOT NULL OR builtin IS NOT NULL', name=op.f('ck_quality_rules_has_check')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_quality_rules_created_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_quality_rules')),
+    sa.UniqueConstraint('code', name=op.f('uq_quality_rules_code'))
+    )
+    op.create_table('roster_imports',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('filename', sa.String(length=255), nullable=False),
+    sa.Column('content', sa.LargeBinary(), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('mode', sa.String(length=8), nullable=True),
+    sa.Column('phase', sa.String(length=16), nullable=True),
+    sa.Column('total', sa.Integer(), nullable=False),
+    sa.Column('done', sa.Integer(), nullable=False),
+    sa.Column('refused', sa.Integer(), nullable=False),
+    sa.Column('imported', sa.Integer(), nullable=False),
+    sa.Column('skipped', sa.Integer(), nullable=False),
+    sa.Column('report', sa.JSON(), nullable=False),
+    sa.Column('message', sa.Text(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('finished_at', sa.DateTime(), nullable=True),
+    sa.CheckConstraint("mode IS NULL OR mode in ('all', 'valid')", name=op.f('ck_roster_imports_mode_known')),
+    sa.CheckConstraint("status in ('previewed', 'queued', 'running', 'done', 'failed')", name=op.f('ck_roster_imports_status_known')),
+    sa.CheckConstraint('refused >= 0 AND imported >= 0 AND skipped >= 0', name=op.f('ck_roster_imports_counts_not_negative')),
+    sa.CheckConstraint('total >= 0 AND done >= 0 AND done <= total', name=op.f('ck_roster_imports_progress_within_total')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_roster_imports_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_roster_imports'))
+    )
+    with op.batch_alter_table('roster_imports', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_roster_imports_user_id'), ['user_id'], unique=False)
+
     op.create_table('saved_filters',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -231,6 +277,21 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_saved_filters')),
     sa.UniqueConstraint('user_id', 'name', name=op.f('uq_saved_filters_user_id'))
     )
+    op.create_table('saved_queries',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('owner_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('target', sa.String(length=8), nullable=False),
+    sa.Column('definition', sa.JSON(), nullable=False),
+    sa.Column('shared', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.CheckConstraint("target in ('person', 'unit')", name=op.f('ck_saved_queries_target_known')),
+    sa.ForeignKeyConstraint(['owner_id'], ['users.id'], name=op.f('fk_saved_queries_owner_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_saved_queries'))
+    )
+    with op.batch_alter_table('saved_queries', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_saved_queries_owner_id'), ['owner_id'], unique=False)
+
     op.create_table('user_roles',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -242,6 +303,20 @@ def upgrade():
     with op.batch_alter_table('user_roles', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_user_roles_user_id'), ['user_id'], unique=False)
 
+    op.create_table('annual_reviews',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('deadline', sa.Date(), nullable=False),
+    sa.Column('version_id', sa.Integer(), nullable=False),
+    sa.Column('started_by_id', sa.Integer(), nullable=False),
+    sa.Column('started_at', sa.DateTime(), nullable=False),
+    sa.Column('units', sa.Integer(), nullable=False),
+    sa.CheckConstraint('units >= 0', name=op.f('ck_annual_reviews_units_not_negative')),
+    sa.ForeignKeyConstraint(['started_by_id'], ['users.id'], name=op.f('fk_annual_reviews_started_by_id_users')),
+    sa.ForeignKeyConstraint(['version_id'], ['process_versions.id'], name=op.f('fk_annual_reviews_version_id_process_versions')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_annual_reviews')),
+    sa.UniqueConstraint('year', name=op.f('uq_annual_reviews_year'))
+    )
     op.create_table('cases',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('number', sa.String(length=32), nullable=False),
@@ -286,6 +361,26 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_process_drafts')),
     sa.UniqueConstraint('key', name=op.f('uq_process_drafts_key'))
     )
+    op.create_table('quality_findings',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('rule_id', sa.Integer(), nullable=False),
+    sa.Column('entity', sa.String(length=8), nullable=False),
+    sa.Column('entity_id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=True),
+    sa.Column('status', sa.String(length=8), nullable=False),
+    sa.Column('found_at', sa.DateTime(), nullable=False),
+    sa.Column('fixed_at', sa.DateTime(), nullable=True),
+    sa.Column('message', sa.Text(), nullable=False),
+    sa.CheckConstraint("(status = 'fixed') = (fixed_at IS NOT NULL)", name=op.f('ck_quality_findings_fixed_has_date')),
+    sa.CheckConstraint("status in ('open', 'fixed')", name=op.f('ck_quality_findings_status_known')),
+    sa.ForeignKeyConstraint(['rule_id'], ['quality_rules.id'], name=op.f('fk_quality_findings_rule_id_quality_rules')),
+    sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_quality_findings_unit_id_units')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_quality_findings'))
+    )
+    with op.batch_alter_table('quality_findings', schema=None) as batch_op:
+        batch_op.create_index('ix_quality_findings_unit_status', ['unit_id', 'status'], unique=False)
+        batch_op.create_index('uq_quality_findings_open', ['rule_id', 'entity', 'entity_id'], unique=True, sqlite_where=sa.text("status = 'open'"), postgresql_where=sa.text("status = 'open'"))
+
     op.create_table('absorptions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('unit_id', sa.Integer(), nullable=False),
@@ -541,6 +636,43 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_reservations_case_id'), ['case_id'], unique=False)
         batch_op.create_index('ix_reservations_unit_category_status', ['unit_id', 'category', 'status'], unique=False)
 
+    op.create_table('review_cases',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('review_id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_review_cases_case_id_cases')),
+    sa.ForeignKeyConstraint(['review_id'], ['annual_reviews.id'], name=op.f('fk_review_cases_review_id_annual_reviews')),
+    sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_review_cases_unit_id_units')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_review_cases')),
+    sa.UniqueConstraint('case_id', name=op.f('uq_review_cases_case_id')),
+    sa.UniqueConstraint('review_id', 'unit_id', name=op.f('uq_review_cases_review_id'))
+    )
+    with op.batch_alter_table('review_cases', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_review_cases_review_id'), ['review_id'], unique=False)
+
+    op.create_table('step_log',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('task_id', sa.String(length=36), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('process_key', sa.String(length=64), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('bpmn_id', sa.String(length=128), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('role', sa.String(length=32), nullable=False),
+    sa.Column('opened_at', sa.DateTime(), nullable=False),
+    sa.Column('due_date', sa.Date(), nullable=True),
+    sa.Column('closed_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_step_log_case_id_cases')),
+    sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_step_log_unit_id_units')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_step_log'))
+    )
+    with op.batch_alter_table('step_log', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_step_log_case_id'), ['case_id'], unique=False)
+        batch_op.create_index('ix_step_log_opened_at', ['opened_at'], unique=False)
+        batch_op.create_index('ix_step_log_process_key_opened_at', ['process_key', 'opened_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_step_log_task_id'), ['task_id'], unique=False)
+
     op.create_table('temp_quotas',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('unit_id', sa.Integer(), nullable=False),
@@ -664,6 +796,17 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_temp_quotas_case_id'))
 
     op.drop_table('temp_quotas')
+    with op.batch_alter_table('step_log', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_step_log_task_id'))
+        batch_op.drop_index('ix_step_log_process_key_opened_at')
+        batch_op.drop_index('ix_step_log_opened_at')
+        batch_op.drop_index(batch_op.f('ix_step_log_case_id'))
+
+    op.drop_table('step_log')
+    with op.batch_alter_table('review_cases', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_review_cases_review_id'))
+
+    op.drop_table('review_cases')
     with op.batch_alter_table('reservations', schema=None) as batch_op:
         batch_op.drop_index('ix_reservations_unit_category_status')
         batch_op.drop_index(batch_op.f('ix_reservations_case_id'))
@@ -721,6 +864,11 @@ def downgrade():
         batch_op.drop_index('ix_absorptions_unit_status')
 
     op.drop_table('absorptions')
+    with op.batch_alter_table('quality_findings', schema=None) as batch_op:
+        batch_op.drop_index('uq_quality_findings_open', sqlite_where=sa.text("status = 'open'"), postgresql_where=sa.text("status = 'open'"))
+        batch_op.drop_index('ix_quality_findings_unit_status')
+
+    op.drop_table('quality_findings')
     op.drop_table('process_drafts')
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_cases_unit_id'))
@@ -728,11 +876,21 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_cases_process_key'))
 
     op.drop_table('cases')
+    op.drop_table('annual_reviews')
     with op.batch_alter_table('user_roles', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_user_roles_user_id'))
 
     op.drop_table('user_roles')
+    with op.batch_alter_table('saved_queries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_saved_queries_owner_id'))
+
+    op.drop_table('saved_queries')
     op.drop_table('saved_filters')
+    with op.batch_alter_table('roster_imports', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_roster_imports_user_id'))
+
+    op.drop_table('roster_imports')
+    op.drop_table('quality_rules')
     with op.batch_alter_table('process_versions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_process_versions_key'))
 

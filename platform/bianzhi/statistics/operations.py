@@ -1,0 +1,359 @@
+"""Statistics over the ledger: establishment and occupancy by system and category, the staff
+structure, changes over a period and the ledger on any date — each as a `Table` (a page table,
+its chart and its Excel sheet are the same rows). Grouped SQL queries, never one query per unit;
+nothing here writes. Scope: bureau staff and supervisors see the district, a unit clerk their
+unit and its subordinate units."""
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from openpyxl import Workbook
+from sqlalchemy import case, func, or_, select, true
+
+from .. import clock
+from ..accounts.models import BUREAU_READERS
+from ..errors import ValidationFailed
+from ..exports import safe_cell
+from ..extensions import db
+from ..ledger.models import ChronicleEntry, Establishment, Person, PostQuota, Reservation, Unit
+from ..ledger.operations import warning
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+WARNING_TEXT = {"red": "红灯（超编）", "yellow": "黄灯（无空编）", "green": "绿灯"}
+AGE_BANDS = ("30岁及以下", "31–40岁", "41–50岁", "51–55岁", "56岁及以上")
+MAX_PERIOD_DAYS = 366 * 10
+
+
+@dataclass
+class Table:
+    """One statistic: rows for the page table and the Excel sheet, and the chart drawn from them
+    (`chart` names the columns: labels from `label_col`, one series per column in `series`)."""
+    key: str
+    title: str
+    header: list
+    rows: list
+    chart: str | None = None  # bar, stacked, pie, line
+    label_col: int = 0
+    series: list = field(default_factory=list)
+    note: str = ""
+    links: dict = field(default_factory=dict)  # (row index, column index) -> drill-down URL
+
+    def chart_spec(self):
+        if not self.chart or not self.rows:
+            return None
+        body = [r for r in self.rows if r[self.label_col] != "合计"]
+        return {"key": self.key, "type": self.chart, "title": self.title,
+                "categories": [str(r[self.label_col]) for r in body],
+                "series": [{"name": self.header[c], "data": [r[c] if isinstance(r[c], (int, float)) else 0
+                                                             for r in body]} for c in self.series]}
+
+
+# -- scope and dates ---------------------------------------------------------------------------
+
+def scope_unit_ids(user):
+    """None for the whole district (bureau staff, supervisors); else the unit clerk's unit and
+    every unit below it in the tree."""
+    if user.has_role(*BUREAU_READERS):
+        return None
+    if not (user.has_role("unit_clerk") and user.unit_id):
+        return set()
+    children = {}
+    for unit_id, parent_id in db.session.execute(select(Unit.id, Unit.parent_id)):
+        children.setdefault(parent_id, []).append(unit_id)
+    scope, todo = set(), [user.unit_id]
+    while todo:
+        unit_id = todo.pop()
+        if unit_id not in scope:
+            scope.add(unit_id)
+            todo.extend(children.get(unit_id, []))
+    return scope
+
+
+def _in_scope(column, scope):
+    return true() if scope is None else column.in_(sorted(scope) or [-1])
+
+
+def parse_date(value, name, default):
+    if value in (None, ""):
+        return default
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed(f"日期格式应为 YYYY-MM-DD：{value}", fields={name: ["日期格式应为 YYYY-MM-DD"]}) from None
+
+
+def as_of_date(value):
+    day = parse_date(value, "date", clock.today())
+    if day > clock.today():
+        raise ValidationFailed(f"不能查询未来日期（{day.isoformat()}）", fields={"date": ["不能查询未来日期"]})
+    return day
+
+
+def period(start, end):
+    today = clock.today()
+    end = parse_date(end, "to", today)
+    start = parse_date(start, "from", date(end.year, 1, 1))
+    if start > end:
+        raise ValidationFailed(f"起始日期 {start} 晚于截止日期 {end}", fields={"from": ["起始日期不能晚于截止日期"]})
+    if (end - start).days > MAX_PERIOD_DAYS:
+        raise ValidationFailed("统计期间最长十年", fields={"from": ["统计期间最长十年"]})
+    return start, end
+
+
+def end_of_day(day):
+    """The last moment of a Beijing date, as the naive UTC the chronicle stores."""
+    return clock.at_local(day + timedelta(days=1)) - timedelta(microseconds=1)
+
+
+# -- the ledger on a date ----------------------------------------------------------------------
+
+def district_figures_as_of(moment, scope=None):
+    """{(unit_id, category): {approved, on_roll, reserved, vacancy, warning}} at `moment` (naive
+    UTC) for every unit in `scope` (None: all) — the same answer as ledger.history.figures_as_of
+    unit by unit, from three grouped queries for today's figures and one pass over the
+    chronicle entries since `moment`."""
+    lines = {}
+    for unit_id, category, approved in db.session.execute(
+            select(Establishment.unit_id, Establishment.category, Establishment.approved)
+            .where(_in_scope(Establishment.unit_id, scope)).order_by(Establishment.unit_id, Establishment.id)):
+        lines[(unit_id, category)] = {"category": category, "approved": approved, "on_roll": 0, "reserved": 0}
+    for unit_id, category, n in db.session.execute(
+            select(Person.unit_id, Person.category, func.count()).where(Person.status == "on_roll",
+                                                                        _in_scope(Person.unit_id, scope))
+            .group_by(Person.unit_id, Person.category)):
+        if (unit_id, category) in lines:
+            lines[(unit_id, category)]["on_roll"] = n
+    for unit_id, category, n in db.session.execute(
+            select(Reservation.unit_id, Reservation.category, func.sum(Reservation.count - Reservation.used))
+            .where(Reservation.status == "active", _in_scope(Reservation.unit_id, scope))
+            .group_by(Reservation.unit_id, Reservation.category)):
+        if (unit_id, category) in lines:
+            lines[(unit_id, category)]["reserved"] = int(n or 0)
+    later = (select(ChronicleEntry.unit_id, ChronicleEntry.delta)
+             .where(ChronicleEntry.at > moment, ChronicleEntry.delta.is_not(None),
+                    ChronicleEntry.unit_id.is_not(None), _in_scope(ChronicleEntry.unit_id, scope))
+             .execution_options(yield_per=1000))
+    for unit_id, delta in db.session.execute(later):
+        if not isinstance(delta, dict) or "category" not in delta:
+            continue
+        line = lines.setdefault((unit_id, delta["category"]), {"category": delta["category"], "approved": 0,
+                                                                "on_roll": 0, "reserved": 0})
+        for key in ("approved", "on_roll", "reserved"):
+            line[key] -= delta.get(key, 0)
+    for line in lines.values():
+        line["vacancy"] = line["approved"] - line["on_roll"] - line["reserved"]
+        line["warning"] = warning(line["approved"], line["on_roll"], line["vacancy"])
+    return lines
+
+
+def _units(scope):
+    return {u.id: u for u in db.session.scalars(select(Unit).where(_in_scope(Unit.id, scope)).order_by(Unit.code))}
+
+
+def _sum_lines(lines):
+    total = {"approved": 0, "on_roll": 0, "reserved": 0, "vacancy": 0}
+    for line in lines:
+        for key in total:
+            total[key] += line[key]
+    return total
+
+
+def _figure_rows(groups, label):
+    rows = []
+    for name in sorted(groups):
+        t = _sum_lines(groups[name])
+        rows.append([name, t["approved"], t["on_roll"], t["reserved"], t["vacancy"]])
+    total = _sum_lines([line for lines in groups.values() for line in lines])
+    if rows:
+        rows.append(["合计", total["approved"], total["on_roll"], total["reserved"], total["vacancy"]])
+    return rows
+
+
+FIGURE_HEADER = ["核定数", "在编", "已预留", "空编"]
+
+
+def ledger_table(user, day):
+    """Per unit and category on `day`: approved, on roll, reserved, vacancy, warning."""
+    scope = scope_unit_ids(user)
+    units = _units(scope)
+    lines = district_figures_as_of(end_of_day(day), scope)
+    rows = []
+    for (unit_id, _category), line in sorted(lines.items(), key=lambda kv: (units[kv[0][0]].code, kv[0][1])):
+        unit = units[unit_id]
+        rows.append([unit.code, unit.name, line["category"], line["approved"], line["on_roll"], line["reserved"],
+                     line["vacancy"], WARNING_TEXT[line["warning"]]])
+    total = _sum_lines(lines.values())
+    if rows:
+        rows.append(["合计", "", "", total["approved"], total["on_roll"], total["reserved"], total["vacancy"], ""])
+    return Table("ledger", f"编制台账（截至 {day.isoformat()}）",
+                 ["统一社会信用代码", "单位", "编制类型", *FIGURE_HEADER, "预警"], rows, chart="bar", label_col=1,
+                 series=[3, 4], note="按沿革记录回溯：当日之后的每一次台账变动按其增减量倒推。")
+
+
+# -- the overview page: establishment and staff structure on a date ----------------------------
+
+def on_roll_at(day):
+    """People on the roll on `day`: entered on or before it and not left by then."""
+    return (Person.entry_date <= day) & or_(Person.left_date.is_(None), Person.left_date > day)
+
+
+def _years_before(day, years):
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def age_band(day):
+    """The SQL age band at `day` from the birth date (full years)."""
+    b = Person.birth_date
+    return case((b > _years_before(day, 31), AGE_BANDS[0]), (b > _years_before(day, 41), AGE_BANDS[1]),
+                (b > _years_before(day, 51), AGE_BANDS[2]), (b > _years_before(day, 56), AGE_BANDS[3]),
+                else_=AGE_BANDS[4])
+
+
+def _count_by(expr, day, scope):
+    label = expr.label("k")
+    query = (select(label, func.count()).where(on_roll_at(day), _in_scope(Person.unit_id, scope))
+             .group_by(label))
+    return {k: n for k, n in db.session.execute(query)}
+
+
+def _share_rows(counts, order=None):
+    total = sum(counts.values())
+    keys = list(order) if order else sorted(counts, key=lambda k: (-counts[k], k))
+    rows = [[k, counts.get(k, 0), f"{counts.get(k, 0) * 100 / total:.1f}%" if total else "0.0%"] for k in keys]
+    if rows:
+        rows.append(["合计", total, "100.0%" if total else "0.0%"])
+    return rows
+
+
+def overview_tables(user, day):
+    scope = scope_unit_ids(user)
+    units = _units(scope)
+    lines = district_figures_as_of(end_of_day(day), scope)
+    by_system, by_category = {}, {}
+    for (unit_id, category), line in lines.items():
+        by_system.setdefault(units[unit_id].system or "未分类", []).append(line)
+        by_category.setdefault(category, []).append(line)
+    tables = [
+        Table("system", "按系统类别：编制与实有", ["系统类别", *FIGURE_HEADER], _figure_rows(by_system, "系统类别"),
+              chart="bar", series=[1, 2, 3, 4]),
+        Table("category", "按编制类型：编制与实有", ["编制类型", *FIGURE_HEADER], _figure_rows(by_category, "编制类型"),
+              chart="bar", series=[1, 2, 3, 4]),
+    ]
+    sex = _count_by(func.coalesce(func.nullif(Person.sex, ""), "未填"), day, scope)
+    tables.append(Table("sex", "在编人员性别结构", ["性别", "人数", "占比"],
+                        _share_rows(sex, [k for k in ("男", "女") if k in sex] + sorted(set(sex) - {"男", "女"})),
+                        chart="pie", series=[1]))
+    ages = _count_by(age_band(day), day, scope)
+    tables.append(Table("age", "在编人员年龄结构", ["年龄段", "人数", "占比"], _share_rows(ages, AGE_BANDS),
+                        chart="bar", series=[1],
+                        note=f"年龄按 {day.isoformat()} 的周岁计：30岁及以下、31–40岁、41–50岁、51–55岁、56岁及以上。"))
+    education = _count_by(func.coalesce(Person.education, "未填"), day, scope)
+    tables.append(Table("education", "在编人员学历结构", ["学历", "人数", "占比"], _share_rows(education),
+                        chart="pie", series=[1]))
+    posts = _count_by(func.coalesce(Person.post, "未填"), day, scope)
+    tables.append(Table("post", "在编人员职务（职级）结构", ["职务", "人数", "占比"], _share_rows(posts),
+                        chart="bar", series=[1]))
+    tables.append(_leadership_table(day, scope))
+    return tables
+
+
+def _leadership_table(day, scope):
+    held = _count_by(func.coalesce(Person.midlevel_post, "非中层"), day, scope)
+    approved = {(kind, level): int(n or 0) for kind, level, n in db.session.execute(
+        select(PostQuota.kind, PostQuota.level, func.sum(PostQuota.approved))
+        .where(_in_scope(PostQuota.unit_id, scope)).group_by(PostQuota.kind, PostQuota.level))}
+    rows = []
+    for level in ("正职", "副职"):
+        rows.append([f"领导职数·{level}", approved.get(("leadership", level), 0), "—", "—"])
+    for level in ("正职", "副职"):
+        n, filled = approved.get(("midlevel", level), 0), held.get(level, 0)
+        rows.append([f"中层职数·{level}", n, filled, n - filled])
+    rows.append(["非中层职务人员", "—", held.get("非中层", 0), "—"])
+    return Table("leadership", "领导职数与中层职数配备", ["职数", "核定", "实配", "空缺"], rows, chart="bar",
+                 series=[1, 2], note="中层实配按在编人员当前的中层职务记录；领导职务配备未在台账中逐人记录。")
+
+
+# -- changes over a period ---------------------------------------------------------------------
+
+CHANGE_ITEMS = [
+    ("unit", ("create",), "机构设立"), ("unit", ("rename",), "机构更名"), ("unit", ("move",), "隶属关系调整"),
+    ("unit", ("merge",), "机构合并"), ("unit", ("abolish",), "机构撤销"),
+    ("establishment", ("adjust",), "编制核增核减"), ("establishment", ("transfer",), "编制划转"),
+    ("person", ("register", "import"), "人员进编"), ("person", ("exit",), "人员出编"),
+]
+CHANGE_GROUPS = {"unit": "机构变动", "establishment": "编制变动"}
+
+
+def _change_label(entity, action):
+    return next((label for e, actions, label in CHANGE_ITEMS if e == entity and action in actions), None)
+
+
+def change_tables(user, start, end):
+    """Counts of unit, establishment and people changes recorded in the chronicle between the
+    Beijing dates `start` and `end` (both included): per item, and per month."""
+    scope = scope_unit_ids(user)
+    wanted = or_(*((ChronicleEntry.entity == e) & ChronicleEntry.action.in_(a) for e, a, _ in CHANGE_ITEMS))
+    query = (select(ChronicleEntry.entity, ChronicleEntry.action, ChronicleEntry.at, ChronicleEntry.delta)
+             .where(ChronicleEntry.at >= clock.at_local(start), ChronicleEntry.at <= end_of_day(end), wanted,
+                    _in_scope(ChronicleEntry.unit_id, scope)).execution_options(yield_per=1000))
+    counts, nets, months = {}, {}, {}
+    for entity, action, at, delta in db.session.execute(query):
+        label = _change_label(entity, action)
+        counts[label] = counts.get(label, 0) + 1
+        delta = delta if isinstance(delta, dict) else {}
+        key = "on_roll" if entity == "person" else "approved"
+        nets[label] = nets.get(label, 0) + int(delta.get(key, 0) or 0)
+        month = clock.local_date(at).strftime("%Y-%m")
+        column = "进编" if action in ("register", "import") else "出编" if action == "exit" else CHANGE_GROUPS[entity]
+        months.setdefault(month, {}).setdefault(column, 0)
+        months[month][column] += 1
+    rows = [[label, counts.get(label, 0), nets.get(label, 0) if entity != "unit" else "—"]
+            for entity, _a, label in CHANGE_ITEMS]
+    columns = ["机构变动", "编制变动", "进编", "出编"]
+    month_rows = [[m, *(months[m].get(c, 0) for c in columns)] for m in sorted(months)]
+    if month_rows:
+        month_rows.append(["合计", *(sum(months[m].get(c, 0) for m in months) for c in columns)])
+    span = f"{start.isoformat()} 至 {end.isoformat()}"
+    return [
+        Table("changes", f"机构编制变动情况（{span}）", ["变动事项", "件数", "编制/人数增减"], rows, chart="bar",
+              series=[1], note="编制增减为核定数的净变化，进出编为在编人数的净变化；来自沿革记录。"),
+        Table("changes_monthly", f"按月变动（{span}）", ["月份", *columns], month_rows, chart="stacked",
+              series=[1, 2, 3, 4]),
+    ]
+
+
+# -- Excel --------------------------------------------------------------------------------------
+
+def _cell(value):
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else safe_cell(value)
+
+
+def _sheet_title(title, used):
+    name = "".join(ch for ch in title if ch not in "[]:*?/\\")[:28] or "表"
+    base, n = name, 2
+    while name in used:
+        name, n = f"{base[:26]}{n}", n + 1
+    used.add(name)
+    return name
+
+
+def workbook(tables):
+    """An .xlsx with one sheet per table (title row, header, rows; every text cell neutralised)."""
+    book = Workbook()
+    book.remove(book.active)
+    used = set()
+    for table in tables:
+        sheet = book.create_sheet(_sheet_title(table.title, used))
+        sheet.append([safe_cell(table.title)])
+        sheet.append([safe_cell(h) for h in table.header])
+        for row in table.rows:
+            sheet.append([_cell(v) for v in row])
+        if table.note:
+            sheet.append([safe_cell("说明：" + table.note)])
+    out = io.BytesIO()
+    book.save(out)
+    out.seek(0)
+    return out
