@@ -84,6 +84,10 @@ def register_blueprints(app):
     app.register_blueprint(api_monitoring_bp)
     from .documents.views import bp as documents_bp  # 机构编制文件库
     app.register_blueprint(documents_bp)
+    from .api.queries import bp as api_queries_bp  # 组合查询 over the API
+    from .queries.views import bp as queries_bp  # 组合查询, 数据质量
+    app.register_blueprint(api_queries_bp)
+    app.register_blueprint(queries_bp)
     from .registers.api import bp as units_api_bp  # 机构编制管理 over the API
     from .registers.views import bp as registers_bp  # 机构编制管理: units, establishment, posts
     app.register_blueprint(units_api_bp)

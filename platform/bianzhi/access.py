@@ -19,6 +19,9 @@ CLERK = frozenset({"unit_clerk"})
 DESIGN_READERS = frozenset({"process_owner", "admin", "auditor"})
 BUREAU = frozenset({"reviewer", "leader", "admin", "auditor"})  # bureau staff and supervisors
 REGISTER_EDITORS = frozenset({"reviewer", "admin"})  # change units and establishment (ledger/units.py)
+QUERY_SAVERS = frozenset({"unit_clerk", "reviewer", "leader", "admin"})  # supervisors only read
+RULE_EDITORS = frozenset({"reviewer", "admin"})  # who configures and runs data-quality rules
+QUERY_SCOPE = "单位经办人限本单位及下属单位；编办人员与督查为全区"
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,14 @@ MATRIX = {
     "audit.export": Rule(frozenset({"auditor", "admin"}), "全部审计记录"),
     "exchange.headcounts": Rule(frozenset({"finance", "admin", "auditor", "leader"}), "全区人数统计"),
     "exchange.ledger_export": Rule(frozenset({"admin", "auditor"}), "全部台账"),
+    # 组合查询 and 数据质量: clerks over their unit and the units below it, the bureau over the district
+    "queries.builder": Rule(CASE_READERS, QUERY_SCOPE), "queries.export": Rule(CASE_READERS, QUERY_SCOPE),
+    "api_queries.run_query": Rule(CASE_READERS, QUERY_SCOPE), "api_queries.list_saved": Rule(CASE_READERS, "本人的与共享的查询"),
+    "queries.save_query": Rule(QUERY_SAVERS, "本人的查询", "督查人员只读，不能保存查询"),
+    "queries.manage_saved": Rule(QUERY_SAVERS, "本人的查询", "督查人员只读，不能修改查询"),
+    "queries.quality_page": Rule(CASE_READERS, QUERY_SCOPE),
+    "queries.quality_check": Rule(RULE_EDITORS, "全区数据质量"), "queries.create_rule": Rule(RULE_EDITORS, "数据质量规则"),
+    "queries.manage_rule": Rule(RULE_EDITORS, "数据质量规则"),
     # 机构编制文件库: read by everyone who reads cases; uploaded and linked by 业务科室 and admins
     "documents.index": Rule(CASE_READERS, DOCS), "documents.detail": Rule(CASE_READERS, DOCS),
     "documents.pdf": Rule(CASE_READERS, DOCS + "；下载记入审计日志"),

@@ -5,13 +5,13 @@ from dataclasses import dataclass
 from datetime import date
 
 from openpyxl import Workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..exports import safe_cell
 from ..extensions import db
 from ..ledger import operations as ledger
 from ..ledger import retirement
-from ..ledger.models import Department, Person, Unit
+from ..ledger.models import Department, Establishment, Person, Reservation, Unit
 
 STATUS_LABELS = {"on_roll": "在编", "left": "出编"}
 # (header, column): the roster reads plain columns, not Person objects (no identity map to grow)
@@ -119,8 +119,25 @@ def _units():
 
 
 def establishment_exceptions():
-    """超编 (on roll above approved) and 满编 (no vacancy left) lines, over-establishment first."""
-    rows = [EstablishmentRow(u, f) for u in _units() for f in ledger.figures(u) if f["warning"] in ("red", "yellow")]
+    """超编 (on roll above approved) and 满编 (no vacancy left) lines, over-establishment first.
+    Three grouped queries for the whole district (lines, on roll, reserved), not two per unit;
+    the figures are the same as ledger.figures gives unit by unit."""
+    on_roll = dict(((u, c), n) for u, c, n in db.session.execute(
+        select(Person.unit_id, Person.category, func.count()).where(Person.status == "on_roll")
+        .group_by(Person.unit_id, Person.category)))
+    reserved = dict(((u, c), int(n or 0)) for u, c, n in db.session.execute(
+        select(Reservation.unit_id, Reservation.category, func.sum(Reservation.count - Reservation.used))
+        .where(Reservation.status == "active").group_by(Reservation.unit_id, Reservation.category)))
+    rows = []
+    for est, unit in db.session.execute(select(Establishment, Unit).join(Unit, Unit.id == Establishment.unit_id)
+                                        .order_by(Unit.code, Establishment.id)):
+        key = (unit.id, est.category)
+        n, r = on_roll.get(key, 0), reserved.get(key, 0)
+        vacancy = est.approved - n - r
+        light = ledger.warning(est.approved, n, vacancy)
+        if light in ("red", "yellow"):
+            rows.append(EstablishmentRow(unit, {"category": est.category, "approved": est.approved, "on_roll": n,
+                                                "reserved": r, "vacancy": vacancy, "warning": light}))
     rows.sort(key=lambda r: (r.figure["warning"] != "red", r.unit.code, r.figure["category"]))
     return rows
 

@@ -1,0 +1,247 @@
+"""数据质量 (数据完整性校验): rules are query definitions ("the records this matches are wrong"),
+configured in the UI without Python; the few checks no query can express are named built-in
+checks. "Check now" runs every active rule: a new match opens a finding, an open finding that
+no longer matches is marked fixed, nothing is ever duplicated (a partial unique index on the
+open ones). Nothing here commits."""
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from .. import clock
+from ..errors import NotFound, ValidationFailed
+from ..extensions import db
+from ..ledger import idnumber, retirement
+from ..ledger.models import Person, Unit
+from . import operations as queries
+from .models import QualityFinding, QualityRule
+
+SEVERITY = {"error": "错误", "warning": "提示"}
+ON_ROLL = {"field": "person.status", "op": "eq", "value": "on_roll"}
+
+
+def _on_roll_and(*conditions):
+    return {"op": "and", "items": [ON_ROLL, *conditions]}
+
+
+# code -> (name, description, target, definition or None, builtin or None, severity)
+BUILTIN_RULES = {
+    "Q01": ("在编人员缺少学历", "学历是“两历”之一，在编人员必须填写", "person",
+            _on_roll_and({"field": "person.education", "op": "empty"}), None, "error"),
+    "Q02": ("出生日期、性别与身份证号不符", "出生日期和性别应与身份证号一致；身份证号本身须有效", "person",
+            None, "id_number_mismatch", "error"),
+    "Q03": ("入编时未满 18 周岁", "入编时间早于年满 18 周岁之日", "person", None, "entry_under_18", "error"),
+    "Q04": ("已到法定退休年龄仍在编", "按 2025 年起渐进式延迟退休规定，退休月已过仍在编，应办理出编", "person",
+            None, "past_retirement", "warning"),
+    "Q05": ("单位没有核定编制", "单位的核定编制总数为 0（没有编制核定）", "unit",
+            {"op": "and", "items": [{"field": "unit.approved", "op": "eq", "value": 0}]}, None, "warning"),
+    "Q06": ("在编人员未填内设机构", "所在内设机构不明", "person",
+            _on_roll_and({"field": "person.department", "op": "empty"}), None, "warning"),
+    "Q07": ("在编人员缺少民族", "民族为“一身份”信息，应填写", "person",
+            _on_roll_and({"field": "person.ethnicity", "op": "empty"}), None, "warning"),
+}
+
+
+def ensure_builtin_rules(user=None):
+    """Add the built-in rules that are missing (by code); existing ones are left as configured."""
+    have = set(db.session.scalars(select(QualityRule.code)))
+    added = []
+    for code, (name, description, target, definition, builtin, severity) in BUILTIN_RULES.items():
+        if code not in have:
+            rule = QualityRule(code=code, name=name, description=description, target=target,
+                               definition=definition, builtin=builtin, severity=severity, active=True,
+                               created_by_id=user.id if user else None)
+            db.session.add(rule)
+            added.append(rule)
+    db.session.flush()
+    return added
+
+
+# -- the checks ----------------------------------------------------------------------------------------
+
+def _person_label(unit_name, name, code):
+    return f"{unit_name} {name}（{code}）"
+
+
+def _definition_matches(rule, today):
+    """{(entity, id): (unit_id, message)} of the records the rule's definition matches."""
+    condition = queries.compile_definition(None, rule.target, rule.definition, today)
+    if rule.target == "person":
+        query = queries.base_query("person", None, [Person.id, Person.unit_id, Unit.name, Person.name, Person.code])
+        return {("person", pid): (unit_id, f"{_person_label(unit_name, name, code)}：{rule.name}")
+                for pid, unit_id, unit_name, name, code in db.session.execute(query.where(condition))}
+    query = queries.base_query("unit", None, [Unit.id, Unit.name])
+    return {("unit", uid): (uid, f"{name}：{rule.name}") for uid, name in db.session.execute(query.where(condition))}
+
+
+def _people(*extra):
+    query = (select(Person, Unit.name).join(Unit, Unit.id == Person.unit_id)
+             .where(Person.status == "on_roll", *extra).order_by(Person.id))
+    return db.session.execute(query)
+
+
+def _id_number_mismatch(rule, today):
+    found = {}
+    for person, unit_name in _people():
+        try:
+            info = idnumber.parse(person.id_number)
+        except idnumber.InvalidIdNumber as exc:
+            problem = f"身份证号无效（{exc}）"
+        else:
+            wrong = []
+            if info.birth_date != person.birth_date:
+                wrong.append(f"出生日期 {person.birth_date} 而身份证号为 {info.birth_date}")
+            if info.sex != person.sex:
+                wrong.append(f"性别“{person.sex}”而身份证号为“{info.sex}”")
+            if not wrong:
+                continue
+            problem = "，".join(wrong)
+        found[("person", person.id)] = (person.unit_id, f"{_person_label(unit_name, person.name, person.code)}：{problem}")
+    return found
+
+
+def _years_after(day, years):
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, month=3, day=1)  # born 29 February
+
+
+def _entry_under_18(rule, today):
+    found = {}
+    for person, unit_name in _people():
+        adult = _years_after(person.birth_date, 18)
+        if person.entry_date < adult:
+            found[("person", person.id)] = (person.unit_id, f"{_person_label(unit_name, person.name, person.code)}："
+                                            f"{person.entry_date} 入编，{adult} 才年满 18 周岁")
+    return found
+
+
+def _past_retirement(rule, today):
+    found = {}
+    for person, unit_name in _people(Person.birth_date <= retirement.latest_birth_date(today, 0)):
+        try:
+            ret = retirement.of_person(person)
+        except ValueError:
+            continue  # sex unknown: Q02 reports the record
+        if retirement.months_until(ret, today) < 0:
+            found[("person", person.id)] = (person.unit_id, f"{_person_label(unit_name, person.name, person.code)}："
+                                            f"应于 {ret.month_label} 退休（{ret.age_label}），仍在编")
+    return found
+
+
+BUILTIN_CHECKS = {"id_number_mismatch": _id_number_mismatch, "entry_under_18": _entry_under_18,
+                  "past_retirement": _past_retirement}
+
+
+def matches(rule, today=None):
+    today = today or clock.today()
+    if rule.builtin:
+        return BUILTIN_CHECKS[rule.builtin](rule, today)
+    return _definition_matches(rule, today)
+
+
+@dataclass
+class CheckResult:
+    rules: int
+    opened: int
+    fixed: int
+    still_open: int
+
+
+def check_now(user=None, today=None):
+    """Run every active rule. Concurrent checks queue on the rule rows (FOR UPDATE on PostgreSQL;
+    SQLite's write lock); the partial unique index refuses a duplicate open finding anyway."""
+    ensure_builtin_rules(user)
+    now, today = clock.now(), today or clock.today()
+    rules = db.session.scalars(select(QualityRule).where(QualityRule.active).order_by(QualityRule.code)
+                               .with_for_update()).all()
+    opened = fixed = still = 0
+    for rule in rules:
+        found = matches(rule, today)
+        open_findings = {(f.entity, f.entity_id): f for f in db.session.scalars(
+            select(QualityFinding).where(QualityFinding.rule_id == rule.id, QualityFinding.status == "open"))}
+        for key, finding in open_findings.items():
+            if key not in found:
+                finding.status, finding.fixed_at = "fixed", now
+                fixed += 1
+            else:
+                finding.message = found[key][1]  # the latest wording (a name may have changed)
+                still += 1
+        for key in found.keys() - open_findings.keys():
+            unit_id, message = found[key]
+            db.session.add(QualityFinding(rule_id=rule.id, entity=key[0], entity_id=key[1], unit_id=unit_id,
+                                          status="open", found_at=now, message=message))
+            opened += 1
+    db.session.flush()
+    return CheckResult(len(rules), opened, fixed, still)
+
+
+# -- configuring rules -----------------------------------------------------------------------------------
+
+def _next_code():
+    codes = db.session.scalars(select(QualityRule.code).where(QualityRule.code.like("R%"))).all()
+    numbers = [int(c[1:]) for c in codes if c[1:].isdigit()]
+    return f"R{max(numbers, default=0) + 1:03d}"
+
+
+def create_rule(user, name, target, definition, severity="warning", description=None):
+    """A rule from a query definition (checked by running it through the compiler)."""
+    name = (name or "").strip() if isinstance(name, str) else ""
+    if not name or len(name) > 64:
+        raise ValidationFailed("规则名称必填，最长 64 个字", fields={"name": ["必填，最长 64 个字"]})
+    if severity not in SEVERITY:
+        raise ValidationFailed("严重程度应为 error（错误）或 warning（提示）", fields={"severity": ["无效"]})
+    queries.compile_definition(user, target, definition)
+    description = (description or "").strip()[:500] or None
+    rule = QualityRule(code=_next_code(), name=name, description=description, target=target,
+                       definition=definition, severity=severity, active=True, created_by_id=user.id)
+    db.session.add(rule)
+    db.session.flush()
+    return rule
+
+
+def get_rule(rule_id):
+    rule = db.session.get(QualityRule, rule_id) if isinstance(rule_id, int) else None
+    if rule is None:
+        raise NotFound("没有这条数据质量规则")
+    return rule
+
+
+def set_active(user, rule_id, active):
+    rule = get_rule(rule_id)
+    rule.active = bool(active)
+    db.session.flush()
+    return rule
+
+
+# -- reading ------------------------------------------------------------------------------------------------
+
+def _scoped(query, user):
+    ids = queries.scope_unit_ids(user)
+    return query if ids is None else query.where(QualityFinding.unit_id.in_(sorted(ids)))
+
+
+def open_findings(user, limit=500):
+    """Open findings of active rules within the user's scope, by unit then rule."""
+    query = (select(QualityFinding, QualityRule, Unit).join(QualityRule, QualityRule.id == QualityFinding.rule_id)
+             .outerjoin(Unit, Unit.id == QualityFinding.unit_id)
+             .where(QualityFinding.status == "open", QualityRule.active)
+             .order_by(Unit.code, QualityRule.code, QualityFinding.id).limit(limit))
+    return db.session.execute(_scoped(query, user)).all()
+
+
+def fixed_findings(user, limit=100):
+    query = (select(QualityFinding, QualityRule, Unit).join(QualityRule, QualityRule.id == QualityFinding.rule_id)
+             .outerjoin(Unit, Unit.id == QualityFinding.unit_id)
+             .where(QualityFinding.status == "fixed")
+             .order_by(QualityFinding.fixed_at.desc(), QualityFinding.id.desc()).limit(limit))
+    return db.session.execute(_scoped(query, user)).all()
+
+
+def rules_with_counts(user):
+    """[(rule, open findings in the user's scope)] for every rule."""
+    counts = dict(db.session.execute(_scoped(
+        select(QualityFinding.rule_id, func.count()).where(QualityFinding.status == "open")
+        .group_by(QualityFinding.rule_id), user)).all())
+    return [(rule, counts.get(rule.id, 0))
+            for rule in db.session.scalars(select(QualityRule).order_by(QualityRule.code))]
