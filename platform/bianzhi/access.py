@@ -112,6 +112,23 @@ MATRIX = {
     "audit.export": Rule(frozenset({"auditor", "admin"}), "全部审计记录"),
     "exchange.headcounts": Rule(frozenset({"finance", "admin", "auditor", "leader"}), "全区人数统计"),
     "exchange.ledger_export": Rule(frozenset({"admin", "auditor"}), "全部台账"),
+    # person records (人员信息): clerks edit their own unit's people; the bureau reads
+    "records.person": Rule(CASE_READERS, OWN), "records.photo": Rule(CASE_READERS, OWN),
+    "records.update_person": Rule(CLERK, "本单位在编人员的非关键字段", "只有本单位经办人可以修改人员信息"),
+    "records.upload_photo": Rule(CLERK, "本单位在编人员", "只有本单位经办人可以上传人员照片"),
+    "api_people.get_person": Rule(CASE_READERS, OWN),
+    "api_people.update_person": Rule(CLERK, "本单位在编人员的非关键字段", "只有本单位经办人可以修改人员信息"),
+    "records.completeness": Rule(BUREAU, "全区各单位信息完整度"),
+    # 年审: the bureau starts it for every unit and follows its progress
+    "review.index": Rule(BUREAU, "全区各单位年审进度"),
+    "review.start": Rule(frozenset({"reviewer", "leader", "admin"}), "全区在用单位",
+                         "只有业务科室、分管领导和系统管理员可以发起年审"),
+    # 四清两对应
+    "records.reconciliation": Rule(BUREAU, "全区"), "records.reconciliation_export": Rule(BUREAU, "全区"),
+    "records.unit_reconciliation": Rule(CASE_READERS, OWN),
+    "api_reconcile.findings": Rule(BUREAU, "全区"),
+    "api_reconcile.paid_headcounts": Rule(frozenset({"finance", "admin"}), "全区财供人数",
+                                          "只有财政接口账号和系统管理员可以报送财供人数"),
     # 组合查询 and 数据质量: clerks over their unit and the units below it, the bureau over the district
     "queries.builder": Rule(CASE_READERS, QUERY_SCOPE), "queries.export": Rule(CASE_READERS, QUERY_SCOPE),
     "api_queries.run_query": Rule(CASE_READERS, QUERY_SCOPE), "api_queries.list_saved": Rule(CASE_READERS, "本人的与共享的查询"),

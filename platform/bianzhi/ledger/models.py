@@ -1,8 +1,8 @@
 """The ledger: units, establishment, people on roll, reservations, chronicle."""
 from datetime import date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from ..extensions import db
 from ..util import utcnow
@@ -217,3 +217,32 @@ class Absorption(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None]
 
+
+class PersonPhoto(db.Model):
+    """照片: one current photo per person, kept in the database (app servers stay stateless)."""
+    __tablename__ = "person_photos"
+    __table_args__ = (CheckConstraint("size > 0", name="size_positive"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), unique=True)
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FinanceHeadcount(db.Model):
+    """财供人数: the head count the finance bureau pays, per unit and category, as of a date
+    (reported through the exchange API); compared with the roll in the reconciliation."""
+    __tablename__ = "finance_headcounts"
+    __table_args__ = (UniqueConstraint("unit_id", "category", "as_of"),
+                      CheckConstraint("paid >= 0", name="paid_not_negative"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    category: Mapped[str] = mapped_column(String(16))
+    paid: Mapped[int]
+    as_of: Mapped[date]
+    source: Mapped[str] = mapped_column(String(64))
+    reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reported_at: Mapped[datetime] = mapped_column(default=utcnow)

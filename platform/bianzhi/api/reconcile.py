@@ -1,0 +1,30 @@
+"""The finance bureau reports the head count it pays (财供人数); the reconciliation reads it."""
+from flask import Blueprint, g, jsonify
+
+from ..extensions import csrf
+from ..ledger import reconcile
+from ..web.errors import commit
+from .people import json_body
+from .views import token_required
+
+bp = Blueprint("api_reconcile", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+
+@bp.put("/exchange/paid-headcounts")
+@token_required
+def paid_headcounts():
+    """Body: {"as_of": "2026-11-01", "source": "区财政局工资统发", "lines": [{"unit", "category", "paid"}]}."""
+    body = json_body()
+    count = reconcile.report_paid_headcounts(g.api_user, body.get("lines"), body.get("as_of"), body.get("source"))
+    commit()
+    return jsonify({"saved": count})
+
+
+@bp.get("/reconciliation")
+@token_required
+def findings():
+    """The district's 四清两对应 findings (bureau readers)."""
+    found = reconcile.reconcile()
+    counts, units = reconcile.summary(found)
+    return jsonify({"counts": counts, "units_with_findings": units, "findings": [f.as_json() for f in found]})

@@ -1,0 +1,1 @@
+"""Person records and the reconciliation, as pages."""
