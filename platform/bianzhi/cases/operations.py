@@ -13,6 +13,8 @@ from flask import current_app
 from marshmallow import ValidationError
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import undefer
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from .. import clock
@@ -92,6 +94,9 @@ def _sync_open_tasks(case, run, user):
                                role=role, unit_id=case.unit_id if role == "unit_clerk" else None,
                                form_key=el.form_key, due_date=_due(el), created_at=clock.now()))
     db.session.add_all(opened)
+    # what the case shows as open now, without reading back the rows just written
+    still_open = [row for task_id, row in existing.items() if task_id in ready] + opened
+    set_committed_value(case, "open_tasks", sorted(still_open, key=lambda t: t.created_at))
     tasks_synced.send(case, user=user, run=run, opened=opened, closed=closed)
 
 
@@ -154,7 +159,7 @@ def _flush(case):
         db.session.flush()
     except StaleDataError:
         raise Conflict("该案件刚被他人办理，请刷新后重试", code="already_done") from None
-    db.session.expire(case, ["steps", "open_tasks"])  # view-only lists, reread when shown
+    db.session.expire(case, ["steps"])  # view-only list, reread when shown (open_tasks: set by the sync)
 
 
 def _run_engine(fn, *args):
@@ -237,9 +242,12 @@ def _check_task(user, task, case):
 
 def require_task_visible(user, task_id):
     """404 unless `task_id` is a task (open or done) of a case `user` may see."""
-    task = db.session.get(OpenTask, str(task_id))
-    case_id = task.case_id if task is not None else db.session.scalar(
-        select(CaseStep.case_id).where(CaseStep.task_id == str(task_id)).limit(1))
+    task = db.session.get(OpenTask, str(task_id))  # its case comes along (joined)
+    if task is not None:
+        if not task.case.can_view(user):  # the same rule as visible_cases, on the loaded case
+            raise NotFound("案件不存在或无权查看")
+        return
+    case_id = db.session.scalar(select(CaseStep.case_id).where(CaseStep.task_id == str(task_id)).limit(1))
     if case_id is None:
         raise NotFound("任务不存在或无权查看")
     get_case(user, case_id)
@@ -268,16 +276,25 @@ def why_not(user, task):
 
 
 def complete_task(user, task_id, data, files=(), ip=None):
-    # the open task and its case in one query, the case row locked against a second completion
+    # the open task and its case (with the workflow) in one query, the case row locked against
+    # a second completion
     row = db.session.execute(select(OpenTask, Case).join(Case, OpenTask.case_id == Case.id)
                              .where(OpenTask.id == str(task_id)).with_for_update(of=Case)
+                             .options(undefer(Case.workflow_json))
                              .execution_options(populate_existing=True)).first()
     if row is None:
         _done_or_missing(user, task_id)
     task, case = row
-    _check_task(user, task, case)
-    # after the lock, a fresh statement: a concurrent completion may have committed meanwhile
-    if db.session.scalar(select(OpenTask.id).where(OpenTask.id == str(task_id))) is None:
+    if not case.can_view(user):
+        raise NotFound("案件不存在或无权查看")
+    principal = task.acting_for(user)  # once: it may read the case's steps (separation of duties)
+    if principal is None:
+        raise Forbidden(why_not(user, task))
+    # PostgreSQL: after waiting for the lock, a fresh statement, since a concurrent completion
+    # may have committed meanwhile (the join above saw the task row as it was before the wait).
+    # SQLite needs none: BEGIN IMMEDIATE took the database's write lock before the first read.
+    if (db.session.get_bind().dialect.name != "sqlite"
+            and db.session.scalar(select(OpenTask.id).where(OpenTask.id == str(task_id))) is None):
         db.session.expunge(task)
         _done_or_missing(user, task_id)
     version = case.version
@@ -288,7 +305,6 @@ def complete_task(user, task_id, data, files=(), ip=None):
     check_rule(element.properties.get("rule"), ctx, values)
     _check_files(files)
     decision = _decision_of(values, task.role)
-    principal = task.acting_for(user)
     db.session.add(CaseStep(case_id=case.id, task_id=task.id, bpmn_id=task.bpmn_id, name=task.name,
                             role=task.role, user_id=user.id, decision=decision,
                             on_behalf_of_id=principal.id if principal.id != user.id else None,
