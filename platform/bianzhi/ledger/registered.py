@@ -1,2 +1,2 @@
 """Importing this registers every ledger rule and operation a diagram may name."""
-from . import exits, plans, posts, temp, vacancy  # noqa: F401
+from . import adjustments, exits, plans, posts, temp, vacancy  # noqa: F401

@@ -74,7 +74,7 @@ class _Recorder:
     def __init__(self, user, approval, units):
         self.user, self.approval = user, approval
         # an already registered number is reused (a change may cite an existing document)
-        self.document = documents.register(user, approval.number, approval.title, approval.issued_on,
+        self.document = documents.register(user, approval.number, approval.title or approval.number, approval.issued_on,
                                            kind="批复", pdf=approval.pdf, unit_ids=[u.id for u in units],
                                            case=approval.case)
         self.number = self.document.number
