@@ -1,6 +1,6 @@
 """四清两对应: mismatches planted in the demo district are each found with their cause; a clean unit
 shows none; the finance bureau's paid head counts are compared; the Excel export is audited."""
-from datetime import date
+from datetime import date, datetime
 from io import BytesIO
 
 from openpyxl import load_workbook
@@ -9,9 +9,10 @@ from sqlalchemy import select, update
 from bianzhi.accounts.models import User
 from bianzhi.audit.models import AuditEntry
 from bianzhi.cases.models import Case
+from bianzhi import clock
 from bianzhi.extensions import db
 from bianzhi.ledger import reconcile
-from bianzhi.ledger.models import Department, Establishment, Person, PostQuota, Reservation, Unit
+from bianzhi.ledger.models import Absorption, Department, Establishment, Person, PostQuota, Reservation, Unit
 from bianzhi.util import utcnow
 from tests.conftest import login
 from tests.fixtures.cases import CLERK1_UNIT, approve_through, start
@@ -39,7 +40,21 @@ def test_demo_district_has_only_the_known_over_establishment(app, ctx):
     found = reconcile.reconcile()
     assert [(f.unit_code, f.check, f.item, f.expected, f.actual) for f in found] == [
         (B05, "people_establishment", "事业编制", "核定 30 名", "在编 31 名")]
-    assert found[0].cause.startswith("超编 1 名")
+    assert found[0].cause == "超编 1 名：在编人数超过核定编制，无消化安排；须按“出一进一”逐步消化，不得再进人"
+
+
+def test_over_establishment_with_an_absorption_names_it(app, ctx):
+    b05 = _unit(B05)
+    db.session.add(Absorption(unit_id=b05.id, category="事业编制", excess=1, target_date=date(2026, 6, 30),
+                              document="柯编〔2025〕12号", status="open"))
+    db.session.commit()
+    with clock.use(lambda: datetime(2026, 5, 1)):
+        before = reconcile.reconcile(b05)
+    with clock.use(lambda: datetime(2026, 7, 1)):
+        after = reconcile.reconcile(b05)
+    assert [f.cause for f in before] == [
+        "超编 1 名：在编人数超过核定编制，已按柯编〔2025〕12号安排消化（决定时超出 1 名），期限 2026-06-30"]
+    assert after[0].cause.endswith("期限 2026-06-30，已逾期")
 
 
 def test_planted_mismatches_each_found_with_cause_and_clean_unit_shows_none(app, api):

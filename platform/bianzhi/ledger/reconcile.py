@@ -14,8 +14,9 @@ from ..audit.operations import record as audit
 from ..cases.models import Case
 from ..errors import Forbidden, ValidationFailed
 from ..extensions import db
-from .models import (CATEGORIES, Department, Establishment, FinanceHeadcount, Person, PostQuota, Reservation,
-                     Unit)
+from .. import clock
+from .models import (CATEGORIES, Absorption, Department, Establishment, FinanceHeadcount, Person, PostQuota,
+                     Reservation, Unit)
 
 CHECKS = {
     "unit": "机构清",
@@ -107,6 +108,9 @@ def reconcile(unit=None):
             .where(Person.status == "on_roll", Department.unit_id != Person.unit_id, Person.unit_id.in_(scope))
             .order_by(Person.code)):
         foreign_dept[person.unit_id].append((person, dept_unit))
+    absorbing = {(a.unit_id, a.category): a for a in db.session.scalars(
+        select(Absorption).where(Absorption.status == "open", Absorption.unit_id.in_(scope)).order_by(Absorption.id))}
+    today = clock.today()
     finance = latest_finance()
     finance_reported = bool(finance) or db.session.scalar(select(func.count()).select_from(FinanceHeadcount)) > 0
 
@@ -135,12 +139,13 @@ def reconcile(unit=None):
                 if r:
                     add("establishment", category, "核定 0 名", f"预留 {r} 名", f"本单位未核定{category}却有预留")
                 continue
+            plan = _absorption(absorbing.get((u.id, category)), today)
             if n > a:
                 add("people_establishment", category, f"核定 {a} 名", f"在编 {n} 名",
-                    f"超编 {n - a} 名：在编人数超过核定编制，须按“出一进一”逐步消化，不得再进人")
+                    f"超编 {n - a} 名：在编人数超过核定编制，" + (plan or "无消化安排；须按“出一进一”逐步消化，不得再进人"))
             elif n + r > a:
                 add("establishment", category, f"空编 {a - n} 名", f"预留 {r} 名",
-                    f"预留超出空编 {n + r - a} 名：已核准的用编计划或空编使用多于剩余空编")
+                    f"预留超出空编 {n + r - a} 名：已核准的用编计划或空编使用多于剩余空编" + (f"；{plan}" if plan else ""))
         for res, number, state in stale[u.id]:
             add("establishment", res.category, "案件办结后释放预留", f"仍预留 {res.count - res.used} 名",
                 f"案件 {number} 已{ {'rejected': '不予通过', 'withdrawn': '撤回', 'completed': '办结'}[state] }，预留未释放")
@@ -177,6 +182,14 @@ def reconcile(unit=None):
                         f"财供人数{more}在编人数 {abs(paid - n)} 名（{source}，{as_of.isoformat()}）："
                         + ("可能有出编人员仍在财政供养" if paid > n else "可能有在编人员未纳入财政供养"))
     return findings
+
+
+def _absorption(rec, today):
+    """The cause's second half when an absorption (消化) was decided for the line."""
+    if rec is None:
+        return None
+    late = "，已逾期" if rec.target_date < today else ""
+    return f"已按{rec.document}安排消化（决定时超出 {rec.excess} 名），期限 {rec.target_date.isoformat()}{late}"
 
 
 def _category_order(category):
