@@ -3,10 +3,8 @@ against hand-computed answers, the staff structure against a count person by per
 on past dates against the chronicle (ledger.history.figures_as_of), a registration and an exit
 moving the counts by exactly one, a clerk's scope (their unit and its subordinate units), and
 every Excel download in the audit log."""
-import html as htmllib
 import io
-import re
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from openpyxl import load_workbook
 from sqlalchemy import select, update
@@ -23,26 +21,9 @@ from tests.fixtures.cases import CLERK1_UNIT, CLERK2_UNIT, approve_through, deci
 from tests.fixtures.inbox import beijing, read
 from tests.fixtures.pages import user_client
 from tests.fixtures.people import people_of
+from tests.fixtures.statistics import as_dict, table
 
 A04 = "12330621A04000000X"  # 卫生健康局: parent of B01 (疾控中心) and B03 (人民医院)
-
-
-def table(response, key):
-    """The rows of a statistics table as the page shows them (cell texts)."""
-    assert response.status_code == 200, response.get_data(as_text=True)[:800]
-    body = response.get_data(as_text=True)
-    match = re.search(rf'<table class="stat-table" data-table="{key}">(.*?)</table>', body, re.S)
-    assert match, f"no table {key}"
-    rows = []
-    for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", match.group(1), re.S):
-        cells = [htmllib.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td>(.*?)</td>", tr, re.S)]
-        if cells:
-            rows.append(cells)
-    return rows
-
-
-def as_dict(rows, value_columns=slice(1, None)):
-    return {r[0]: r[value_columns] for r in rows}
 
 
 def test_establishment_by_system_and_category_on_the_demo_district(app):

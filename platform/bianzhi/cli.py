@@ -15,6 +15,7 @@ from .extensions import db
 from .ledger.operations import unit_by_code
 from .processes import cli as processes_cli
 from .queries import cli as queries_cli
+from .reports import cli as reports_cli
 from .processes.operations import deploy_folder
 from .worker import Worker
 
@@ -41,6 +42,7 @@ def register(app):
     backup_cli.register(app)
     processes_cli.register(app)
     queries_cli.register(app)
+    reports_cli.register(app)
 
     @app.cli.command("worker")
     @click.option("--once", is_flag=True, help="只执行一遍当前到期的任务后退出")

@@ -97,7 +97,9 @@ def pct(value):
 
 
 def _num(value):
-    return "—" if value is None else value
+    if value is None:
+        return "—"
+    return int(value) if float(value).is_integer() else round(value, 1)
 
 
 CASE_HEADER = ["受理", "办结", "撤回", "办理时长中位数（工作日）", "办理时长P90（工作日）", "有时限环节", "超期环节",
