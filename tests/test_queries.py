@@ -34,9 +34,9 @@ def test_unit_roster_has_the_header_and_everyone_on_roll(client):
     login(client, "clerk1")
     rows = _sheet(client.get(f"/units/{CLERK1_UNIT}/roster.xlsx"))
     assert rows[0] == ROSTER_HEADER
-    assert rows[0][:7] == ["单位", "人员编码", "姓名", "性别", "出生日期", "身份证号", "编制类型"]
+    assert rows[0][:8] == ["单位", "单位代码", "人员编码", "姓名", "性别", "出生日期", "身份证号", "编制类型"]
     assert len(rows) - 1 == 33
-    assert {r[0] for r in rows[1:]} == {"绍兴市柯桥区疾病预防控制中心"}
+    assert {(r[0], r[1]) for r in rows[1:]} == {("绍兴市柯桥区疾病预防控制中心", CLERK1_UNIT)}
     assert {r[ROSTER_HEADER.index("民族")] for r in rows[1:]} == {"汉族"}  # a details field
     status = ROSTER_HEADER.index("人员状态")
     assert {r[status] for r in rows[1:]} == {"在编"}
@@ -55,7 +55,7 @@ def test_district_roster_counts_everyone_on_roll(app, client):
     assert rows[0] == ROSTER_HEADER and len(rows) - 1 == on_roll - 1
     rows = _sheet(client.get("/roster.xlsx?include_left=1"))
     assert len(rows) - 1 == on_roll
-    assert ["出编"] == [r[ROSTER_HEADER.index("人员状态")] for r in rows if r[1] == code]
+    assert ["出编"] == [r[ROSTER_HEADER.index("人员状态")] for r in rows if r[2] == code]
 
 
 def test_formula_like_names_come_out_as_text(app, client):
@@ -68,8 +68,8 @@ def test_formula_like_names_come_out_as_text(app, client):
         db.session.commit()
     login(client, "clerk1")
     rows = _sheet(client.get(f"/units/{CLERK1_UNIT}/roster.xlsx"))
-    row = next(r for r in rows if r[1] == code)
-    assert row[2] == "'=HYPERLINK(\"http://evil\",\"x\")"
+    row = next(r for r in rows if r[2] == code)
+    assert row[3] == "'=HYPERLINK(\"http://evil\",\"x\")"
     assert row[ROSTER_HEADER.index("职务")] == "'+1+cmd|' /C calc'!A0"
 
 

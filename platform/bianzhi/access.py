@@ -22,6 +22,7 @@ REGISTER_EDITORS = frozenset({"reviewer", "admin"})  # change units and establis
 QUERY_SAVERS = frozenset({"unit_clerk", "reviewer", "leader", "admin"})  # supervisors only read
 RULE_EDITORS = frozenset({"reviewer", "admin"})  # who configures and runs data-quality rules
 QUERY_SCOPE = "单位经办人限本单位及下属单位；编办人员与督查为全区"
+IMPORTERS = frozenset({"reviewer", "admin"})  # who loads a district's existing roster
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,10 @@ MATRIX = {
     "statistics.ledger": Rule(CASE_READERS, STATS), "statistics.export": Rule(CASE_READERS, STATS),
     "statistics.monitoring_index": Rule(CASE_READERS, OWN), "statistics.monitoring_cases": Rule(CASE_READERS, OWN),
     "statistics.monitoring_export": Rule(CASE_READERS, OWN), "api_monitoring.figures": Rule(CASE_READERS, OWN),
+    # 花名册导入: a bureau act over the whole district (业务科室 and administrators)
+    "reports.import_page": Rule(IMPORTERS, "全区花名册导入"), "reports.upload_roster": Rule(IMPORTERS, "全区花名册导入"),
+    "reports.import_detail": Rule(IMPORTERS, "全区花名册导入"), "reports.start_import": Rule(IMPORTERS, "全区花名册导入"),
+    "reports.import_status": Rule(IMPORTERS, "全区花名册导入"),
     # process design
     "design.index": Rule(DESIGN_READERS, "全部流程"), "design.modeler": Rule(DESIGN_READERS, "全部流程"),
     "design.versions": Rule(DESIGN_READERS, "全部流程"), "design.draft": Rule(DESIGN_READERS, "全部流程"),

@@ -26,6 +26,7 @@ from .extensions import db
 from .inbox import deadlines
 from .inbox.models import Job
 from .notifications import mail
+from .reports import roster_import
 from .util import utcnow
 
 log = logging.getLogger("bianzhi.worker")
@@ -37,6 +38,8 @@ HANDLERS = {
     "escalate": (deadlines.escalate, False),
     "timer": (deadlines.fire_timer, False),
     "mail": (lambda payload: mail.send(payload), True),
+    # leased like mail: the import commits its own progress (reports/roster_import.py run_job)
+    "roster_import": (roster_import.run_job, True),
 }
 MAX_ATTEMPTS = 5
 KEEP_FINISHED = timedelta(days=90)  # done and cancelled jobs are kept this long, then purged

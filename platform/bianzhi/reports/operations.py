@@ -11,12 +11,13 @@ from ..exports import safe_cell
 from ..extensions import db
 from ..ledger import operations as ledger
 from ..ledger import retirement
+from ..ledger.privacy import mask_id_number, may_see_id_numbers
 from ..ledger.models import Department, Establishment, Person, Reservation, Unit
 
 STATUS_LABELS = {"on_roll": "在编", "left": "出编"}
 # (header, column): the roster reads plain columns, not Person objects (no identity map to grow)
 ROSTER_COLUMNS = [
-    ("单位", Unit.name), ("人员编码", Person.code), ("姓名", Person.name), ("性别", Person.sex),
+    ("单位", Unit.name), ("单位代码", Unit.code), ("人员编码", Person.code), ("姓名", Person.name), ("性别", Person.sex),
     ("出生日期", Person.birth_date), ("身份证号", Person.id_number), ("编制类型", Person.category),
     ("内设机构", Department.name), ("职务", Person.post), ("中层职务", Person.midlevel_post),
     ("学历", Person.education), ("入编时间", Person.entry_date), ("人员状态", Person.status),
@@ -26,6 +27,7 @@ DETAIL_COLUMNS = [("岗位类别", "post_type"), ("进入形式", "entry_form"),
                   ("政治面貌", "political"), ("学位", "degree"), ("毕业院校", "school"), ("所学专业", "major")]
 ROSTER_HEADER = [h for h, _ in ROSTER_COLUMNS] + [h for h, _ in DETAIL_COLUMNS]
 _STATUS = ROSTER_HEADER.index("人员状态")
+_ID_NUMBER = ROSTER_HEADER.index("身份证号")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 BATCH = 1000
 
@@ -37,9 +39,11 @@ def _text(value):
     return safe_cell(value)
 
 
-def roster_rows(unit=None, include_left=False):
-    """The roster's rows, streamed from the database BATCH rows at a time (never all loaded)."""
-    query = (select(*(column for _, column in ROSTER_COLUMNS), Person.details)
+def roster_rows(unit=None, include_left=False, user=None):
+    """The roster's rows, streamed from the database BATCH rows at a time (never all loaded).
+    ID numbers are masked unless `user` may see them for the row's unit (ledger/privacy.py);
+    no user (the command line, run by the system) writes them in full."""
+    query = (select(*(column for _, column in ROSTER_COLUMNS), Person.details, Person.unit_id)
              .join(Unit, Unit.id == Person.unit_id)
              .outerjoin(Department, Department.id == Person.department_id)
              .order_by(Unit.code, Person.category, Person.entry_date, Person.id)
@@ -49,25 +53,31 @@ def roster_rows(unit=None, include_left=False):
     if not include_left:
         query = query.where(Person.status == "on_roll")
     result = db.session.execute(query)
+    shown = {}  # unit id -> may the user see full ID numbers there
     try:
         for partition in result.partitions():
             for row in partition:
-                *values, details = row
+                *values, details, unit_id = row
                 values[_STATUS] = STATUS_LABELS.get(values[_STATUS], values[_STATUS])
+                if user is not None:
+                    if unit_id not in shown:
+                        shown[unit_id] = may_see_id_numbers(user, unit_id)
+                    if not shown[unit_id]:
+                        values[_ID_NUMBER] = mask_id_number(values[_ID_NUMBER])
                 details = details or {}
                 yield [_text(v) for v in values] + [_text(details.get(key)) for _, key in DETAIL_COLUMNS]
     finally:
         result.close()
 
 
-def write_roster(unit=None, include_left=False):
+def write_roster(unit=None, include_left=False, user=None):
     """(file, rows): the roster as an .xlsx in a temporary file (write-only workbook: rows go to
     disk as they are appended), positioned at its start; the caller streams and closes it."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet("人员花名册")
     sheet.append([safe_cell(h) for h in ROSTER_HEADER])
     count = 0
-    for row in roster_rows(unit, include_left):
+    for row in roster_rows(unit, include_left, user):
         sheet.append(row)
         count += 1
     out = tempfile.TemporaryFile()

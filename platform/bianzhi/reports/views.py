@@ -1,13 +1,17 @@
 """Pages and downloads of the ledger as a tool: the roster as Excel, the standing queries."""
-from flask import Blueprint, render_template, request, send_file
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
 from .. import clock
 from ..audit.operations import record as audit
-from ..errors import Forbidden
+from ..errors import Forbidden, ValidationFailed
+from ..extensions import db
 from ..ledger import operations as ledger
 from ..web.errors import commit
 from . import operations as reports
+from . import roster_import
+from .models import RosterImport
 
 bp = Blueprint("reports", __name__)
 
@@ -29,7 +33,7 @@ def unit_roster(code):
     if not ledger.can_view_unit(current_user, unit):
         raise Forbidden("只能导出本单位的人员花名册")
     include_left = _include_left()
-    out, rows = reports.write_roster(unit, include_left)
+    out, rows = reports.write_roster(unit, include_left, current_user)
     try:
         audit(current_user, "roster.export", f"unit:{unit.code}", ip=request.remote_addr, rows=rows,
               include_left=include_left)
@@ -44,7 +48,7 @@ def unit_roster(code):
 @login_required
 def district_roster():
     include_left = _include_left()
-    out, rows = reports.write_roster(None, include_left)
+    out, rows = reports.write_roster(None, include_left, current_user)
     try:
         audit(current_user, "roster.export", "district", ip=request.remote_addr, rows=rows, include_left=include_left)
         commit()
@@ -69,3 +73,50 @@ def queries():
     return render_template("reports/queries.html", today=today, months=months,
                            establishment=reports.establishment_exceptions(), posts=reports.post_exceptions(),
                            retiring=reports.retiring(today, months))
+
+
+# -- roster import (花名册导入): upload → preview → import by the worker, progress polled ------
+
+@bp.get("/roster/import")
+@login_required
+def import_page():
+    recent = db.session.scalars(select(RosterImport).order_by(RosterImport.id.desc()).limit(20)).all()
+    return render_template("reports/import.html", recent=recent, max_mb=roster_import.MAX_BYTES // 1024 // 1024)
+
+
+@bp.post("/roster/import")
+@login_required
+def upload_roster():
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ValidationFailed("请选择要导入的花名册文件（.xlsx）", fields={"file": ["请选择文件"]})
+    content = upload.read(roster_import.MAX_BYTES + 1)
+    job = roster_import.preview(current_user, upload.filename, content, ip=request.remote_addr)
+    number = job.id
+    commit()
+    return redirect(url_for("reports.import_detail", number=number))
+
+
+@bp.get("/roster/imports/<int:number>")
+@login_required
+def import_detail(number):
+    job = roster_import.get_import(number)
+    return render_template("reports/import_preview.html", job=job, report=job.report or {})
+
+
+@bp.post("/roster/imports/<int:number>/start")
+@login_required
+def start_import(number):
+    job = roster_import.get_import(number)
+    roster_import.queue(current_user, job, valid_only=request.form.get("mode") == "valid")
+    commit()
+    flash("已开始导入，请稍候", "success")
+    return redirect(url_for("reports.import_detail", number=number))
+
+
+@bp.get("/roster/imports/<int:number>/status.json")
+@login_required
+def import_status(number):
+    answer = roster_import.status(roster_import.get_import(number))
+    db.session.rollback()
+    return jsonify(answer)
