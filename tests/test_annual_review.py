@@ -151,3 +151,27 @@ def test_bad_year_or_past_deadline_refused(app, client):
         assert ok.status_code == 302
     with app.app_context():
         assert db.session.scalar(select(AnnualReview.units)) == 11  # the demo district's units
+
+
+def test_unit_confirms_on_its_task_page_and_sees_its_people_to_correct(app):
+    leader = login(app.test_client(), "leader1")
+    with at(START):
+        assert leader.post("/review/start", data={"csrf_token": csrf_token(leader, "/review"), "year": "2026",
+                                                  "deadline": DEADLINE}).status_code == 302
+    with app.app_context():
+        task_id = _task_of(CLERK1_UNIT).id
+    clerk = login(app.test_client(), "clerk1")
+    inbox = clerk.get("/inbox").get_data(as_text=True)
+    assert "2026年度机构编制年审" in inbox
+    page = clerk.get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert "单位核对台账并确认" in page and "在编人员信息已逐人核对，有误的已更正" in page
+    form = {"unit_checked": "on", "establishment_checked": "on", "people_checked": "on", "posts_checked": "on",
+            "csrf_token": csrf_token(clerk, f"/tasks/{task_id}")}
+    with at(datetime(2026, 12, 2, 2, 0)):
+        done = clerk.post(f"/tasks/{task_id}", data=form)
+    assert done.status_code == 302
+    with at(datetime(2026, 12, 7, 2, 0)):
+        progress = leader.get("/review?year=2026&status=confirmed").get_data(as_text=True)
+    assert "已确认待验收" in progress and "逾期未确认的单位（10 个）" in progress
+    with app.app_context():
+        assert _task_of(CLERK1_UNIT).bpmn_id == "Task_accept"
