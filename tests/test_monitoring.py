@@ -15,6 +15,7 @@ from bianzhi.audit.models import AuditEntry
 from bianzhi.cases.models import Case
 from bianzhi.extensions import db
 from bianzhi.statistics.monitoring import p90
+from tests.fixtures.browser import chromium, live_server, login, shot
 from tests.fixtures.cases import CLERK2_UNIT, application, decide, only_task, person
 from tests.fixtures.inbox import at, beijing, read
 from tests.fixtures.pages import user_client
@@ -204,3 +205,16 @@ def test_bad_filters_are_refused_in_chinese(api):
         assert clerk.get("/api/v1/monitoring?from=2024-12-01&to=2024-11-01").status_code == 422
         assert clerk.get("/api/v1/monitoring?from=2024-11-01&to=2024-11-30&month=2024-13").status_code == 422
         assert clerk.get("/api/v1/monitoring?unit=NOPE").status_code == 404
+
+
+@pytest.mark.browser
+def test_the_dashboard_charts_draw_in_chromium(app, november):
+    with live_server(app) as base, chromium() as browser:
+        page = login(browser, base, "leader1")
+        page.goto(f"/monitoring?{PERIOD}")
+        page.wait_for_function("document.querySelectorAll('.chart canvas').length === 4")  # process, step, unit, month
+        shot(page, "monitoring")
+        page.get_by_role("link", name="2", exact=True).first.click()  # the overdue steps of the total
+        page.wait_for_url("**/monitoring/cases?**")
+        assert page.locator("#drill tbody tr").count() == 2
+        assert page.js_errors == []

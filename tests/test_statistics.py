@@ -6,6 +6,7 @@ every Excel download in the audit log."""
 import io
 from datetime import date, timedelta
 
+import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select, update
 
@@ -17,6 +18,7 @@ from bianzhi.ledger.models import ChronicleEntry, Person, Unit
 from bianzhi.ledger.operations import chronicle
 from bianzhi.statistics.operations import district_figures_as_of, end_of_day
 from tests.conftest import PASSWORD
+from tests.fixtures.browser import chromium, live_server, login, shot
 from tests.fixtures.cases import CLERK1_UNIT, CLERK2_UNIT, approve_through, decide, only_task, person, start
 from tests.fixtures.inbox import beijing, read
 from tests.fixtures.pages import user_client
@@ -230,3 +232,19 @@ def test_bad_dates_are_refused_in_chinese(app):
     backwards = client.get("/statistics/changes?from=2026-05-01&to=2026-04-01")
     assert backwards.status_code == 422 and "晚于截止日期" in backwards.get_data(as_text=True)
     assert client.get("/statistics/export.xlsx?page=nope").status_code == 422
+
+
+@pytest.mark.browser
+def test_the_charts_draw_in_chromium_under_the_csp(app):
+    """ECharts from node_modules draws every chart from the JSON data island; the page's CSP
+    (no inline scripts) lets it, and nothing fails in the browser."""
+    with live_server(app) as base, chromium() as browser:
+        page = login(browser, base, "leader1")
+        violations = []
+        page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
+        for path, charts, name in (("/statistics", 7, "statistics"), ("/statistics/changes", 1, "statistics-changes"),
+                                   ("/statistics/ledger", 1, "statistics-ledger")):
+            page.goto(path)
+            page.wait_for_function(f"document.querySelectorAll('.chart canvas').length === {charts}")
+            shot(page, name)
+        assert page.js_errors == [] and violations == []

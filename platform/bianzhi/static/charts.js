@@ -29,7 +29,7 @@
         axisLabel: { interval: 0, rotate: many ? 30 : 0, width: 120, overflow: "truncate" } },
       yAxis: { type: "value", minInterval: 1 },
       series: spec.series.map(function (s) {
-        return { name: s.name, type: spec.type === "line" ? "line" : "bar", data: s.data,
+        return { name: s.name, type: spec.type === "line" ? "line" : "bar", data: s.data, symbolSize: 8,
           stack: spec.type === "stacked" ? "total" : undefined };
       })
     };
@@ -40,7 +40,9 @@
     var el = document.querySelector('[data-chart="' + spec.key + '"]');
     if (!el) { return; }
     var chart = window.echarts.init(el);
-    chart.setOption(spec.type === "pie" ? pie(spec) : axes(spec));
+    var option = spec.type === "pie" ? pie(spec) : axes(spec);
+    option.animation = false;  // figures, not a show: drawn at once (and printed as shown)
+    chart.setOption(option);
     charts.push(chart);
   });
   window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });

@@ -288,7 +288,8 @@ def step_figures(steps, today):
     for s in steps:
         groups.setdefault((s.process_key, s.bpmn_id), []).append(s)
     out = []
-    for (process, bpmn_id), rows in sorted(groups.items()):
+    # per process, steps in the order cases first reached them (the log is read in id order)
+    for (process, bpmn_id), rows in sorted(groups.items(), key=lambda kv: kv[0][0]):
         done = [s for s in rows if s.closed is not None]
         limited = [s for s in rows if s.due is not None]
         overdue = [s for s in limited if s.overdue(today)]

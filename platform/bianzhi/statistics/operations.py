@@ -37,11 +37,12 @@ class Table:
     series: list = field(default_factory=list)
     note: str = ""
     links: dict = field(default_factory=dict)  # (row index, column index) -> drill-down URL
+    chart_skip: tuple = ("合计",)  # row labels the chart leaves out (totals, rows of another scale)
 
     def chart_spec(self):
         if not self.chart or not self.rows:
             return None
-        body = [r for r in self.rows if r[self.label_col] != "合计"]
+        body = [r for r in self.rows if r[self.label_col] not in self.chart_skip and r[0] != "合计"]
         return {"key": self.key, "type": self.chart, "title": self.title,
                 "categories": [str(r[self.label_col]) for r in body],
                 "series": [{"name": self.header[c], "data": [r[c] if isinstance(r[c], (int, float)) else 0
@@ -273,7 +274,7 @@ def _leadership_table(day, scope):
         rows.append([f"中层职数·{level}", n, filled, n - filled])
     rows.append(["非中层职务人员", "—", held.get("非中层", 0), "—"])
     return Table("leadership", "领导职数与中层职数配备", ["职数", "核定", "实配", "空缺"], rows, chart="bar",
-                 series=[1, 2], note="中层实配按在编人员当前的中层职务记录；领导职务配备未在台账中逐人记录。")
+                 series=[1, 2], chart_skip=("非中层职务人员",), note="中层实配按在编人员当前的中层职务记录；领导职务配备未在台账中逐人记录。")
 
 
 # -- changes over a period ---------------------------------------------------------------------
