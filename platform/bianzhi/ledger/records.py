@@ -72,6 +72,7 @@ KEY_FIELDS = {
 EXPECTED = ("ethnicity", "native_place", "birthplace", "political_status", "health", "phone", "education",
             "degree", "school", "major", "graduation_date", "work_start_date", "unit_entry_date", "entry_mode",
             "department", "post_type", "title", "photo")
+DETAIL_EXPECTED = tuple(k for k in EXPECTED if k not in ("photo", "education", "department"))  # in details
 LABELS = {**{k: v[0] for k, v in FIELDS.items()}, "photo": "照片"}
 PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
 
@@ -286,13 +287,14 @@ def district_completeness():
     totals = {}
     query = (select(Person.id, Person.unit_id, Person.details, Person.education, Person.department_id)
              .where(Person.status == "on_roll"))
-    for row in db.session.execute(query.execution_options(yield_per=2000)):
-        filled = sum(1 for k in EXPECTED if (
-            row.id in photos if k == "photo" else bool(row.education) if k == "education"
-            else row.department_id is not None if k == "department" else bool((row.details or {}).get(k))))
+    for person_id, unit_id, details, education, department_id in db.session.execute(
+            query.execution_options(yield_per=2000)).tuples():
+        details = details or {}
+        filled = ((person_id in photos) + bool(education) + (department_id is not None)
+                  + sum(1 for k in DETAIL_EXPECTED if details.get(k)))
         pct = round(100 * filled / len(EXPECTED))
-        n, total, incomplete = totals.get(row.unit_id, (0, 0, 0))
-        totals[row.unit_id] = (n + 1, total + pct, incomplete + (pct < 100))
+        n, total, incomplete = totals.get(unit_id, (0, 0, 0))
+        totals[unit_id] = (n + 1, total + pct, incomplete + (pct < 100))
     units = {u.id: u for u in db.session.scalars(select(Unit).where(Unit.id.in_(totals)))} if totals else {}
     rows = [(units[uid], n, round(total / n, 1), incomplete) for uid, (n, total, incomplete) in totals.items()]
     return sorted(rows, key=lambda r: (r[2], r[0].code))
