@@ -91,11 +91,12 @@ def parse(definition):
     """The definition checked for shape, depth and size; ValidationFailed names each problem."""
     if not isinstance(definition, dict):
         _refuse(["查询定义应为 JSON 对象 {\"op\": \"and\", \"items\": [...]}"])
-    try:
-        tree = GroupSchema().load(definition)
-    except ValidationError as exc:
-        _refuse(_flatten(exc.messages))
-    count, depth = _measure(tree)
+    count, depth = _measure_raw(definition)  # before marshmallow recurses into a hostile tree
+    if depth <= MAX_DEPTH and count <= MAX_CONDITIONS:
+        try:
+            tree = GroupSchema().load(definition)
+        except ValidationError as exc:
+            _refuse(_flatten(exc.messages))
     problems = []
     if depth > MAX_DEPTH:
         problems.append(f"条件组最多嵌套 {MAX_DEPTH} 层，现为 {depth} 层")
@@ -106,14 +107,19 @@ def parse(definition):
     return tree
 
 
-def _measure(group, depth=1):
-    count, deepest = 0, depth
-    for item in group["items"]:
-        if "items" in item:
-            c, d = _measure(item, depth + 1)
-            count, deepest = count + c, max(deepest, d)
-        else:
-            count += 1
+def _measure_raw(definition):
+    """(conditions, depth) of a raw definition, without recursion: anything in a list of
+    `items` that is not a group counts as a condition."""
+    count, deepest, stack = 0, 0, [(definition, 1)]
+    while stack:
+        group, depth = stack.pop()
+        deepest = max(deepest, depth)
+        items = group.get("items")
+        for item in items if isinstance(items, list) else ():
+            if isinstance(item, dict) and "items" in item:
+                stack.append((item, depth + 1))
+            else:
+                count += 1
     return count, deepest
 
 
@@ -351,9 +357,9 @@ def _ordered(query, target, sort, order):
     return query.order_by((col.desc() if order == "desc" else col.asc()).nulls_last(), key)
 
 
-def _display(user, target, values, owner_unit):
+def _display(user, target, values, owner_unit, columns=None):
     out = []
-    for field, value in zip(_columns(target), values):
+    for field, value in zip(columns or _columns(target), values):
         if field.sensitive:
             value = shown_id_number(user, value, owner_unit)
         elif field.labels:
@@ -396,8 +402,9 @@ def export(user, target, definition, sort=None, order=None, today=None):
     count = 0
     result = db.session.execute(query.execution_options(yield_per=BATCH))
     try:
+        columns = _columns(target)
         for *values, owner in result:
-            sheet.append([safe_cell(v) for v in _display(user, target, values, owner)])
+            sheet.append([safe_cell(v) for v in _display(user, target, values, owner, columns)])
             count += 1
     finally:
         result.close()

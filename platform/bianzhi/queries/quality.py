@@ -5,7 +5,7 @@ no longer matches is marked fixed, nothing is ever duplicated (a partial unique 
 open ones). Nothing here commits."""
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 
 from .. import clock
 from ..errors import NotFound, ValidationFailed
@@ -16,6 +16,7 @@ from . import operations as queries
 from .models import QualityFinding, QualityRule
 
 SEVERITY = {"error": "错误", "warning": "提示"}
+BATCH = 5000
 ON_ROLL = {"field": "person.status", "op": "eq", "value": "on_roll"}
 
 
@@ -74,9 +75,13 @@ def _definition_matches(rule, today):
 
 
 def _people(*extra):
-    query = (select(Person, Unit.name).join(Unit, Unit.id == Person.unit_id)
-             .where(Person.status == "on_roll", *extra).order_by(Person.id))
-    return db.session.execute(query)
+    """(person row, unit name) of everyone on roll: plain columns, not Person objects (a
+    district's 18,000 people would fill the identity map)."""
+    query = (select(Person.id, Person.unit_id, Person.name, Person.code, Person.id_number, Person.sex,
+                    Person.birth_date, Person.entry_date, Person.category, Person.details, Unit.name.label("unit_name"))
+             .join(Unit, Unit.id == Person.unit_id).where(Person.status == "on_roll", *extra).order_by(Person.id)
+             .execution_options(yield_per=BATCH))
+    return ((row, row.unit_name) for row in db.session.execute(query))
 
 
 def _id_number_mismatch(rule, today):
@@ -158,20 +163,23 @@ def check_now(user=None, today=None):
     opened = fixed = still = 0
     for rule in rules:
         found = matches(rule, today)
-        open_findings = {(f.entity, f.entity_id): f for f in db.session.scalars(
-            select(QualityFinding).where(QualityFinding.rule_id == rule.id, QualityFinding.status == "open"))}
-        for key, finding in open_findings.items():
-            if key not in found:
-                finding.status, finding.fixed_at = "fixed", now
-                fixed += 1
-            else:
-                finding.message = found[key][1]  # the latest wording (a name may have changed)
-                still += 1
-        for key in found.keys() - open_findings.keys():
-            unit_id, message = found[key]
-            db.session.add(QualityFinding(rule_id=rule.id, entity=key[0], entity_id=key[1], unit_id=unit_id,
-                                          status="open", found_at=now, message=message))
-            opened += 1
+        open_findings = {(entity, entity_id): (fid, message) for fid, entity, entity_id, message in db.session.execute(
+            select(QualityFinding.id, QualityFinding.entity, QualityFinding.entity_id, QualityFinding.message)
+            .where(QualityFinding.rule_id == rule.id, QualityFinding.status == "open"))}
+        gone = [fid for key, (fid, _) in open_findings.items() if key not in found]
+        for chunk in range(0, len(gone), BATCH):
+            db.session.execute(update(QualityFinding).where(QualityFinding.id.in_(gone[chunk:chunk + BATCH]))
+                               .values(status="fixed", fixed_at=now))
+        for key, (fid, message) in open_findings.items():
+            if key in found and found[key][1] != message:  # the latest wording (a name may have changed)
+                db.session.execute(update(QualityFinding).where(QualityFinding.id == fid)
+                                   .values(message=found[key][1]))
+        new = [{"rule_id": rule.id, "entity": key[0], "entity_id": key[1], "unit_id": found[key][0],
+                "status": "open", "found_at": now, "message": found[key][1]}
+               for key in sorted(found.keys() - open_findings.keys())]
+        for chunk in range(0, len(new), BATCH):
+            db.session.execute(insert(QualityFinding), new[chunk:chunk + BATCH])  # one executemany per batch
+        opened, fixed, still = opened + len(new), fixed + len(gone), still + len(open_findings) - len(gone)
     db.session.flush()
     return CheckResult(len(rules), opened, fixed, still)
 
