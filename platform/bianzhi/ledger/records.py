@@ -288,7 +288,7 @@ def district_completeness():
     query = (select(Person.id, Person.unit_id, Person.details, Person.education, Person.department_id)
              .where(Person.status == "on_roll"))
     for person_id, unit_id, details, education, department_id in db.session.execute(
-            query.execution_options(yield_per=2000)).tuples():
+            query.execution_options(yield_per=2000)):
         details = details or {}
         filled = ((person_id in photos) + bool(education) + (department_id is not None)
                   + sum(1 for k in DETAIL_EXPECTED if details.get(k)))
