@@ -19,6 +19,7 @@ from bianzhi.ledger.operations import figure
 from bianzhi.util import utcnow
 from tests.conftest import csrf_token, login
 from tests.fixtures.cases import CLERK1_UNIT, CLERK2_UNIT, start
+from tests.fixtures.race import race
 
 B06_UNIT = "12330621B06000000X"
 A04_UNIT = "12330621A04000000X"
@@ -332,3 +333,27 @@ def test_api_creates_and_adjusts(api):
     details = admin.get(f"/api/v1/units/{NEW_CODE}").json
     assert details["status"] == "active" and details["functions"] == "负责全区公共数据归集"
     assert api("clerk1").post("/api/v1/units", json={}).status_code == 403
+
+
+def test_two_transfers_racing_for_the_last_places_one_wins(app, api):
+    """B02 has 2 vacant places; two bureau users transfer 2 each at the same moment."""
+    with app.app_context():
+        district = totals()
+    reviewer, admin = api("reviewer1"), api("admin")
+
+    def transfer(client, target, n):
+        return lambda: client.post(f"/api/v1/units/{CLERK2_UNIT}/transfer", json={
+            "category": "事业编制", "count": 2, "target": target,
+            "document": {"number": f"绍柯编〔2026〕5{n}号", "date": "2026-11-02"}})
+    first, second = race(transfer(reviewer, CLERK1_UNIT, 1), transfer(admin, B06_UNIT, 2))
+    assert sorted([first.status_code, second.status_code]) == [200, 422], (first.json, second.json)
+    loser = first if first.status_code == 422 else second
+    assert "空编 0 名" in loser.json["error"]["message"] and loser.json["error"]["code"] == "would_be_over"
+    with app.app_context():
+        assert totals() == district
+        assert approved_of(CLERK2_UNIT) == 10
+        assert approved_of(CLERK1_UNIT) + approved_of(B06_UNIT) == 57
+
+
+def approved_of(code):
+    return figure(unit(code), "事业编制")["approved"]

@@ -157,6 +157,7 @@ MATRIX = {
                     "departments")},
     "units_api.create_unit": Rule(REGISTER_EDITORS, "全区单位", "只有业务科室或系统管理员可以设立单位"),
     "units_api.adjust_establishment": Rule(REGISTER_EDITORS, "全区单位", "只有业务科室或系统管理员可以调整核定编制"),
+    "units_api.transfer_establishment": Rule(REGISTER_EDITORS, "全区单位", "只有业务科室或系统管理员可以划转编制"),
 }
 
 

@@ -86,3 +86,25 @@ def adjust_establishment(code):
                               "document": a["document"]} for a in lifecycle.absorption_warnings(unit)]
     commit()
     return jsonify(answer), 200
+
+
+@bp.post("/units/<code>/transfer")
+@token_required
+def transfer_establishment(code):
+    """划转: {category, count, target (code), document, absorb_until?} from unit `code` to `target`."""
+    source = ledger.unit_by_code(code)
+    body = _body()
+    count = body.get("count")
+    if not isinstance(count, int) or isinstance(count, bool):
+        raise ValidationFailed("count（划转数）应为整数", fields={"count": ["应为整数"]})
+    target = db.session.scalar(select(Unit).where(Unit.code == (_text(body, "target") or "").strip().upper()))
+    if target is None:
+        raise ValidationFailed("target（划入单位的统一社会信用代码）不存在", fields={"target": ["单位不存在"]})
+    absorb = as_date({"absorb_until": _text(body, "absorb_until")}, "absorb_until")
+    approval = _approval(body, f"{source.name}编制划转批复")
+    lifecycle.transfer_establishment(g.api_user, source, target, _text(body, "category"), count, approval, absorb)
+    audit(g.api_user, "unit.transfer", f"unit:{source.code}", ip=request.remote_addr, document=approval.number,
+          to=target.code, count=count)
+    answer = {"source": unit_json(source), "target": unit_json(target)}
+    commit()
+    return jsonify(answer), 200
