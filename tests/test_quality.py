@@ -109,12 +109,21 @@ def test_check_now_opens_fixes_and_never_duplicates(app):
 
 
 def test_clerks_see_their_own_units_findings_and_cannot_check(app):
-    _spoil(app)
+    ids = _spoil(app)
     _check(login(app.test_client(), "admin"))
+    with app.app_context():
+        unit = db.session.scalar(select(Unit).where(Unit.code == CLERK1_UNIT))
+        retired = {pid for pid in _past_retirement(clock.today()) if db.session.get(Person, pid).unit_id == unit.id}
+        code = db.session.get(Person, ids["Q01"]).code
+        db.session.rollback()
     clerk1 = login(app.test_client(), "clerk1")
     html = clerk1.get("/quality").get_data(as_text=True)
     section = html[html.index('id="q-open"'):html.index('id="q-fixed"')]
     assert "疾病预防控制中心" in section and "档案馆" not in section
+    # 5 wrong records of 疾控中心 (3 of them errors) and its people past retirement
+    by_unit = section[section.index('id="q-by-unit"'):section.index("</table>")]
+    assert f"<td>绍兴市柯桥区疾病预防控制中心</td><td>{5 + len(retired)}</td><td>3</td>" in by_unit
+    assert f'href="/people/{code}"' in section  # a person's finding opens the person record
     clerk2 = login(app.test_client(), "clerk2").get("/quality").get_data(as_text=True)
     section = clerk2[clerk2.index('id="q-open"'):clerk2.index('id="q-fixed"')]
     assert "档案馆" in section and "疾病预防控制中心" not in section

@@ -5,7 +5,7 @@ no longer matches is marked fixed, nothing is ever duplicated (a partial unique 
 open ones). Nothing here commits."""
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import and_, case, func, insert, select, update
 
 from .. import clock
 from ..errors import NotFound, ValidationFailed
@@ -230,12 +230,26 @@ def _scoped(query, user):
 
 
 def open_findings(user, limit=500):
-    """Open findings of active rules within the user's scope, by unit then rule."""
-    query = (select(QualityFinding, QualityRule, Unit).join(QualityRule, QualityRule.id == QualityFinding.rule_id)
+    """(finding, rule, unit, person code) of the open findings of active rules within the
+    user's scope, by unit then rule."""
+    query = (select(QualityFinding, QualityRule, Unit, Person.code)
+             .join(QualityRule, QualityRule.id == QualityFinding.rule_id)
              .outerjoin(Unit, Unit.id == QualityFinding.unit_id)
+             .outerjoin(Person, and_(QualityFinding.entity == "person", Person.id == QualityFinding.entity_id))
              .where(QualityFinding.status == "open", QualityRule.active)
              .order_by(Unit.code, QualityRule.code, QualityFinding.id).limit(limit))
     return db.session.execute(_scoped(query, user)).all()
+
+
+def open_by_unit(user):
+    """[(unit, open findings of active rules, of which errors)] within the user's scope, most first."""
+    errors = func.sum(case((QualityRule.severity == "error", 1), else_=0))
+    query = (select(Unit, func.count(QualityFinding.id), errors)
+             .join(QualityFinding, QualityFinding.unit_id == Unit.id)
+             .join(QualityRule, QualityRule.id == QualityFinding.rule_id)
+             .where(QualityFinding.status == "open", QualityRule.active)
+             .group_by(Unit.id).order_by(func.count(QualityFinding.id).desc(), Unit.code))
+    return [(unit, n, int(e or 0)) for unit, n, e in db.session.execute(_scoped(query, user))]
 
 
 def fixed_findings(user, limit=100):

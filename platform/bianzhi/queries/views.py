@@ -133,6 +133,7 @@ def manage_saved():
 def quality_page():
     return render_template("queries/quality.html", rules=quality.rules_with_counts(current_user),
                            open_findings=quality.open_findings(current_user),
+                           by_unit=quality.open_by_unit(current_user),
                            fixed=quality.fixed_findings(current_user), severities=quality.SEVERITY,
                            targets=qf.TARGETS, may_edit_rules=current_user.has_role(*RULE_EDITORS))
 
