@@ -357,3 +357,17 @@ def test_two_transfers_racing_for_the_last_places_one_wins(app, api):
 
 def approved_of(code):
     return figure(unit(code), "事业编制")["approved"]
+
+
+def test_create_page_refuses_a_bad_code_and_creates_a_good_one(client):
+    login(client, "admin")
+    form = {"csrf_token": csrf_token(client, "/registers/units/new"), "code": "12330621MB1234567X",
+            "name": "绍兴市柯桥区数据资源中心", "kind": "事业单位", "parent": A04_UNIT, "funding": "全额",
+            "doc_number": "绍柯编〔2026〕60号", "doc_date": "2026-11-02", "doc_title": "关于设立区数据资源中心的批复"}
+    bad = client.post("/registers/units/new", data=form)
+    assert bad.status_code == 422 and "校验位正确" in bad.get_data(as_text=True)
+    good = client.post("/registers/units/new", data=form | {"code": NEW_CODE})
+    assert good.status_code == 302 and good.headers["Location"].endswith(f"/registers/units/{NEW_CODE}")
+    listed = client.get("/registers/units").get_data(as_text=True)
+    assert "绍兴市柯桥区数据资源中心" in listed and "绍柯编〔2026〕60号" in listed
+    assert "绍兴市柯桥区数据资源中心" not in client.get("/registers/units?status=abolished").get_data(as_text=True)
