@@ -14,6 +14,7 @@ from bianzhi.ledger.models import Establishment, Person, Unit
 from bianzhi.queries.models import QualityFinding, QualityRule
 from tests.conftest import csrf_token, login
 from tests.fixtures.cases import CLERK1_UNIT, CLERK2_UNIT
+from tests.fixtures.race import race
 
 ARCHIVES = CLERK2_UNIT  # 档案馆
 
@@ -183,3 +184,18 @@ def test_the_cli_check_for_cron(app):
     again = runner.invoke(args=["quality-check"])
     assert "新发现 0 条，已整改 0 条" in again.output
     assert ("Q05", ids["Q05"]) in _open(app)
+
+
+def test_two_checks_at_once_open_each_finding_once(app):
+    ids = _spoil(app)
+    clients = [login(app.test_client(), name) for name in ("reviewer1", "admin")]
+    tokens = [csrf_token(client, "/quality") for client in clients]
+    responses = race(*[lambda c=c, t=t: c.post("/quality/check", data={"csrf_token": t})
+                       for c, t in zip(clients, tokens)])
+    assert [r.status_code for r in responses] == [302, 302]
+    opened = _open(app)
+    assert len(opened) == len(set(opened)) and ("Q01", ids["Q01"]) in opened
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(QualityRule)) == 7  # seeded once
+        details = db.session.scalars(select(AuditEntry.detail).where(AuditEntry.action == "quality.check")).all()
+        assert sorted(d["opened"] for d in details) == [0, len(opened)]  # the second found them open already

@@ -5,7 +5,7 @@ no longer matches is marked fixed, nothing is ever duplicated (a partial unique 
 open ones). Nothing here commits."""
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, func, insert, select, update
+from sqlalchemy import and_, case, func, insert, select, text, update
 
 from .. import clock
 from ..errors import NotFound, ValidationFailed
@@ -17,6 +17,7 @@ from .models import QualityFinding, QualityRule
 
 SEVERITY = {"error": "错误", "warning": "提示"}
 BATCH = 5000
+_LOCK_KEY = 0x7175616C  # "qual"
 ON_ROLL = {"field": "person.status", "op": "eq", "value": "on_roll"}
 
 
@@ -42,8 +43,16 @@ BUILTIN_RULES = {
 }
 
 
+def _serialize():
+    """One check (or seeding) at a time: a transaction-scoped advisory lock on PostgreSQL;
+    SQLite's BEGIN IMMEDIATE already makes writers queue."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+
+
 def ensure_builtin_rules(user=None):
     """Add the built-in rules that are missing (by code); existing ones are left as configured."""
+    _serialize()
     have = set(db.session.scalars(select(QualityRule.code)))
     added = []
     for code, (name, description, target, definition, builtin, severity) in BUILTIN_RULES.items():
@@ -154,12 +163,12 @@ class CheckResult:
 
 
 def check_now(user=None, today=None):
-    """Run every active rule. Concurrent checks queue on the rule rows (FOR UPDATE on PostgreSQL;
-    SQLite's write lock); the partial unique index refuses a duplicate open finding anyway."""
+    """Run every active rule. Concurrent checks queue (_serialize), each sees what the one before
+    committed; the partial unique index would refuse a duplicate open finding anyway."""
+    _serialize()
     ensure_builtin_rules(user)
     now, today = clock.now(), today or clock.today()
-    rules = db.session.scalars(select(QualityRule).where(QualityRule.active).order_by(QualityRule.code)
-                               .with_for_update()).all()
+    rules = db.session.scalars(select(QualityRule).where(QualityRule.active).order_by(QualityRule.code)).all()
     opened = fixed = still = 0
     for rule in rules:
         found = matches(rule, today)
