@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import func, insert, select
 
 from bianzhi import clock
+from bianzhi.accounts.models import User
 from bianzhi.accounts.operations import create_user
 from bianzhi.cases import operations as cases
 from bianzhi.cases.models import Case, OpenTask
@@ -34,7 +35,8 @@ def _add_units(n):
 
 def _task_of(unit_code):
     db.session.expire_all()
-    return db.session.scalar(select(OpenTask).join(Case, Case.id == OpenTask.case_id).join(Unit, Unit.id == Case.unit_id)
+    return db.session.scalar(select(OpenTask).join(Case, Case.id == OpenTask.case_id)
+                             .join(Unit, Unit.id == Case.unit_id)
                              .where(Unit.code == unit_code, Case.process_key == "annual_review"))
 
 
@@ -62,7 +64,8 @@ def test_review_of_500_units_started_at_once_then_confirmed_accepted_returned(ap
         review = db.session.scalar(select(AnnualReview))
         assert (review.year, review.units, review.started_by.username) == (2026, 500, "reviewer1")
         assert db.session.scalar(select(func.count()).select_from(ReviewCase)) == 500
-        assert db.session.scalar(select(func.count()).select_from(Case).where(Case.process_key == "annual_review")) == 500
+        assert db.session.scalar(select(func.count()).select_from(Case)
+                                 .where(Case.process_key == "annual_review")) == 500
         numbers = db.session.scalars(select(Case.number).where(Case.process_key == "annual_review")).all()
         assert len(set(numbers)) == 500 and all(n.startswith("NS-") for n in numbers)
         tasks = db.session.scalars(select(OpenTask).join(Case).where(Case.process_key == "annual_review")).all()
@@ -96,7 +99,6 @@ def test_review_of_500_units_started_at_once_then_confirmed_accepted_returned(ap
         assert returned.status_code == 200
         # five more units: three confirm, two of them accepted
         with app.app_context():
-            from bianzhi.accounts.models import User
             for user_id, code in extra_clerks[:3]:
                 cases.complete_task(db.session.get(User, user_id), _task_of(code).id, CONFIRM)
             reviewer2 = db.session.scalar(select(User).where(User.username == "reviewer2"))

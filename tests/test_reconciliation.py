@@ -12,7 +12,7 @@ from bianzhi.cases.models import Case
 from bianzhi import clock
 from bianzhi.extensions import db
 from bianzhi.ledger import reconcile
-from bianzhi.ledger.models import Absorption, Department, Establishment, Person, PostQuota, Reservation, Unit
+from bianzhi.ledger.models import Absorption, Department, Establishment, Person, PostQuota, Unit
 from bianzhi.util import utcnow
 from tests.conftest import login
 from tests.fixtures.cases import CLERK1_UNIT, approve_through, start

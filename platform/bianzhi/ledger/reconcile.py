@@ -87,7 +87,8 @@ def reconcile(unit=None):
     on_roll = _grouped(select(Person.unit_id, Person.category, func.count())
                        .where(Person.status == "on_roll", Person.unit_id.in_(scope))
                        .group_by(Person.unit_id, Person.category))
-    reserved = _grouped(select(Reservation.unit_id, Reservation.category, func.sum(Reservation.count - Reservation.used))
+    reserved = _grouped(select(Reservation.unit_id, Reservation.category,
+                               func.sum(Reservation.count - Reservation.used))
                         .where(Reservation.status == "active", Reservation.unit_id.in_(scope))
                         .group_by(Reservation.unit_id, Reservation.category))
     posts = _grouped(select(PostQuota.unit_id, PostQuota.level, PostQuota.approved)

@@ -171,7 +171,8 @@ def progress(review, user=None):
         query = query.where(ReviewCase.unit_id == (user.unit_id or -1))
     rows = db.session.execute(query).all()
     case_ids = select(ReviewCase.case_id).where(ReviewCase.review_id == review.id).scalar_subquery()
-    open_steps = dict(db.session.execute(select(OpenTask.case_id, OpenTask.bpmn_id).where(OpenTask.case_id.in_(case_ids))).all())
+    open_steps = dict(db.session.execute(select(OpenTask.case_id, OpenTask.bpmn_id)
+                                         .where(OpenTask.case_id.in_(case_ids))).all())
     returned = set(db.session.scalars(select(CaseStep.case_id).where(CaseStep.case_id.in_(case_ids),
                                                                     CaseStep.decision == "return")))
     confirmed_at = dict(db.session.execute(select(CaseStep.case_id, func.max(CaseStep.at)).where(
