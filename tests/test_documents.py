@@ -223,3 +223,34 @@ def test_the_full_text_revision_follows_the_regenerated_initial_one(app):
 def test_register_refuses_a_taken_number_only_on_the_upload_path(ctx):
     with pytest.raises(Conflict):
         documents.upload(user("admin"), B01_SANDING, "x", "2026-01-01", "批复", None, [], "", None)
+
+
+def test_a_renamed_unit_is_found_by_its_new_name(app):
+    with app.app_context():
+        unit("B02").name = "绍兴市柯桥区档案局"
+        db.session.commit()
+        assert numbers("reviewer1", q="档案局") == [B02_PIFU]  # the rename rewrote the search text
+        db.session.execute(update(Document).values(search_text=""))  # e.g. a tokenizer change
+        db.session.commit()
+        assert numbers("reviewer1", q="档案局") == []
+    result = app.test_cli_runner().invoke(args=["documents", "reindex"])
+    assert result.exit_code == 0 and "已重建 13 件" in result.output, result.output
+    with app.app_context():
+        assert numbers("reviewer1", q="档案局") == [B02_PIFU]
+
+
+def test_cli_registers_a_pdf_with_its_units(app, tmp_path):
+    path = tmp_path / "scan.pdf"
+    path.write_bytes(tiny_pdf("quota 2026"))
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["documents", "add", str(path), "--number", "柯编〔2026〕30号", "--title",
+                                 "关于融媒体中心编制的批复", "--date", "2026-05-06", "--unit", "12330621B05000000X"])
+    assert result.exit_code == 0, result.output
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(b"GIF89a")
+    result = runner.invoke(args=["documents", "add", str(bad), "--number", "柯编〔2026〕31号", "--title", "x",
+                                 "--date", "2026-05-06"])
+    assert result.exit_code == 1 and "不是 PDF" in result.output
+    with app.app_context():
+        assert numbers("clerk3", q="quota") == ["柯编〔2026〕30号"]  # the PDF's own text, in clerk3's unit
+        assert documents.by_number("柯编〔2026〕31号") is None

@@ -10,6 +10,7 @@ from .accounts.operations import create_user, issue_token, unlock
 from .audit import cli as audit_cli
 from .backup import cli as backup_cli
 from .demo import load_demo
+from .documents.cli import register_cli as documents_cli
 from .errors import DomainError
 from .extensions import db
 from .ledger.operations import unit_by_code
@@ -40,6 +41,7 @@ def _deploy(comment=None):
 def register(app):
     audit_cli.register(app)
     backup_cli.register(app)
+    documents_cli(app)
     processes_cli.register(app)
     queries_cli.register(app)
     reports_cli.register(app)

@@ -24,7 +24,7 @@ class Document(db.Model):
     kind: Mapped[str] = mapped_column(String(8), default="批复")
     issuer: Mapped[str | None] = mapped_column(String(128))  # 发文机关
     body_text: Mapped[str] = mapped_column(Text, default="")
-    search_text: Mapped[str] = mapped_column(Text, default="")
+    search_text: Mapped[str] = deferred(mapped_column(Text, default=""))
     pdf: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
     pdf_sha256: Mapped[str | None] = mapped_column(String(64))
     pdf_size: Mapped[int | None]

@@ -9,8 +9,9 @@ import warnings
 from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import exists, or_, select
+from sqlalchemy import event, exists, inspect, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from ..accounts.models import BUREAU_READERS
 from ..audit.operations import record as audit
@@ -311,3 +312,30 @@ def verified_pdf(user, document, ip=None):
     audit(user, "document.download", f"document:{document.id}", ip=ip, number=document.number,
           sha256=document.pdf_sha256)
     return content
+
+
+def reindex(unit=None):
+    """Rewrite the full-text column of every document (or of a unit's documents, e.g. after the
+    unit was renamed: its name is part of what is indexed). Returns how many were rewritten."""
+    stmt = select(Document)
+    if unit is not None:
+        stmt = stmt.where(exists().where(DocumentLink.document_id == Document.id, DocumentLink.unit_id == unit.id))
+    count = 0
+    for document in db.session.scalars(stmt.order_by(Document.id)):
+        before = document.search_text
+        refresh_search_text(document)
+        count += document.search_text != before
+    db.session.flush()
+    return count
+
+
+@event.listens_for(Session, "before_flush")
+def _units_renamed(session, _context, _instances):
+    """A unit's name is part of its documents' search text: a rename rewrites it in the same flush."""
+    renamed = [obj for obj in session.dirty if isinstance(obj, Unit) and inspect(obj).attrs.name.history.deleted]
+    if not renamed:
+        return
+    with session.no_autoflush:
+        for document in session.scalars(select(Document).join(DocumentLink).where(
+                DocumentLink.unit_id.in_([u.id for u in renamed])).distinct()):
+            refresh_search_text(document)

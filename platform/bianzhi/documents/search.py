@@ -1,7 +1,7 @@
 """Searching the documents library: full text (see text.py), unit, kind; scoped to the user."""
 from dataclasses import dataclass
 
-from sqlalchemy import Integer, column, exists, func, select, text
+from sqlalchemy import Integer, column, exists, func, literal_column, or_, select, text
 
 from ..extensions import db
 from .models import Document, DocumentLink
@@ -9,6 +9,8 @@ from .operations import visible
 from .text import Query, highlight_spans
 
 PER_PAGE = 20
+# PostgreSQL only: the stored to_tsvector('simple', search_text) the migration adds beside the model
+SEARCH_VECTOR = literal_column("documents.search_vector")
 
 
 @dataclass
@@ -33,15 +35,15 @@ def _full_text(stmt, query):
         ids = text("SELECT rowid FROM documents_fts WHERE documents_fts MATCH :fts").bindparams(fts=query.fts5())
         stmt = stmt.where(Document.id.in_(ids.columns(column("rowid", Integer))))
     elif query.indexed and dialect == "postgresql":
-        stmt = stmt.where(func.to_tsvector("simple", Document.search_text)
-                          .bool_op("@@")(func.to_tsquery("simple", query.tsquery())))
+        stmt = stmt.where(SEARCH_VECTOR.bool_op("@@")(func.to_tsquery("simple", query.tsquery())))
     elif query.indexed:  # any other database: the same bigram phrases by substring
         for phrase in query.phrases:
             stmt = stmt.where(Document.search_text.contains(" ".join(phrase), autoescape=True))
         for word in query.prefixes:
             stmt = stmt.where(Document.search_text.contains(word, autoescape=True))
-    for char in query.singles:  # one Chinese character: no index can help, scan the column
-        stmt = stmt.where(Document.search_text.contains(char, autoescape=True))
+    for char in query.singles:  # one Chinese character is no word: look in numbers and titles only
+        stmt = stmt.where(or_(Document.number.contains(char, autoescape=True),
+                              Document.title.contains(char, autoescape=True)))
     return stmt
 
 

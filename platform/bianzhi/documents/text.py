@@ -7,9 +7,9 @@ pg_trgm extracts no trigrams from a 2-character pattern (and none from CJK at al
 locale). So we index *bigrams*: every run of Chinese characters is written as its overlapping
 character pairs ("机构编制" → "机构 构编 编制"), Latin letters and digits as whole lowercase words.
 Then a plain word index finds any Chinese string of 2 or more characters as a phrase of bigrams —
-FTS5 with the unicode61 tokenizer on SQLite, a GIN index on to_tsvector('simple', …) on
-PostgreSQL — and both databases give the same answers. One Chinese character alone falls back to a
-substring scan of the same column."""
+FTS5 with the unicode61 tokenizer on SQLite, a GIN index on a stored to_tsvector('simple', …) on
+PostgreSQL — and both databases give the same answers. One Chinese character alone is no word: it
+is looked for in numbers and titles only (a substring scan of those short columns)."""
 import re
 import unicodedata
 

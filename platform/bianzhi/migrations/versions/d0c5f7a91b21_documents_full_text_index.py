@@ -1,8 +1,8 @@
 """documents: full-text index over documents.search_text (hand-written, kept by regenerate.sh)
 
 SQLite: an FTS5 table (unicode61 tokenizer) over the bigram-expanded search_text, kept in step
-by triggers. PostgreSQL: a GIN index on to_tsvector('simple', search_text). Why bigrams and not
-trigram/pg_trgm: see bianzhi/documents/text.py.
+by triggers. PostgreSQL: a stored generated column search_vector = to_tsvector('simple',
+search_text) with a GIN index. Why bigrams and not trigram/pg_trgm: see bianzhi/documents/text.py.
 
 Revision ID: d0c5f7a91b21
 Revises: 8a96ef2a3ca2
@@ -36,9 +36,13 @@ SQLITE_DOWN = [
     "DROP TRIGGER IF EXISTS documents_fts_insert",
     "DROP TABLE IF EXISTS documents_fts",
 ]
-PG_UP = ["CREATE INDEX IF NOT EXISTS ix_documents_search_fts ON documents "
-         "USING gin (to_tsvector('simple', search_text))"]
-PG_DOWN = ["DROP INDEX IF EXISTS ix_documents_search_fts"]
+# A stored tsvector, not an expression index: a search that matches thousands of documents would
+# otherwise recompute to_tsvector of each one to recheck (6 s instead of 0.1 s on 20,000 documents).
+PG_UP = ["ALTER TABLE documents ADD COLUMN IF NOT EXISTS search_vector tsvector "
+         "GENERATED ALWAYS AS (to_tsvector('simple', search_text)) STORED",
+         "CREATE INDEX IF NOT EXISTS ix_documents_search_vector ON documents USING gin (search_vector)"]
+PG_DOWN = ["DROP INDEX IF EXISTS ix_documents_search_vector",
+           "ALTER TABLE documents DROP COLUMN IF EXISTS search_vector"]
 
 
 def _run(statements):
