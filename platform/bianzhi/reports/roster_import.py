@@ -23,7 +23,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from openpyxl import load_workbook
+from lxml import etree
 from sqlalchemy import func, insert, select, update
 
 from .. import clock
@@ -39,6 +39,7 @@ from ..ledger.policy import setting
 from ..ledger.privacy import mask_id_number
 from ..ledger.vacancy import new_person_code
 from ..util import utcnow
+from . import xlsx
 from .models import RosterImport
 from .operations import DETAIL_COLUMNS, ROSTER_HEADER
 
@@ -138,7 +139,7 @@ def _header(values):
 
 
 def row_count(content):
-    """Data rows as the sheet's dimension says (blank rows included; 0 when it does not say)."""
+    """Data rows as the sheet says (for progress bars)."""
     rows = read_rows(content)
     rows.close()
     return rows.size
@@ -146,16 +147,22 @@ def row_count(content):
 
 class Rows:
     """The data rows of a roster file: (Excel row number, values), read row by row, blank rows
-    passed over. `size` is what the sheet's dimension says (for progress bars)."""
+    passed over. `size` is the sheet's row count less the header (for progress bars)."""
 
-    def __init__(self, book, rows, size):
-        self.book, self.rows, self.size = book, rows, size
+    def __init__(self, sheet, rows, size):
+        self.sheet, self.rows, self.size = sheet, rows, size
 
     def __iter__(self):
-        width = len(ROSTER_HEADER)
+        number = 1
         try:
-            for number, values in enumerate(self.rows, start=2):
-                values = list(values[:width]) + [None] * (width - len(values))
+            while True:
+                try:
+                    number, values = next(self.rows)
+                except StopIteration:
+                    return
+                except (etree.LxmlError, ValueError, IndexError, zipfile.BadZipFile):
+                    raise ValidationFailed(f"Excel 文件第 {number} 行之后的内容已损坏，无法读取",
+                                           fields={"file": ["文件已损坏"]}) from None
                 if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
                     continue
                 yield number, values
@@ -163,26 +170,34 @@ class Rows:
             self.close()
 
     def close(self):
-        self.book.close()
+        self.rows.close()
+        self.sheet.close()
 
 
 def read_rows(content):
-    """The file's Rows after checking its header."""
+    """The file's Rows after checking its header (the first non-blank row)."""
     try:
-        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many kinds for a broken file
+        sheet = xlsx.Sheet(content)
+        rows = sheet.rows(len(ROSTER_HEADER) + 8)  # a few more: extra columns are named in the refusal
+        first = next((values for _n, values in rows if any(v not in (None, "") for v in values)), None)
+        size = max(sheet.size() - 1, 0)
+    except (xlsx.NotAWorkbook, etree.LxmlError, ValueError, IndexError, zipfile.BadZipFile):
         raise ValidationFailed("无法读取 Excel 文件：文件已损坏或格式不正确", fields={"file": ["无法读取"]}) from None
-    sheet = book.worksheets[0]
-    rows = sheet.iter_rows(values_only=True)
-    first = next(rows, None)
     try:
         if first is None:
             raise ValidationFailed("文件中没有表头和数据", fields={"file": ["空工作表"]})
         _header(first)
     except ValidationFailed:
-        book.close()
+        rows.close()
+        sheet.close()
         raise
-    return Rows(book, rows, max(sheet.max_row - 1, 0) if sheet.max_row else 0)
+    return Rows(sheet, _narrow(rows), size)
+
+
+def _narrow(rows):
+    width = len(ROSTER_HEADER)
+    for number, values in rows:
+        yield number, values[:width]
 
 
 # -- cells --------------------------------------------------------------------------------------
