@@ -235,9 +235,27 @@ def test_a_shared_query_runs_in_the_runners_scope(app, api):
     assert got["total"] == sum(p["education"] == "研究生" and p["unit_code"] == CLERK1_UNIT for p in people)
     assert {r["unit.name"] for r in got["rows"]} == {"绍兴市柯桥区疾病预防控制中心"}
     assert run(api("leader1"), None, saved=listed[0]["id"])["total"] == sum(p["education"] == "研究生" for p in people)
-    page = login(app.test_client(), "clerk1").get(f"/queries/builder?saved={listed[0]['id']}")
+    clerk = login(app.test_client(), "clerk1")
+    page = clerk.get(f"/queries/builder?saved={listed[0]['id']}")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "全区研究生" in html and "档案馆" not in html
+    assert f'href="/queries/builder.xlsx?sort=unit.name&amp;order=asc&amp;saved={listed[0]["id"]}"' in html
+    rows = _sheet(clerk.get(f"/queries/builder.xlsx?saved={listed[0]['id']}"))
+    assert len(rows) - 1 == got["total"]
+    with app.app_context():
+        entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "query.export"))
+        assert (entry.target, entry.detail["rows"]) == (f"query:{listed[0]['id']}", got["total"])
+
+
+def test_a_fresh_builder_page_starts_with_the_people_on_roll(app):
+    def one_leaves():
+        db.session.scalar(select(Person).order_by(Person.id)).status = "left"
+    change(app, one_leaves)
+    client = login(app.test_client(), "leader1")
+    html = client.get("/queries/builder").get_data(as_text=True)
+    assert "查询结果：共 340 人" in html
+    assert 'data-ops="eq,ne,in" selected>人员状态' in html and 'name="v0" value="在编"' in html
+    assert "共 341 人" in client.get("/queries/builder?target=person").get_data(as_text=True)
 
 
 # -- the Excel export -------------------------------------------------------------------------------------------------

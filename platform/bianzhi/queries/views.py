@@ -32,12 +32,18 @@ def _requested():
     if saved_id:
         saved = queries.get_saved(current_user, _int(saved_id))
         return saved.target, saved.definition, saved
+    if not request.args:  # a fresh page: the people on roll, the usual start
+        return "person", {"op": "and", "items": [{"field": "person.status", "op": "eq", "value": "on_roll"}]}, None
     target, definition = definition_from_args(request.args)
     return target, definition, None
 
 
 def _form_state(target, definition):
     op, group_ops, rows, text = rows_from_definition(definition)
+    for row in rows:  # stored values as the form shows them (on_roll → 在编)
+        field = qf.field_for(target, row["field"])
+        if field is not None and field.labels:
+            row["value"] = ",".join(field.labels.get(v, v) for v in row["value"].split(","))
     blank = {"field": "", "op": "eq", "value": "", "value2": "", "group": ""}
     rows = rows + [dict(blank) for _ in range(max(2, 3 - len(rows)))]
     return {"op": op, "group_ops": group_ops, "rows": rows[:queries.MAX_CONDITIONS + 3], "json_text": text}
@@ -55,11 +61,13 @@ def builder():
                              sort=request.args.get("sort"), order=request.args.get("order"))
     except ValidationFailed as exc:
         error, status = exc, 422
-    link_args = {"target": target, "definition": json.dumps(definition, ensure_ascii=False)}
+    definition_json = json.dumps(definition, ensure_ascii=False)
+    # paging, sorting and export keep naming the saved query (its name shows; its export is audited as it)
+    link_args = {"saved": saved.id} if saved else {"target": target, "definition": definition_json}
     return render_template(
         "queries/builder.html", target=target, fields=list(qf.FIELDS[target].values()), operators=qf.OPERATORS,
         targets=qf.TARGETS, sortable=qf.SORTABLE[target], form=_form_state(target, definition), result=result, error=error, saved=saved,
-        link_args=link_args, definition_json=link_args["definition"], saved_queries=queries.visible_saved(current_user),
+        link_args=link_args, definition_json=definition_json, saved_queries=queries.visible_saved(current_user),
         may_save=current_user.has_role(*SAVERS), may_edit_rules=current_user.has_role(*RULE_EDITORS),
         severities=quality.SEVERITY), status
 
