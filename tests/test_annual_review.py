@@ -126,7 +126,12 @@ def test_review_of_500_units_started_at_once_then_confirmed_accepted_returned(ap
 
     with at(datetime(2026, 12, 7, 2, 0)):
         page = reviewer.get("/review?year=2026").get_data(as_text=True)
+        answer = api("leader1").get("/api/v1/reviews?year=2026").json
+        assert api("clerk1").get("/api/v1/reviews?year=2026").status_code == 403
+        assert api("leader1").get("/api/v1/reviews?year=2025").status_code == 404
     assert "逾期未确认的单位（496 个）" in page and "2026 年度年审进度（500 个单位" in page
+    assert answer["counts"] == monday["counts"] and answer["deadline"] == DEADLINE
+    assert len(answer["overdue"]) == 496 and len(answer["lines"]) == 500
 
 
 def test_units_cannot_start_a_review_and_clerks_cannot_start_it_for_all(app, api, client):

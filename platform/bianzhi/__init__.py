@@ -84,10 +84,12 @@ def register_blueprints(app):
     app.register_blueprint(api_monitoring_bp)
     from .api.people import bp as api_people_bp  # person records
     from .api.reconcile import bp as api_reconcile_bp  # 财供人数, 四清两对应
+    from .api.review import bp as api_review_bp  # 年审进度
     from .records.views import bp as records_bp
     from .review.views import bp as review_bp  # 年审; registers its diagram rule
     app.register_blueprint(api_people_bp)
     app.register_blueprint(api_reconcile_bp)
+    app.register_blueprint(api_review_bp)
     app.register_blueprint(records_bp)
     app.register_blueprint(review_bp)
     from .documents.views import bp as documents_bp  # 机构编制文件库
