@@ -125,7 +125,7 @@ MATRIX = {
     "api_people.update_person": Rule(CLERK, "本单位在编人员的非关键字段", "只有本单位经办人可以修改人员信息"),
     "records.completeness": Rule(BUREAU, "全区各单位信息完整度"),
     # 年审: the bureau starts it for every unit and follows its progress
-    "review.index": Rule(BUREAU, "全区各单位年审进度"),
+    "review.index": Rule(BUREAU, "全区各单位年审进度"), "api_review.progress": Rule(BUREAU, "全区各单位年审进度"),
     "review.start": Rule(frozenset({"reviewer", "leader", "admin"}), "全区在用单位",
                          "只有业务科室、分管领导和系统管理员可以发起年审"),
     # 四清两对应
