@@ -254,3 +254,20 @@ def test_cli_registers_a_pdf_with_its_units(app, tmp_path):
     with app.app_context():
         assert numbers("clerk3", q="quota") == ["柯编〔2026〕30号"]  # the PDF's own text, in clerk3's unit
         assert documents.by_number("柯编〔2026〕31号") is None
+
+
+def test_detail_shows_what_the_document_grounded_within_scope(app, client):
+    from bianzhi.ledger.operations import chronicle
+    with app.app_context():
+        reviewer, b01, b02 = user("reviewer1"), unit("B01"), unit("B02")
+        document = documents.register(reviewer, "柯编〔2026〕40号", "关于两单位内设机构调整的批复", date(2026, 6, 1),
+                                      unit_ids=[b01.id, b02.id])
+        for target, text in ((b01, "疾控中心撤销业务二科"), (b02, "档案馆增设数字档案科")):
+            entry = chronicle(reviewer, None, target, "department", target.id, "change", text)
+            documents.link(document, unit=target, chronicle_entry=entry, user=reviewer)
+        db.session.commit()
+        document_id = document.id
+    page = login(client, "clerk1").get(f"/documents/{document_id}").get_data(as_text=True)
+    assert "疾控中心撤销业务二科" in page and "档案馆增设数字档案科" not in page and "区档案馆" not in page
+    page = login(client.application.test_client(), "auditor1").get(f"/documents/{document_id}").get_data(as_text=True)
+    assert "疾控中心撤销业务二科" in page and "档案馆增设数字档案科" in page
