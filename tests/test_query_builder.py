@@ -168,6 +168,8 @@ def test_bad_definitions_name_the_condition(app, api):
     assert "条件 1.2（入编时间 不早于/不小于）：“2020-13-01”不是日期" in message(
         AND(OR(c("person.name", "eq", "王"), c("person.entry_date", "gte", "2020-13-01"))))
     assert "起值大于止值" in message(AND(c("person.age", "between", [50, 30])))
+    assert "条件 1（年龄（周岁） 不早于/不小于）：应在 0 到 150 之间" in message(AND(c("person.age", "gte", "9" * 12)))
+    assert "应在 0 到 1000000 之间" in message(AND(c("unit.approved", "lte", -1)), target="unit")
     assert "“男性”不是可选值（男、女）" in message(AND(c("person.sex", "eq", "男性")))
     assert "条件 1（组合方式）：组合方式应为 and 或 or" in message(AND({"op": "xor", "items": []}))
     assert "条件 1（字段）：必填" in message(AND({"op": "eq", "value": 1}))
@@ -339,6 +341,24 @@ def test_save_rename_share_delete_own_only(app, api):
     with app.app_context():
         actions = db.session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("query.%"))).all()
         assert actions == ["query.share"]
+
+
+def test_saving_over_the_api(app, api):
+    reviewer = api("reviewer1")
+    definition = AND(c("unit.funding", "eq", "差额"))
+    response = reviewer.post("/api/v1/queries", json={"name": "差额单位人员", "target": "person",
+                                                      "definition": definition, "shared": True})
+    assert response.status_code == 201, response.json
+    assert {k: response.json[k] for k in ("name", "target", "shared", "mine", "owner")} == {
+        "name": "差额单位人员", "target": "person", "shared": True, "mine": True, "owner": "周建华"}
+    assert run(api("leader1"), None, saved=response.json["id"])["total"] == 57 + 31  # 人民医院, 融媒体中心
+    bad = reviewer.post("/api/v1/queries", json={"name": "", "target": "person", "definition": definition})
+    assert bad.status_code == 422 and bad.json["error"]["message"] == "请为查询命名"
+    bad = reviewer.post("/api/v1/queries", json={"name": "x", "target": "unit",
+                                                 "definition": AND(c("person.name", "eq", "王"))})
+    assert bad.status_code == 422 and "单位查询没有字段“person.name”" in bad.json["error"]["message"]
+    refused = api("auditor1").post("/api/v1/queries", json={"name": "x", "definition": definition})
+    assert refused.status_code == 403 and refused.json["error"]["message"] == "督查人员只读，不能保存查询"
 
 
 def test_the_form_builds_groups_without_javascript(app):

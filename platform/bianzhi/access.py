@@ -138,6 +138,7 @@ MATRIX = {
     "queries.builder": Rule(CASE_READERS, QUERY_SCOPE), "queries.export": Rule(CASE_READERS, QUERY_SCOPE),
     "api_queries.run_query": Rule(CASE_READERS, QUERY_SCOPE), "api_queries.list_saved": Rule(CASE_READERS, "本人的与共享的查询"),
     "queries.save_query": Rule(QUERY_SAVERS, "本人的查询", "督查人员只读，不能保存查询"),
+    "api_queries.save_query": Rule(QUERY_SAVERS, "本人的查询", "督查人员只读，不能保存查询"),
     "queries.manage_saved": Rule(QUERY_SAVERS, "本人的查询", "督查人员只读，不能修改查询"),
     "queries.quality_page": Rule(CASE_READERS, QUERY_SCOPE),
     "queries.quality_check": Rule(RULE_EDITORS, "全区数据质量"), "queries.create_rule": Rule(RULE_EDITORS, "数据质量规则"),

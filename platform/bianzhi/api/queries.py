@@ -7,6 +7,7 @@ from flask import Blueprint, g, jsonify, request
 from ..errors import ValidationFailed
 from ..extensions import csrf
 from ..queries import operations as queries
+from ..web.errors import commit
 from .views import token_required
 
 bp = Blueprint("api_queries", __name__, url_prefix="/api/v1")
@@ -52,10 +53,31 @@ def run_query():
                     "rows": [dict(zip(result.keys, row)) for row in result.rows]})
 
 
+def _saved_json(saved, user):
+    return {"id": saved.id, "name": saved.name, "target": saved.target, "definition": saved.definition,
+            "shared": saved.shared, "mine": saved.owner_id == user.id, "owner": saved.owner.display_name,
+            "created_at": saved.created_at.replace(tzinfo=timezone.utc).isoformat()}
+
+
 @bp.get("/queries")
 @token_required
 def list_saved():
-    user = g.api_user
-    return jsonify([{"id": s.id, "name": s.name, "target": s.target, "definition": s.definition,
-                     "shared": s.shared, "mine": s.owner_id == user.id, "owner": s.owner.display_name,
-                     "created_at": s.created_at.replace(tzinfo=timezone.utc).isoformat()} for s in queries.visible_saved(user)])
+    return jsonify([_saved_json(s, g.api_user) for s in queries.visible_saved(g.api_user)])
+
+
+@bp.post("/queries")
+@token_required
+def save_query():
+    """{"name", "target", "definition", "shared"}: the definition is checked by running it."""
+    body = _json_body()
+    target = body.get("target", "person")
+    if not isinstance(target, str):
+        raise ValidationFailed("target（查询对象）应为 person 或 unit", fields={"target": ["无效"]})
+    shared = body.get("shared", False)
+    if not isinstance(shared, bool):
+        raise ValidationFailed("shared（是否共享）应为 true 或 false", fields={"shared": ["无效"]})
+    saved = queries.save(g.api_user, body.get("name"), target, body.get("definition"), shared=shared)
+    saved.owner = g.api_user
+    answer = _saved_json(saved, g.api_user)  # built before the commit expires what it reads
+    commit()
+    return jsonify(answer), 201

@@ -38,6 +38,7 @@ class Field:
     labels: dict = field(default_factory=dict)
     sensitive: bool = False  # ID numbers: only roles that see them may query them
     nullable: bool = True
+    bounds: tuple = (0, 10**6)  # numbers: the smallest and largest value a condition may name
 
     @property
     def operators(self):
@@ -76,7 +77,7 @@ PERSON_FIELDS = [
     Field("person.code", "人员编码", "text", Person.code, nullable=False),
     Field("person.sex", "性别", "choice", Person.sex, choices=("男", "女"), nullable=False),
     Field("person.birth_date", "出生日期", "date", Person.birth_date, nullable=False),
-    Field("person.age", "年龄（周岁）", "number", None, nullable=False),
+    Field("person.age", "年龄（周岁）", "number", None, nullable=False, bounds=(0, 150)),
     Field("person.id_number", "身份证号", "text", Person.id_number, sensitive=True, nullable=False),
     Field("person.category", "编制类型", "choice", Person.category, choices=CATEGORIES, nullable=False),
     Field("person.status", "人员状态", "choice", Person.status, choices=tuple(STATUS_CHOICES),

@@ -139,8 +139,9 @@ def _scalar(field, raw):
             number = int(str(raw).strip())
         except ValueError:
             raise BadValue(f"“{raw}”不是整数") from None
-        if not -10**9 < number < 10**9:
-            raise BadValue("数值超出范围")
+        low, high = field.bounds
+        if not low <= number <= high:
+            raise BadValue(f"应在 {low} 到 {high} 之间")
         return number
     if field.type == "date":
         try:
