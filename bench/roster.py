@@ -80,7 +80,7 @@ def build(db, people):
     for i in range(people):
         birth = date(1965, 1, 1) + timedelta(days=i // 400)  # 400 sequence numbers a day
         unit = units[i % len(units)]
-        number = idnumber.make("330621", birth, 100 + i % 400 * 2)
+        number = idnumber.make("330683", birth, 100 + i % 400 * 2)  # a region the demo does not use
         rows.append({"code": f"BZB{i:09d}", "name": f"职工{i}", "id_number": number,
                      "sex": "女", "birth_date": birth, "unit_id": unit, "work_unit_id": unit,  # even sequences: women
                      "category": "事业编制", "status": "on_roll", "entry_date": date(2008, 9, 1),

@@ -94,7 +94,7 @@ MATRIX = {
     # the ledger
     "web.units": Rule(CASE_READERS, OWN), "web.unit": Rule(CASE_READERS, OWN), "api.establishment": Rule(CASE_READERS, OWN),
     "api.get_unit": Rule(CASE_READERS, OWN),
-    "reports.unit_roster": Rule(CASE_READERS, OWN), "reports.district_roster": Rule(BUREAU, "全区人员"),
+    "reports.unit_roster": Rule(CASE_READERS, STATS), "reports.district_roster": Rule(BUREAU, "全区人员"),
     "reports.queries": Rule(BUREAU, "全区台账"),
     # statistics and approval monitoring: read-only; exports audited
     "statistics.index": Rule(CASE_READERS, STATS), "statistics.changes": Rule(CASE_READERS, STATS),

@@ -8,6 +8,7 @@ from ..audit.operations import record as audit
 from ..errors import Forbidden, ValidationFailed
 from ..extensions import db
 from ..ledger import operations as ledger
+from ..queries.operations import scope_unit_ids
 from ..web.errors import commit
 from . import operations as reports
 from . import roster_import
@@ -30,8 +31,9 @@ def _send_roster(out, filename):
 @login_required
 def unit_roster(code):
     unit = ledger.unit_by_code(code)
-    if not ledger.can_view_unit(current_user, unit):
-        raise Forbidden("只能导出本单位的人员花名册")
+    scope = scope_unit_ids(current_user)  # None: the district; a clerk: their unit and the units below it
+    if scope is not None and unit.id not in scope:
+        raise Forbidden("只能导出本单位及下属单位的人员花名册")
     include_left = _include_left()
     out, rows = reports.write_roster(unit, include_left, current_user)
     try:
