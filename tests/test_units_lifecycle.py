@@ -2,6 +2,7 @@
 消化, 划转, 职数, 内设机构): every change carries its document, is a chronicle entry, and the
 ledger on a past date still rebuilds exactly. Demo figures (demo.py): B01 事业编制 40 approved /
 33 on roll, B02 12 / 10, B06 15 / 15; A04 is the parent of B01 and B03."""
+import io
 import time
 from datetime import date, timedelta
 
@@ -19,6 +20,7 @@ from bianzhi.ledger.operations import figure
 from bianzhi.util import utcnow
 from tests.conftest import csrf_token, login
 from tests.fixtures.cases import CLERK1_UNIT, CLERK2_UNIT, start
+from tests.fixtures.pages import tiny_pdf
 from tests.fixtures.race import race
 
 B06_UNIT = "12330621B06000000X"
@@ -371,3 +373,23 @@ def test_create_page_refuses_a_bad_code_and_creates_a_good_one(client):
     listed = client.get("/registers/units").get_data(as_text=True)
     assert "绍兴市柯桥区数据资源中心" in listed and "绍柯编〔2026〕60号" in listed
     assert "绍兴市柯桥区数据资源中心" not in client.get("/registers/units?status=abolished").get_data(as_text=True)
+
+
+def test_the_document_pdf_is_kept_and_a_registered_number_is_reused(app, client):
+    login(client, "reviewer1")
+    path = f"/registers/units/{CLERK1_UNIT}"
+    form = {"csrf_token": csrf_token(client, path), "category": "事业编制", "approved": "42",
+            "doc_number": "绍柯编 [2026] 70号", "doc_date": "2026-11-02", "doc_title": "关于区疾控中心核增事业编制的批复",
+            "doc_pdf": (io.BytesIO(tiny_pdf("批复")), "批复.pdf")}
+    assert client.post(f"{path}/establishment", data=form, content_type="multipart/form-data").status_code == 302
+    again = {"csrf_token": form["csrf_token"], "kind": "midlevel", "level": "副职", "approved": "5",
+             "doc_number": "绍柯编〔2026〕70号", "doc_date": "2026-11-02"}
+    assert client.post(f"{path}/posts", data=again, content_type="multipart/form-data").status_code == 302
+    with app.app_context():
+        [document] = db.session.scalars(select(Document).where(Document.number.like("%70号"))).all()
+        assert (document.number, document.title, document.pdf[:5]) == \
+            ("绍柯编〔2026〕70号", "关于区疾控中心核增事业编制的批复", b"%PDF-")
+        grounded = db.session.scalars(select(ChronicleEntry.entity).join(
+            DocumentLink, DocumentLink.chronicle_id == ChronicleEntry.id).where(DocumentLink.document_id == document.id)
+            .order_by(ChronicleEntry.id)).all()
+        assert grounded == ["establishment", "post_quota"]
