@@ -138,7 +138,9 @@ def test_units_cannot_start_a_review_and_clerks_cannot_start_it_for_all(app, api
     clerk = api("clerk1")
     response = clerk.post("/api/v1/cases", json={"process": "annual_review", "data": CONFIRM})
     assert response.status_code == 403 and "由编办统一发起" in response.json["error"]["message"]
+    assert "annual_review" not in {p["key"] for p in clerk.get("/api/v1/processes").json}
     login(client, "clerk1")
+    assert "年审" not in client.get("/window").get_data(as_text=True)  # not among the services a unit starts
     refused = client.post("/review/start", data={"csrf_token": csrf_token(client, "/login"), "year": "2026",
                                                   "deadline": "2099-01-01"})
     assert refused.status_code == 403

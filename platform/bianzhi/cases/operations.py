@@ -65,9 +65,8 @@ def next_number(prefix):
 
 
 def _number_prefix(parsed):
-    for el in parsed.elements.values():
-        if el.kind == "startEvent" and el.properties.get("number_prefix"):
-            return el.properties["number_prefix"]
+    if parsed.start_properties.get("number_prefix"):
+        return parsed.start_properties["number_prefix"]
     return "".join(ch for ch in parsed.process_id.upper() if ch.isalnum())[:8] or "CASE"
 
 
@@ -129,6 +128,8 @@ def start_case(user, process_key, data, files=(), ip=None):
     first = parsed.first_user_task()
     if role_for_lane(first.lane) != "unit_clerk":
         raise Forbidden(f"「{version.name}」不由单位发起")
+    if parsed.start_properties.get("started_by") == "bureau":
+        raise Forbidden(f"「{version.name}」由编办统一发起，单位不能自行发起")
     values = _validate_form(version, first.form_key, data)
     check_rule(first.properties.get("rule"), Context(user, None), values)
     _check_files(files)

@@ -161,6 +161,14 @@ class Parsed:
     subprocess_specs: dict
     elements: dict  # bpmn id -> Element
 
+    @property
+    def start_properties(self):
+        """The camunda:properties of the (first) start event: number_prefix, started_by …"""
+        for el in self.elements.values():
+            if el.kind == "startEvent" and el.properties:
+                return el.properties
+        return {}
+
     def first_user_task(self):
         """The first user task reached from the start, breadth first."""
         seen, queue = set(), [self.spec.start]

@@ -248,4 +248,5 @@ def startable(user):
     """The newest version of every process whose first step is the unit's, for a unit clerk."""
     if not (user.has_role("unit_clerk") and user.unit_id):
         return []
-    return [v for v in all_latest() if role_for_lane(parsed_version(v).first_user_task().lane) == "unit_clerk"]
+    return [v for v in all_latest() if role_for_lane(parsed_version(v).first_user_task().lane) == "unit_clerk"
+            and parsed_version(v).start_properties.get("started_by") != "bureau"]  # 年审: the bureau starts it

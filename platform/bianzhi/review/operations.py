@@ -112,7 +112,7 @@ def start_review(user, year, deadline, ip=None):
                           units=len(units), started_at=clock.now())
     db.session.add(review)
     db.session.flush()
-    numbers = _number_block(first_prefix(parsed), len(units))
+    numbers = _number_block(parsed.start_properties.get("number_prefix", "NS"), len(units))
     values = {"year": year, "deadline": deadline.isoformat()}
     cases = [Case(number=number, process_key=version.key, version_id=version.id, unit_id=unit.id,
                   started_by_id=starter.id, state="running", title=_title(values), data=dict(values),
@@ -141,11 +141,6 @@ def start_review(user, year, deadline, ip=None):
     return review
 
 
-def first_prefix(parsed):
-    for el in parsed.elements.values():
-        if el.kind == "startEvent" and el.properties.get("number_prefix"):
-            return el.properties["number_prefix"]
-    return "NS"
 
 
 def get_review(year=None):
