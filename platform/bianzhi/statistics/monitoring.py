@@ -21,6 +21,7 @@ Step timings come from `StepLog`, written as open tasks appear and disappear."""
 import statistics as stats
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cached_property, lru_cache
 from math import ceil
 
 from sqlalchemy import or_, select, update
@@ -34,7 +35,7 @@ from ..extensions import db
 from ..ledger.models import Unit
 from ..ledger.operations import unit_by_code
 from ..processes.models import ProcessVersion
-from ..workdays import workdays_between
+from ..workdays import workdays_between as _workdays_between
 from .models import StepLog
 from .operations import end_of_day, period
 
@@ -43,6 +44,12 @@ APPROVED = ("approved", "completed")
 MEASURES = {"started": "受理", "finished": "办结", "withdrawn": "撤回", "returned": "曾被退回",
             "first_pass": "一次性通过", "overdue": "有超期环节"}
 DRILL_LIMIT = 500
+
+
+@lru_cache(maxsize=65536)
+def workdays_between(start, end):
+    """Working days from `start` to `end`; many cases share their start and end days."""
+    return _workdays_between(start, end)
 DEFINITIONS = {
     "started": "统计期间内受理（发起）的案件数",
     "finished": "统计期间内办结的案件数：核准、办结或不予通过（撤回的另计，不计入各项比率）",
@@ -152,7 +159,7 @@ class CaseRow:
     def decided(self):
         return self.finished is not None and self.state in DECIDED
 
-    @property
+    @cached_property
     def workdays(self):
         return workdays_between(self.started, self.finished)
 
@@ -174,7 +181,7 @@ class StepRow:
             return False
         return (self.closed or today) > self.due  # done late, or still open past the due date
 
-    @property
+    @cached_property
     def workdays(self):
         return workdays_between(self.opened, self.closed)
 
@@ -304,6 +311,13 @@ def step_figures(steps, today):
     return out
 
 
+def _group(rows, attr):
+    groups = {}
+    for row in rows:
+        groups.setdefault(getattr(row, attr), []).append(row)
+    return groups
+
+
 def report(user, filters):
     """Every figure for the filters: the total, and per process, step, unit and month."""
     today = clock.today()
@@ -312,14 +326,14 @@ def report(user, filters):
     unit_ids = sorted({c.unit_id for c in cases} | {s.unit_id for s in steps})
     units = {u.id: u for u in db.session.scalars(select(Unit).where(Unit.id.in_(unit_ids or [-1])))}
     by_process = []
-    for key in sorted({c.process_key for c in cases} | {s.process_key for s in steps}):
-        row = summarize([c for c in cases if c.process_key == key], [s for s in steps if s.process_key == key],
-                        filters.start, filters.end, today)
+    case_groups, step_groups = _group(cases, "process_key"), _group(steps, "process_key")
+    for key in sorted(set(case_groups) | set(step_groups)):
+        row = summarize(case_groups.get(key, []), step_groups.get(key, []), filters.start, filters.end, today)
         by_process.append({"process": key, "name": names.get(key, key), **row})
     by_unit = []
+    case_groups, step_groups = _group(cases, "unit_id"), _group(steps, "unit_id")
     for unit_id in sorted(unit_ids, key=lambda i: units[i].code):
-        row = summarize([c for c in cases if c.unit_id == unit_id], [s for s in steps if s.unit_id == unit_id],
-                        filters.start, filters.end, today)
+        row = summarize(case_groups.get(unit_id, []), step_groups.get(unit_id, []), filters.start, filters.end, today)
         by_unit.append({"unit": units[unit_id].code, "name": units[unit_id].name, **row})
     by_month = [{"month": month, **summarize(cases, steps, lo, hi, today)}
                 for month, lo, hi in _months(filters.start, filters.end)]
