@@ -181,7 +181,8 @@ def test_merge_moves_people_figures_posts_departments_and_replays(ctx):
     office = db.session.scalar(select(Department).where(Department.unit_id == b01.id, Department.name == "办公室"))
     assert db.session.get(Person, in_office.id).department_id == office.id
     assert db.session.scalar(select(func.count()).select_from(Department).where(Department.unit_id == b02.id)) == 0
-    quotas = {(q.kind, q.level): q.approved for q in db.session.scalars(select(PostQuota).where(PostQuota.unit_id == b01.id))}
+    quotas = {(q.kind, q.level): q.approved
+              for q in db.session.scalars(select(PostQuota).where(PostQuota.unit_id == b01.id))}
     assert quotas == {("leadership", "正职"): 2, ("leadership", "副职"): 4, ("midlevel", "正职"): 8, ("midlevel", "副职"): 8}
     # the past rebuilds exactly on both sides
     assert {k: as_of(CLERK1_UNIT, before, "事业编制")[k] for k in ("approved", "on_roll", "vacancy")} == \
@@ -332,6 +333,13 @@ def test_api_creates_and_adjusts(api):
     over = admin.post(f"/api/v1/units/{CLERK1_UNIT}/establishment", json={
         "category": "事业编制", "approved": 32, "document": {"number": "绍柯编〔2026〕32号", "date": "2026-11-02"}})
     assert over.status_code == 422 and over.json["error"]["code"] == "would_be_over"
+    target = (date.today() + timedelta(days=200)).isoformat()
+    absorbed = admin.post(f"/api/v1/units/{CLERK1_UNIT}/establishment", json={
+        "category": "事业编制", "approved": 32, "absorb_until": target,
+        "document": {"number": "绍柯编〔2026〕32号", "date": "2026-11-02"}})
+    assert absorbed.status_code == 200, absorbed.json
+    assert absorbed.json["absorptions"] == [{"category": "事业编制", "excess": 1, "target_date": target,
+                                             "document": "绍柯编〔2026〕32号"}]
     details = admin.get(f"/api/v1/units/{NEW_CODE}").json
     assert details["status"] == "active" and details["functions"] == "负责全区公共数据归集"
     assert api("clerk1").post("/api/v1/units", json={}).status_code == 403

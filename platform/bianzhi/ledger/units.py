@@ -527,7 +527,8 @@ def adjust_post_quota(user, unit, kind, level, approved, approval):
     old = quota.approved
     quota.approved = approved
     record(unit, "post_quota", quota.id, "adjust", f"{unit.name}{POST_KINDS[kind]}{level}由 {old} 名调整为 {approved} 名",
-           before={"kind": kind, "level": level, "approved": old}, after={"kind": kind, "level": level, "approved": approved})
+           before={"kind": kind, "level": level, "approved": old},
+           after={"kind": kind, "level": level, "approved": approved})
     db.session.flush()
     return quota
 

@@ -82,7 +82,8 @@ def adjust_establishment(code):
     lifecycle.adjust_establishment(g.api_user, unit, category, approved, approval, absorb)
     audit(g.api_user, "unit.establishment", f"unit:{unit.code}", ip=request.remote_addr, document=approval.number)
     answer = unit_json(unit)
-    answer["absorptions"] = [{"category": a["category"], "excess": a["excess"], "target_date": a["target_date"].isoformat(),
+    answer["absorptions"] = [{"category": a["category"], "excess": a["excess"],
+                              "target_date": a["target_date"].isoformat(),
                               "document": a["document"]} for a in lifecycle.absorption_warnings(unit)]
     commit()
     return jsonify(answer), 200
