@@ -9,6 +9,7 @@ from .accounts.models import User
 from .accounts.operations import create_user, issue_token, unlock
 from .audit import cli as audit_cli
 from .backup import cli as backup_cli
+from . import demo_scale
 from .demo import load_demo
 from .documents.cli import register_cli as documents_cli
 from .errors import DomainError
@@ -74,12 +75,22 @@ def register(app):
     @app.cli.command("demo")
     @click.option("--password", required=True, help="所有演示用户的密码")
     @click.option("--no-cases", is_flag=True, help="不生成演示案件")
-    def demo(password, no_cases):
+    @click.option("--scale", type=click.Choice(["district", "city", "province"]), default=None,
+                  help="另外批量生成规模数据（测量用）：district 500 个单位、2 万人；city 十倍；province 百倍")
+    def demo(password, no_cases, scale):
         """Load the demo district (idempotent): units, establishment, people, users, and cases of
-        every process in every state."""
-        created = load_demo(password, with_cases=not no_cases)
+        every process in every state. With --scale, also bulk-generate a synthetic ledger of that
+        size beside it (bianzhi.demo_scale; for benchmarks, on a database of its own)."""
+        created = load_demo(password, with_cases=not no_cases and scale is None)
         db.session.commit()
         click.echo("演示数据已载入" if created else "演示数据已存在，未重复载入")
+        if scale:
+            try:
+                counts = demo_scale.generate(scale, progress=click.echo)
+            except RuntimeError as exc:
+                raise click.ClickException(str(exc)) from None
+            demo_scale.analyze()
+            click.echo("规模数据已生成：" + "，".join(f"{k} {v:,}" for k, v in counts.items()))
 
     @app.cli.command("unlock-user")
     @click.argument("username")

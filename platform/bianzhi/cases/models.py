@@ -1,5 +1,6 @@
 """Cases, their open tasks, their history (opinions) and attachments."""
 from datetime import date, datetime
+from functools import lru_cache
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, select
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
@@ -149,9 +150,16 @@ class OpenTask(db.Model):
         today = clock.today()
         if self.due_date < today:
             return "overdue"
-        if self.due_date <= add_workdays(today, setting("DUE_SOON_WORKDAYS")):
+        if self.due_date <= _soon_limit(today, setting("DUE_SOON_WORKDAYS")):
             return "soon"
         return "ok"
+
+
+@lru_cache(maxsize=64)
+def _soon_limit(today, workdays):
+    """The last due date that counts as soon: the same for every task shown on a day (an inbox
+    page asked the holiday calendar 50 times for it)."""
+    return add_workdays(today, workdays)
 
 
 class CaseStep(db.Model):
