@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from bianzhi.audit.models import AuditEntry
 from bianzhi.documents.models import Document, DocumentLink
 from bianzhi.errors import Conflict, ValidationFailed
 from bianzhi.extensions import db
@@ -310,6 +311,9 @@ def test_pages_change_with_a_document_and_show_refusals(app, client):
     assert done.status_code == 302
     shown = client.get(f"/registers/units/{CLERK2_UNIT}").get_data(as_text=True)
     assert "事业编制核定数已调整为 14 名" in shown and "绍柯编〔2026〕21号" in shown
+    with app.app_context():
+        [entry] = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "unit.establishment")).all()
+        assert entry.target == f"unit:{CLERK2_UNIT}" and entry.detail["document"] == "绍柯编〔2026〕21号"
     # leaders read, never change
     leader = login(app.test_client(), "leader1")
     assert "撤销单位" not in leader.get(f"/registers/units/{CLERK2_UNIT}").get_data(as_text=True)

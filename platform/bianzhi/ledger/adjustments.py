@@ -100,9 +100,9 @@ def apply_establishment_adjust(ctx, data):
     unit = case.unit
     category, change = data["category"], _change(data)
     approval = decision_approval(case, data)
-    source = _source(data, unit)
     before = figure(unit, category)
     try:
+        source = _source(data, unit)  # it may have been merged or abolished since
         if source is not None:
             transfer_establishment(ctx.user, source, unit, category, change, approval)
         else:
