@@ -152,6 +152,25 @@ def test_the_ledger_on_past_dates_is_replayed_from_the_chronicle(app, api):
         assert rows == read(app, unit_by_unit), day
 
 
+def test_units_not_yet_founded_are_left_out_of_the_ledger_on_a_date(app):
+    b06 = "12330621B06000000X"  # 城市建设发展中心, 15 approved, 15 on roll
+
+    def founded():  # as if it was set up on 15 March 2026 with its 15 places and people
+        unit = db.session.scalar(select(Unit).where(Unit.code == b06))
+        unit.founded = date(2026, 3, 15)
+        chronicle(None, None, unit, "establishment", unit.id, "adjust", "设立时核定编制并划入人员",
+                  delta={"category": "事业编制", "approved": 15, "on_roll": 15}).at = beijing(2026, 3, 15)
+        db.session.commit()
+    read(app, founded)
+    client = user_client(app, "admin")
+
+    def rows(day):
+        return {(r[0], r[2]): r[3:7] for r in table(client.get(f"/statistics/ledger?date={day}"), "ledger")}
+    assert (b06, "事业编制") not in rows("2026-03-14")
+    assert rows("2026-03-14")[("合计", "")] == ["346", "326", "0", "20"]
+    assert rows("2026-03-15")[(b06, "事业编制")] == ["15", "15", "0", "0"]
+
+
 def test_changes_over_a_period_count_the_chronicle(app, api):
     registered, exited = _register_one(api), _exit_one(app, api)
     _backdate(app, registered, beijing(2026, 3, 10))

@@ -173,6 +173,13 @@ def _figure_rows(groups, label):
 FIGURE_HEADER = ["核定数", "在编", "已预留", "空编"]
 
 
+def existed(unit, day):
+    """Whether the unit stood on `day`: founded by then (when known) and not yet abolished."""
+    if unit.founded is not None and unit.founded > day:
+        return False
+    return unit.abolished_on is None or unit.abolished_on > day
+
+
 def ledger_table(user, day):
     """Per unit and category on `day`: approved, on roll, reserved, vacancy, warning."""
     scope = scope_unit_ids(user)
@@ -181,6 +188,8 @@ def ledger_table(user, day):
     rows = []
     for (unit_id, _category), line in sorted(lines.items(), key=lambda kv: (units[kv[0][0]].code, kv[0][1])):
         unit = units[unit_id]
+        if not existed(unit, day) and not any(line[k] for k in ("approved", "on_roll", "reserved")):
+            continue  # founded later or abolished by then, with nothing left on its lines
         rows.append([unit.code, unit.name, line["category"], line["approved"], line["on_roll"], line["reserved"],
                      line["vacancy"], WARNING_TEXT[line["warning"]]])
     total = _sum_lines(lines.values())
@@ -188,7 +197,7 @@ def ledger_table(user, day):
         rows.append(["合计", "", "", total["approved"], total["on_roll"], total["reserved"], total["vacancy"], ""])
     return Table("ledger", f"编制台账（截至 {day.isoformat()}）",
                  ["统一社会信用代码", "单位", "编制类型", *FIGURE_HEADER, "预警"], rows, chart="bar", label_col=1,
-                 series=[3, 4], note="按沿革记录回溯：当日之后的每一次台账变动按其增减量倒推。")
+                 series=[3, 4], note="按沿革记录回溯：当日之后的每一次台账变动按其增减量倒推；当日尚未设立或已撤销的单位不列出。")
 
 
 # -- the overview page: establishment and staff structure on a date ----------------------------
