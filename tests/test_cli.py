@@ -55,3 +55,18 @@ def test_demo_cases_cover_every_state(app, ctx):
                            ("staff_exit", "running"), ("staff_exit", "rejected"), ("midlevel_post", "completed"),
                            ("midlevel_post", "running")]:
         assert (process, state) in states, states
+
+
+def test_the_models_and_the_migrations_describe_the_same_schema(app):
+    """A model changed without regenerating (or, after the first release, without a revision)
+    fails here rather than on a deployed database."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from bianzhi.documents.models import include_object
+    from bianzhi.extensions import db
+
+    with app.app_context(), db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"include_object": include_object,
+                                                               "compare_type": False})
+        assert compare_metadata(context, db.metadata) == []
