@@ -79,12 +79,16 @@ class _Recorder:
                                            case=approval.case)
         self.number = self.document.number
 
-    def __call__(self, unit, entity, entity_id, action, summary, before=None, after=None, delta=None):
+    def __call__(self, unit, entity, entity_id, action, summary, before=None, after=None, delta=None, link=True):
+        """`link=False` for the many per-person entries of a merge: they name the document, and
+        the merge's unit entries carry the link."""
         number = self.number
         after = dict(after or {}, document=number)
         entry = chronicle(self.user, self.approval.case, unit, entity, entity_id, action,
                           f"{summary}（依据 {number}）", before=before, after=after, delta=delta)
-        documents.link(self.document, unit=unit, chronicle_entry=entry, case=self.approval.case, user=self.user)
+        if link:
+            documents.link(self.document, unit=unit, chronicle_entry=entry, case=self.approval.case,
+                           user=self.user)
         return entry
 
 
@@ -301,7 +305,7 @@ def merge_units(user, source, target, approval):
         if person.department_id in dept_map:
             person.department_id = dept_map[person.department_id]
         record(target, "person", person.id, "merge", f"{person.name} 随{source.name}并入{target.name}",
-               before={"unit": source.code}, after={"unit": target.code})
+               before={"unit": source.code}, after={"unit": target.code}, link=False)
     db.session.flush()
     for dept_id, same_id in dept_map.items():
         _retire_department(db.session.get(Department, dept_id), same_id)
