@@ -5,6 +5,7 @@ import io
 import json
 from datetime import date
 
+import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
@@ -16,6 +17,8 @@ from bianzhi.ledger.models import Department, Person, Unit
 from bianzhi.queries.models import SavedQuery
 from bianzhi.reports.operations import establishment_exceptions
 from tests.conftest import PASSWORD, csrf_token, login
+from tests.fixtures.browser import chromium, live_server, shot
+from tests.fixtures.browser import login as browser_login
 from tests.fixtures.cases import CLERK1_UNIT, CLERK2_UNIT, approve_through, start
 
 HEALTH_BUREAU = "12330621A04000000X"  # 卫生健康局: 15 on roll; above 疾控中心 (33) and 人民医院 (57)
@@ -389,3 +392,32 @@ def test_establishment_exceptions_match_the_per_unit_figures(app, api):
         lines = [(code[8:11], f["category"], f["warning"], f["reserved"]) for code, f in new]
         assert lines[0] == ("B05", "事业编制", "red", 0)
         assert ("B02", "事业编制", "yellow", 2) in lines and ("A03", "行政编制", "yellow", 0) in lines
+
+
+@pytest.mark.browser
+def test_the_builder_in_chromium(app):
+    """The JavaScript only helps: it adds rows and offers the operators a field allows."""
+    from playwright.sync_api import expect
+
+    people = records(app)
+    with live_server(app) as base, chromium() as browser:
+        page = browser_login(browser, base, "reviewer1")
+        page.goto("/queries/builder")
+        expect(page.locator("tr.qb-row")).to_have_count(3)
+        page.get_by_role("button", name="添加条件").click()
+        expect(page.locator("tr.qb-row")).to_have_count(4)
+        page.select_option("select[name=f3]", "person.entry_date")
+        allowed = page.eval_on_selector("select[name=o3]", "s => [...s.options].filter(o => !o.disabled).map(o => o.value)")
+        assert allowed == ["eq", "ne", "gte", "lte", "between"]
+        page.select_option("select[name=o3]", "between")
+        page.fill("input[name=v3]", "2005-01-01")
+        page.fill("input[name=w3]", "2014-12-31")
+        page.get_by_role("button", name="查询").click()
+        expected = sum(p["status"] == "on_roll" and date(2005, 1, 1) <= p["entry_date"] <= date(2014, 12, 31)
+                       for p in people)
+        expect(page.locator("#qb-result h2")).to_have_text(f"查询结果：共 {expected} 人")
+        page.get_by_label("名称", exact=True).fill("2005–2014 年入编")
+        page.get_by_role("button", name="保存", exact=True).click()
+        expect(page.locator(".flash.success")).to_have_text("已保存查询“2005–2014 年入编”")
+        shot(page, "query_builder")
+        assert page.js_errors == []
