@@ -183,6 +183,19 @@ def test_the_dashboard_links_each_figure_to_its_cases(app, november):
     assert "没有符合条件的案件" in october.get_data(as_text=True)
 
 
+def test_filters_by_step_and_month(app, november):
+    client = user_client(app, "reviewer2")
+    with at(REPORT_DAY):
+        page = client.get(f"/monitoring?{PERIOD}&process=vacancy_use&step=Task_review&month=2024-11")
+        body = page.get_data(as_text=True)
+        assert '<option value="Task_review" selected>业务科室初审</option>' in body
+        assert [r[1] for r in table(page, "by_step")] == ["业务科室初审"]
+        assert table(page, "by_step")[0][2:9] == ["7", "6", "1", "8", "7", "2", "28.6%"]
+        assert table(page, "total")[0][1:3] == ["6", "4"]  # case figures are not narrowed by a step
+        december = client.get(f"/monitoring?{PERIOD}&month=2024-12")
+    assert december.status_code == 422 and "2024-12 不在统计期间内" in december.get_data(as_text=True)
+
+
 def test_the_export_is_the_dashboard_and_is_audited(app, november):
     client = user_client(app, "auditor1")
     with at(REPORT_DAY):

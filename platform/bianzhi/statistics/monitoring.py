@@ -52,7 +52,8 @@ def workdays_between(start, end):
     return _workdays_between(start, end)
 DEFINITIONS = {
     "started": "统计期间内受理（发起）的案件数",
-    "finished": "统计期间内办结的案件数：核准、办结或不予通过（撤回的另计，不计入各项比率）",
+    "finished": "统计期间内办结（流程结束）的案件数：核准、办结或不予通过（撤回的另计，不计入各项比率）；"
+                "空编使用、临聘人员在单位登记、业务科室确认后才办结",
     "median_workdays": "办结案件从受理日到办结日的工作日数（法定节假日不计）的中位数",
     "p90_workdays": "办结案件办理时长的第 90 百分位（最近秩法：至少 90% 的案件不超过此值）",
     "overdue_rate": "统计期间内到达的有办理时限的环节中，逾期办理或至今逾期未办的比例",
@@ -114,6 +115,15 @@ def process_names():
                                         .order_by(ProcessVersion.key, ProcessVersion.version)):
         names[key] = name  # the newest version's name wins
     return names
+
+
+def step_choices(process):
+    """(element id, name) of the steps of `process` that have ever opened, for the step filter."""
+    if not process:
+        return []
+    rows = db.session.execute(select(StepLog.bpmn_id, StepLog.name).where(StepLog.process_key == process)
+                              .group_by(StepLog.bpmn_id, StepLog.name).order_by(StepLog.bpmn_id))
+    return list(dict(rows.all()).items())
 
 
 def parse_filters(user, args):

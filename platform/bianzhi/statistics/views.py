@@ -159,6 +159,7 @@ def monitoring_index():
     scope = monitoring.case_scope(current_user)
     return render_template("statistics/monitoring.html", filters=filters, report=report, tables=tables,
                            charts=_charts(tables), processes=monitoring.process_names(), page="monitoring",
+                           steps=monitoring.step_choices(filters.process),
                            own_unit=scope is not None, export_args=filters.args(month=filters.month))
 
 
