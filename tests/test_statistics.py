@@ -16,7 +16,7 @@ from bianzhi.extensions import db
 from bianzhi.ledger.history import figures_as_of
 from bianzhi.ledger.models import ChronicleEntry, Person, Unit
 from bianzhi.ledger.operations import chronicle
-from bianzhi.statistics.operations import district_figures_as_of, end_of_day
+from bianzhi.statistics.operations import Table, district_figures_as_of, end_of_day
 from tests.conftest import PASSWORD
 from tests.fixtures.browser import chromium, live_server, login, shot
 from tests.fixtures.cases import CLERK1_UNIT, CLERK2_UNIT, approve_through, decide, only_task, person, start
@@ -267,3 +267,14 @@ def test_the_charts_draw_in_chromium_under_the_csp(app):
             page.wait_for_function(f"document.querySelectorAll('.chart canvas').length === {charts}")
             shot(page, name)
         assert page.js_errors == [] and violations == []
+
+
+def test_a_chart_of_many_rows_shows_the_largest_and_says_so():
+    rows = [[f"单位{i}", i] for i in range(35)] + [["合计", sum(range(35))]]
+    spec = Table("by_unit", "按单位", ["单位", "受理"], rows, chart="bar", series=[1]).chart_spec()
+    assert spec["categories"] == [f"单位{i}" for i in range(34, 4, -1)]
+    assert spec["series"] == [{"name": "受理", "data": list(range(34, 4, -1))}]
+    assert spec["note"] == "图中为受理最多的前 30 项，表中为全部"
+    few = Table("age", "年龄", ["年龄段", "人数"], [["30岁及以下", 3], ["31–40岁", 5], ["合计", 8]], chart="bar",
+                series=[1]).chart_spec()
+    assert few["categories"] == ["30岁及以下", "31–40岁"] and few["note"] == ""  # order kept, total left out

@@ -42,6 +42,7 @@
     var chart = window.echarts.init(el);
     var option = spec.type === "pie" ? pie(spec) : axes(spec);
     option.animation = false;  // figures, not a show: drawn at once (and printed as shown)
+    if (spec.note) { option.title = { subtext: spec.note, right: 0, top: 0 }; }
     chart.setOption(option);
     charts.push(chart);
   });

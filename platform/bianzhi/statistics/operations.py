@@ -22,6 +22,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 WARNING_TEXT = {"red": "红灯（超编）", "yellow": "黄灯（无空编）", "green": "绿灯"}
 AGE_BANDS = ("30岁及以下", "31–40岁", "41–50岁", "51–55岁", "56岁及以上")
 MAX_PERIOD_DAYS = 366 * 10
+CHART_MAX = 30  # bars in one chart
 
 
 @dataclass
@@ -43,7 +44,12 @@ class Table:
         if not self.chart or not self.rows:
             return None
         body = [r for r in self.rows if r[self.label_col] not in self.chart_skip and r[0] != "合计"]
-        return {"key": self.key, "type": self.chart, "title": self.title,
+        note = ""
+        if len(body) > CHART_MAX:  # a district's 500 units: the chart shows the largest, the table all
+            first = self.series[0]
+            body = sorted(body, key=lambda r: -(r[first] if isinstance(r[first], (int, float)) else 0))[:CHART_MAX]
+            note = f"图中为{self.header[first]}最多的前 {CHART_MAX} 项，表中为全部"
+        return {"key": self.key, "type": self.chart, "title": self.title, "note": note,
                 "categories": [str(r[self.label_col]) for r in body],
                 "series": [{"name": self.header[c], "data": [r[c] if isinstance(r[c], (int, float)) else 0
                                                              for r in body]} for c in self.series]}
