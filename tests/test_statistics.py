@@ -80,6 +80,23 @@ def test_staff_structure_matches_a_person_by_person_count(app):
         assert abs(shares - 100) <= 0.05 * len(rows), key  # one-decimal rounding per row
 
 
+def test_post_type_and_leadership_class_come_from_the_person_record(app):
+    def fill():
+        people = db.session.scalars(select(Person).where(Person.status == "on_roll").order_by(Person.id).limit(5)).all()
+        for person, (post_type, person_class) in zip(people, [("管理", "部门正职"), ("管理", "内设副职"), ("专技", "非领导"),
+                                                              ("专技", "非领导"), ("工勤", None)]):
+            person.details = {**person.details, "post_type": post_type,
+                              **({"person_class": person_class} if person_class else {})}
+        db.session.commit()
+    read(app, fill)
+    page = user_client(app, "auditor1").get("/statistics")
+    assert as_dict(table(page, "post_type")) == {"未填": ["336", "98.5%"], "专技": ["2", "0.6%"], "管理": ["2", "0.6%"],
+                                                 "工勤": ["1", "0.3%"], "合计": ["341", "100.0%"]}
+    assert as_dict(table(page, "person_class")) == {"未填": ["337", "98.8%"], "非领导": ["2", "0.6%"],
+                                                    "内设副职": ["1", "0.3%"], "部门正职": ["1", "0.3%"],
+                                                    "合计": ["341", "100.0%"]}
+
+
 def _register_one(api):
     """A vacancy-use case of clerk1's unit (疾控中心) through approval, registration and confirmation."""
     clerk, reviewer, leader = api("clerk1"), api("reviewer1"), api("leader1")
@@ -226,7 +243,7 @@ def test_exports_are_the_tables_and_are_audited(app):
     assert values[1] == ["系统类别", "核定数", "在编", "已预留", "空编"]
     assert values[-1] == ["合计", 361, 341, 0, 20]
     book = load_workbook(io.BytesIO(client.get("/statistics/export.xlsx").data))
-    assert len(book.sheetnames) == 7  # the whole page: one sheet per table
+    assert len(book.sheetnames) == 9  # the whole page: one sheet per table
     clerk = user_client(app, "clerk1").get("/statistics/export.xlsx?page=ledger")
     rows = list(load_workbook(io.BytesIO(clerk.data)).active.iter_rows(values_only=True))
     assert [r[0] for r in rows[2:-1]] == [CLERK1_UNIT, "合计"]  # a clerk's export is as scoped as the page
@@ -238,7 +255,8 @@ def test_exports_are_the_tables_and_are_audited(app):
                                             .order_by(AuditEntry.id))]
     assert read(app, audited) == [("statistics.export", "overview", ["system"], "2026-01-31"),
                                   ("statistics.export", "overview",
-                                   ["system", "category", "sex", "age", "education", "post", "leadership"],
+                                   ["system", "category", "sex", "age", "education", "post", "post_type",
+                                    "person_class", "leadership"],
                                    date.today().isoformat()),
                                   ("statistics.export", "ledger", ["ledger"], date.today().isoformat())]
 
@@ -261,7 +279,7 @@ def test_the_charts_draw_in_chromium_under_the_csp(app):
         page = login(browser, base, "leader1")
         violations = []
         page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
-        for path, charts, name in (("/statistics", 7, "statistics"), ("/statistics/changes", 1, "statistics-changes"),
+        for path, charts, name in (("/statistics", 9, "statistics"), ("/statistics/changes", 1, "statistics-changes"),
                                    ("/statistics/ledger", 1, "statistics-ledger")):
             page.goto(path)
             page.wait_for_function(f"document.querySelectorAll('.chart canvas').length === {charts}")

@@ -272,6 +272,12 @@ def overview_tables(user, day):
     posts = _count_by(func.coalesce(Person.post, "未填"), day, scope)
     tables.append(Table("post", "在编人员职务（职级）结构", ["职务", "人数", "占比"], _share_rows(posts),
                         chart="bar", series=[1]))
+    post_types = _count_by(func.coalesce(Person.details["post_type"].as_string(), "未填"), day, scope)
+    tables.append(Table("post_type", "在编人员岗位类别结构", ["岗位类别", "人数", "占比"], _share_rows(post_types),
+                        chart="pie", series=[1], note="岗位类别（管理、专技、工勤）取自人员信息。"))
+    classes = _count_by(func.coalesce(Person.details["person_class"].as_string(), "未填"), day, scope)
+    tables.append(Table("person_class", "在编人员领导职务结构", ["人员分类", "人数", "占比"], _share_rows(classes),
+                        chart="bar", series=[1], note="人员分类（部门正职、部门副职、内设正职、内设副职、非领导）取自人员信息。"))
     tables.append(_leadership_table(day, scope))
     return tables
 
