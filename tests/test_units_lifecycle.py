@@ -405,3 +405,36 @@ def test_the_document_pdf_is_kept_and_a_registered_number_is_reused(app, client)
             DocumentLink, DocumentLink.chronicle_id == ChronicleEntry.id).where(DocumentLink.document_id == document.id)
             .order_by(ChronicleEntry.id)).all()
         assert grounded == ["establishment", "post_quota"]
+
+
+def _abolish_clerk2_unit(app):
+    with app.app_context():
+        b02 = unit(CLERK2_UNIT)
+        for p in db.session.scalars(select(Person).where(Person.unit_id == b02.id)):
+            p.status, p.left_date, p.left_reason = "left", date(2026, 10, 1), "调出"
+        db.session.commit()
+        lifecycle.abolish_unit(user(), unit(CLERK2_UNIT), doc(5))
+        db.session.commit()
+        return b02.name
+
+
+def test_an_abolished_unit_leaves_the_lists_and_its_clerk_starts_nothing(app, client, api):
+    name = _abolish_clerk2_unit(app)
+    login(client, "reviewer1")
+    assert name not in client.get("/units").get_data(as_text=True)
+    everything = client.get("/units?all=1").get_data(as_text=True)
+    assert name in everything and "已撤销" in everything
+    assert "已撤销" in client.get(f"/units/{CLERK2_UNIT}").get_data(as_text=True)  # its page and history stay
+    assert name not in client.get("/public/units").get_data(as_text=True)
+    refused = api("clerk2").post("/api/v1/cases", json={"process": "staff_exit", "data": {}})
+    assert refused.status_code == 403 and refused.json["error"]["message"] == f"{name}已撤销，不能再发起申请"
+
+
+def test_the_unit_page_shows_what_is_to_be_absorbed(app, client):
+    target = date.today() + timedelta(days=365)
+    with app.app_context():
+        lifecycle.adjust_establishment(user(), unit(CLERK1_UNIT), "事业编制", 30, doc(11), absorb_until=target)
+        db.session.commit()
+    login(client, "clerk1")
+    page = client.get(f"/units/{CLERK1_UNIT}").get_data(as_text=True)
+    assert f"事业编制超编 3 名待消化（绍柯编〔2026〕11号 核定，期限 {target.isoformat()}）" in page

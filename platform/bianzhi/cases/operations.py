@@ -123,6 +123,8 @@ def _title(version, values):
 def start_case(user, process_key, data, files=(), ip=None):
     if not user.has_role("unit_clerk") or user.unit is None:
         raise Forbidden("只有单位经办人可以发起申请")
+    if user.unit.status != "active":
+        raise Forbidden(f"{user.unit.name}已撤销，不能再发起申请")
     version = processes.latest(process_key)
     parsed = processes.parsed_version(version)
     first = parsed.first_user_task()

@@ -16,6 +16,7 @@ from datetime import date
 from sqlalchemy import func, select
 from stdnum.cn import uscc
 
+from .. import clock
 from ..cases.models import Case
 from ..documents import operations as documents
 from ..errors import Conflict, ValidationFailed
@@ -140,7 +141,7 @@ def _unfinished_cases(unit):
 def absorption_warnings(unit, today=None):
     """Open 消化 records whose line is still over (on roll + reserved > approved), with the
     current excess and whether the target date has passed."""
-    today = today or date.today()
+    today = today or clock.today()
     figs = {f["category"]: f for f in figures(unit)}
     result = []
     for rec in db.session.scalars(select(Absorption).where(Absorption.unit_id == unit.id, Absorption.status == "open")

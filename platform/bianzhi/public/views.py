@@ -47,7 +47,7 @@ def _disclosure(units):
 @bp.get("/units")
 def units():
     q = (request.args.get("q") or "").strip()[:MAX_QUERY]
-    query = select(Unit).order_by(Unit.code)
+    query = select(Unit).where(Unit.status == "active").order_by(Unit.code)
     if q:
         query = query.where(Unit.name.contains(q, autoescape=True) | (Unit.code == q))
     rows = db.session.scalars(query).all()

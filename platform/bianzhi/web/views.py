@@ -13,7 +13,9 @@ from ..cases import operations as cases
 from ..cases.models import Attachment, Case
 from ..errors import DomainError, Forbidden, NotFound
 from ..extensions import db
+from .. import clock
 from ..ledger import operations as ledger
+from ..ledger import units as registers
 from ..ledger.models import Person, TempStaff, Unit
 from ..notices import operations as notices
 from ..notices.models import Notice
@@ -237,7 +239,8 @@ def unit(code):
     audit(current_user, "unit.roster.view", f"unit:{unit_obj.code}", ip=request.remote_addr, people=len(people))
     commit()  # viewing people's records is itself on the record
     return render_template("unit.html", unit=unit_obj, figures=ledger.figures(unit_obj),
-                           post_figures=ledger.post_figures(unit_obj), people=people)
+                           post_figures=ledger.post_figures(unit_obj), people=people,
+                           absorptions=registers.absorption_warnings(unit_obj, clock.today()))
 
 
 @bp.get("/units")
@@ -247,5 +250,10 @@ def units():
         if current_user.unit:
             return redirect(url_for("web.unit", code=current_user.unit.code))
         abort(403)
-    rows = db.session.scalars(select(Unit).order_by(Unit.code)).all()
-    return render_template("units.html", units=[(u, ledger.figures(u), ledger.unit_warning(u)) for u in rows])
+    include_abolished = request.args.get("all") in ("1", "on")
+    query = select(Unit).order_by(Unit.code)
+    if not include_abolished:  # an abolished unit keeps its page and history, not its line in the ledger
+        query = query.where(Unit.status == "active")
+    rows = db.session.scalars(query).all()
+    return render_template("units.html", units=[(u, ledger.figures(u), ledger.unit_warning(u)) for u in rows],
+                           include_abolished=include_abolished)
