@@ -39,11 +39,13 @@ class Table:
     note: str = ""
     links: dict = field(default_factory=dict)  # (row index, column index) -> drill-down URL
     chart_skip: tuple = ("合计",)  # row labels the chart leaves out (totals, rows of another scale)
+    chart_rows: list | None = None  # what the chart draws when it is not the table's rows
 
     def chart_spec(self):
         if not self.chart or not self.rows:
             return None
-        body = [r for r in self.rows if r[self.label_col] not in self.chart_skip and r[0] != "合计"]
+        body = [r for r in (self.chart_rows if self.chart_rows is not None else self.rows)
+                if r[self.label_col] not in self.chart_skip and r[0] != "合计"]
         note = ""
         if len(body) > CHART_MAX:  # a district's 500 units: the chart shows the largest, the table all
             first = self.series[0]
@@ -179,6 +181,17 @@ def _figure_rows(groups, label):
 FIGURE_HEADER = ["核定数", "在编", "已预留", "空编"]
 
 
+def _common_prefix(names):
+    """The part all unit names share (绍兴市柯桥区…), left out of chart labels; none for one name."""
+    if len(names) < 2:
+        return ""
+    first, last = min(names), max(names)
+    n = 0
+    while n < min(len(first), len(last)) and first[n] == last[n]:
+        n += 1
+    return first[:n]
+
+
 def existed(unit, day):
     """Whether the unit stood on `day`: founded by then (when known) and not yet abolished."""
     if unit.founded is not None and unit.founded > day:
@@ -199,11 +212,20 @@ def ledger_table(user, day):
         rows.append([unit.code, unit.name, line["category"], line["approved"], line["on_roll"], line["reserved"],
                      line["vacancy"], WARNING_TEXT[line["warning"]]])
     total = _sum_lines(lines.values())
+    per_unit = {}  # the chart: one bar pair per unit, its categories added up
+    for row in rows:
+        line = per_unit.setdefault(row[0], ["", "", "", 0, 0])
+        line[1] = row[1]
+        line[3] += row[3]
+        line[4] += row[4]
+    prefix = _common_prefix([line[1] for line in per_unit.values()])
+    for line in per_unit.values():
+        line[1] = line[1][len(prefix):]
     if rows:
         rows.append(["合计", "", "", total["approved"], total["on_roll"], total["reserved"], total["vacancy"], ""])
     return Table("ledger", f"编制台账（截至 {day.isoformat()}）",
                  ["统一社会信用代码", "单位", "编制类型", *FIGURE_HEADER, "预警"], rows, chart="bar", label_col=1,
-                 series=[3, 4], note="按沿革记录回溯：当日之后的每一次台账变动按其增减量倒推；当日尚未设立或已撤销的单位不列出。")
+                 series=[3, 4], chart_rows=list(per_unit.values()), note="按沿革记录回溯：当日之后的每一次台账变动按其增减量倒推；当日尚未设立或已撤销的单位不列出。")
 
 
 # -- the overview page: establishment and staff structure on a date ----------------------------
