@@ -315,6 +315,8 @@ def test_worker_rechecks_and_refuses_what_changed_since_the_preview(app, client)
         assert job.message == "有 1 行未通过校验，未导入任何人员"
         assert job.report["findings"][0][:2] == [2, "身份证号"] and "EARLY1" in job.report["findings"][0][2]
         assert on_roll() == before
+    html = client.get(f"/roster/imports/{number}").get_data(as_text=True)
+    assert "未导入：有 1 行未通过校验，未导入任何人员" in html and "EARLY1" in html
 
 
 def test_uploads_are_checked_by_type_and_content(client):
