@@ -4,7 +4,6 @@ import tempfile
 from dataclasses import dataclass
 from datetime import date
 
-from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from ..exports import safe_cell
@@ -13,6 +12,7 @@ from ..ledger import operations as ledger
 from ..ledger import retirement
 from ..ledger.privacy import mask_id_number, may_see_id_numbers
 from ..ledger.models import Department, Establishment, Person, Reservation, Unit
+from .xlsx import SheetWriter
 
 STATUS_LABELS = {"on_roll": "在编", "left": "出编"}
 # (header, column): the roster reads plain columns, not Person objects (no identity map to grow)
@@ -71,18 +71,17 @@ def roster_rows(unit=None, include_left=False, user=None):
 
 
 def write_roster(unit=None, include_left=False, user=None):
-    """(file, rows): the roster as an .xlsx in a temporary file (write-only workbook: rows go to
-    disk as they are appended), positioned at its start; the caller streams and closes it."""
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("人员花名册")
-    sheet.append([safe_cell(h) for h in ROSTER_HEADER])
-    count = 0
-    for row in roster_rows(unit, include_left, user):
-        sheet.append(row)
-        count += 1
+    """(file, rows): the roster as an .xlsx in a temporary file (rows go to disk as they are
+    appended: xlsx.SheetWriter), positioned at its start; the caller streams and closes it."""
     out = tempfile.TemporaryFile()
+    count = 0
     try:
-        book.save(out)
+        sheet = SheetWriter(out, "人员花名册")
+        sheet.append([safe_cell(h) for h in ROSTER_HEADER])
+        for row in roster_rows(unit, include_left, user):
+            sheet.append(row)
+            count += 1
+        sheet.close()
     except BaseException:
         out.close()
         raise

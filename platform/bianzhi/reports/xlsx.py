@@ -1,4 +1,5 @@
-"""Reading the first worksheet of an .xlsx row by row, fast and in bounded memory.
+"""Reading the first worksheet of an .xlsx row by row, fast and in bounded memory (and writing
+one the same way: SheetWriter at the end).
 
 openpyxl (which writes our rosters) reads 20,000 roster rows in ~20 s on a busy server: a
 file without a <dimension> element (every write-only workbook, our own export included) is
@@ -12,10 +13,11 @@ import io
 import re
 import zipfile
 from datetime import datetime
+from xml.sax.saxutils import escape
 
 from lxml import etree
 from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
-from openpyxl.utils.cell import column_index_from_string
+from openpyxl.utils.cell import column_index_from_string, get_column_letter
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
 
 NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
@@ -144,4 +146,80 @@ class Sheet:
         return float(value)
 
     def close(self):
+        self.archive.close()
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+_XML = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_CT = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+CONTENT_TYPES = (_XML + '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+                 '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+                 '<Default Extension="xml" ContentType="application/xml"/>'
+                 f'<Override PartName="/xl/workbook.xml" ContentType="{_CT}.sheet.main+xml"/>'
+                 f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{_CT}.worksheet+xml"/>'
+                 f'<Override PartName="/xl/styles.xml" ContentType="{_CT}.styles+xml"/></Types>')
+ROOT_RELS = (_XML + '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+             '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+             'officeDocument" Target="xl/workbook.xml"/></Relationships>')
+WORKBOOK_RELS = (_XML + '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+                 '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+                 'worksheet" Target="worksheets/sheet1.xml"/>'
+                 '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+                 'styles" Target="styles.xml"/></Relationships>')
+STYLES = (_XML + '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+          '<fonts count="1"><font><sz val="11"/><name val="等线"/></font></fonts>'
+          '<fills count="2"><fill><patternFill/></fill><fill><patternFill patternType="gray125"/></fill></fills>'
+          '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+          '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+          '<cellXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/></cellXfs>'
+          '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>')
+ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed in XML 1.0
+
+
+class SheetWriter:
+    """A one-sheet .xlsx written straight into `out` row by row, every cell inline text (what the
+    roster holds): ~10 times faster than openpyxl's write-only mode, memory flat however many
+    rows. Values are written as given; the caller neutralises formula-like text (exports.safe_cell)."""
+
+    FLUSH = 500
+
+    def __init__(self, out, title):
+        self.archive = zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED)
+        for name, text in (("[Content_Types].xml", CONTENT_TYPES), ("_rels/.rels", ROOT_RELS),
+                           ("xl/_rels/workbook.xml.rels", WORKBOOK_RELS), ("xl/styles.xml", STYLES),
+                           ("xl/workbook.xml", _XML + '<workbook xmlns="http://schemas.openxmlformats.org/'
+                            'spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/'
+                            f'2006/relationships"><sheets><sheet name="{escape(title)}" sheetId="1" r:id="rId1"/>'
+                            '</sheets></workbook>')):
+            self.archive.writestr(name, text)
+        self.stream = self.archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True)
+        self.stream.write((_XML + '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+                           '<sheetData>').encode())
+        self.rows, self.buffer, self.letters = 0, [], []
+
+    def append(self, values):
+        self.rows += 1
+        n, letters = self.rows, self.letters
+        while len(letters) < len(values):
+            letters.append(get_column_letter(len(letters) + 1))
+        parts = [f'<row r="{n}">']
+        for i, value in enumerate(values):
+            if value is None or value == "":
+                continue
+            text = escape(ILLEGAL.sub("", str(value)))
+            parts.append(f'<c r="{letters[i]}{n}" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>')
+        parts.append("</row>")
+        self.buffer.append("".join(parts))
+        if len(self.buffer) >= self.FLUSH:
+            self._flush()
+
+    def _flush(self):
+        self.stream.write("".join(self.buffer).encode())
+        self.buffer = []
+
+    def close(self):
+        self._flush()
+        self.stream.write(b"</sheetData></worksheet>")
+        self.stream.close()
         self.archive.close()
