@@ -380,6 +380,19 @@ def test_a_clerk_exports_the_units_below_theirs_with_id_numbers_masked(app, clie
     assert response.status_code == 403 and "只能导出本单位及下属单位的人员花名册" in response.get_data(as_text=True)
 
 
+def test_control_characters_are_dropped_from_the_export(app, client):
+    with app.app_context():
+        person = people_of(CLERK1_UNIT)[0]
+        person.name, code = "张\x01三\x0b", person.code
+        db.session.commit()
+    login(client, "clerk1")
+    response = client.get(f"/units/{CLERK1_UNIT}/roster.xlsx")
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(response.get_data())).active
+    response.close()
+    assert [r[3] for r in sheet.iter_rows(values_only=True) if r[2] == code] == ["张三"]
+
+
 # -- 20,000 rows --------------------------------------------------------------------------------
 
 def test_20000_rows_import_in_one_go(ctx):

@@ -1,7 +1,7 @@
 """Reading the first worksheet of an .xlsx row by row, fast and in bounded memory (and writing
 one the same way: SheetWriter at the end).
 
-openpyxl (which writes our rosters) reads 20,000 roster rows in ~20 s on a busy server: a
+openpyxl reads 20,000 roster rows in ~20 s on a busy server: a
 file without a <dimension> element (every write-only workbook, our own export included) is
 parsed twice, and each inline string becomes a rich-text object. This reads the sheet's XML
 with lxml's iterparse, clearing each row once read, and gives the same values openpyxl's
