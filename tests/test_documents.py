@@ -271,3 +271,9 @@ def test_detail_shows_what_the_document_grounded_within_scope(app, client):
     assert "疾控中心撤销业务二科" in page and "档案馆增设数字档案科" not in page and "区档案馆" not in page
     page = login(client.application.test_client(), "auditor1").get(f"/documents/{document_id}").get_data(as_text=True)
     assert "疾控中心撤销业务二科" in page and "档案馆增设数字档案科" in page
+
+
+def test_numbers_beyond_any_key_find_nothing_instead_of_failing(client):
+    login(client, "reviewer1")
+    page = client.get("/documents?unit=99999999999999999999&page=99999999999999999999")
+    assert page.status_code == 200

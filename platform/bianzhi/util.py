@@ -16,3 +16,18 @@ def local(value, fmt="%Y-%m-%d %H:%M"):
     if value is None:
         return ""
     return value.replace(tzinfo=timezone.utc).astimezone(LOCAL_TZ).strftime(fmt)
+
+
+KEY_MAX = 2**31 - 1  # INTEGER keys (32-bit on PostgreSQL; SQLite refuses Python ints beyond 64 bits)
+
+
+def key_int(value, default=None, low=-KEY_MAX, high=KEY_MAX):
+    """A request value as an int a database column can be compared with, else `default`:
+    "12" -> 12, "x" / "" / None / 10**30 -> default. Use it for ids, pages and years from URLs."""
+    if isinstance(value, bool):
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return default
+    return number if low <= number <= high else default

@@ -200,7 +200,88 @@ def spec():
                                                      "落编登记：people [{name, id_number, entry_date, ...}]"}}})},
             "/api/v1/units/{code}": {"get": _op(
                 "单位基本信息（单位经办人限本单位）", 200, _json(ref("Unit")), 401, 403, 404, params=_path_param("code"))},
-            "/api/v1/units/{code}/establishment": {"get": _op("单位编制情况", 200, _json({
-                "type": "array", "items": ref("Figure")}), 401, 403, 404, params=_path_param("code"))},
+            "/api/v1/units/{code}/establishment": {
+                "get": _op("单位编制情况", 200, _json({"type": "array", "items": ref("Figure")}), 401, 403, 404,
+                           params=_path_param("code")),
+                "post": _op("调整单位某类编制的核定数（业务科室、系统管理员），须附批准文件；超编须选择消化期限", 200,
+                            _json(OBJECT), 401, 403, 404, 409, 422, params=_path_param("code"), body={
+                                "type": "object", "required": ["category", "approved", "document"], "properties": {
+                                    "category": {"type": "string"}, "approved": {"type": "integer"},
+                                    "absorb_until": {"type": "string", "format": "date",
+                                                     "description": "超编消化期限"},
+                                    "document": DOCUMENT}})},
+            **ledger_paths(),
         },
+    }
+
+
+OBJECT = {"type": "object"}
+DOCUMENT = {"type": "object", "description": "批准文件", "required": ["number", "date"], "properties": {
+    "number": {"type": "string", "description": "批准文号"}, "date": {"type": "string", "format": "date"},
+    "title": {"type": "string"}}}
+
+
+def ledger_paths():
+    """The registers, records, queries, monitoring and reconciliation operations (issues 6 and 9)."""
+    code = _path_param("code")
+    return {
+        "/api/v1/units": {"post": _op(
+            "设立单位（业务科室、系统管理员），须附批准文件", 201, _json(OBJECT), 401, 403, 409, 422, body={
+                "type": "object", "required": ["code", "name", "kind", "document"], "properties": {
+                    "code": {"type": "string", "description": "统一社会信用代码"}, "name": {"type": "string"},
+                    "kind": {"type": "string"}, "parent": {"type": "string"}, "level": {"type": "string"},
+                    "nature": {"type": "string"}, "funding": {"type": "string"}, "system": {"type": "string"},
+                    "functions": {"type": "string", "description": "主要职责"}, "document": DOCUMENT}})},
+        "/api/v1/units/{code}/transfer": {"post": _op(
+            "编制划转：从本单位划出若干名到另一单位，全区总数不变", 200, _json(OBJECT), 401, 403, 404, 409, 422,
+            params=code, body={"type": "object", "required": ["category", "count", "target", "document"],
+                               "properties": {"category": {"type": "string"}, "count": {"type": "integer"},
+                                              "target": {"type": "string", "description": "划入单位的统一社会信用代码"},
+                                              "absorb_until": {"type": "string", "format": "date"},
+                                              "document": DOCUMENT}})},
+        "/api/v1/people/{code}": {
+            "get": _op("人员信息（身份证号按角色脱敏）", 200, _json(OBJECT), 401, 403, 404, params=code),
+            "patch": _op("单位经办人维护本单位人员的非关键信息；关键字段只能通过业务流程变更", 200, _json(OBJECT),
+                         401, 403, 404, 422, params=code, body={"type": "object", "properties": {
+                             "fields": {"type": "object", "description": "字段名 → 新值"},
+                             "reason": {"type": "string"}}})},
+        "/api/v1/queries": {
+            "get": _op("本人可用的已保存查询（含共享）", 200, _json({"type": "array", "items": OBJECT}), 401),
+            "post": _op("保存查询", 201, _json(OBJECT), 401, 403, 422, body={
+                "type": "object", "required": ["name", "definition"], "properties": {
+                    "name": {"type": "string"}, "target": {"type": "string", "enum": ["person", "unit"]},
+                    "definition": OBJECT, "shared": {"type": "boolean"}}})},
+        "/api/v1/queries/run": {"post": _op(
+            "运行组合查询：{target, definition}（AND/OR 条件树）或 {saved}；每页 50 条", 200, _json(OBJECT),
+            401, 403, 404, 422, body={"type": "object", "properties": {
+                "target": {"type": "string", "enum": ["person", "unit"]}, "definition": OBJECT,
+                "saved": {"type": "integer"}, "page": {"type": "integer"}, "sort": {"type": "string"},
+                "order": {"type": "string", "enum": ["asc", "desc"]}}})},
+        "/api/v1/monitoring": {"get": _op(
+            "审批监测：办件数、办理时长中位数与 P90（工作日）、超期率、退回率、一次通过率", 200, _json(OBJECT),
+            401, 403, 422, params=[_query("from", "起始日期 YYYY-MM-DD"), _query("to", "截止日期 YYYY-MM-DD"),
+                                   _query("process", "业务流程"), _query("unit", "单位统一社会信用代码"),
+                                   _query("step", "环节"), _query("month", "月份 YYYY-MM")])},
+        "/api/v1/reviews": {"get": _op("年审进度：各状态单位数、各单位状态、逾期单位", 200, _json(OBJECT),
+                                       401, 403, 404, 422, params=[_query("year", "年度", "integer")])},
+        "/api/v1/reconciliation": {"get": _op("四清两对应核对结果：每一处不一致及其原因", 200, _json(OBJECT),
+                                              401, 403)},
+        "/api/v1/exchange/paid-headcounts": {"put": _op(
+            "财政报送财供人数（同一日期重报则替换）", 200, _json({"type": "object", "required": ["saved"], "properties": {
+                "saved": {"type": "integer"}}}), 401, 403, 422, body={
+                "type": "object", "required": ["as_of", "source", "lines"], "properties": {
+                    "as_of": {"type": "string", "format": "date"}, "source": {"type": "string"},
+                    "lines": {"type": "array", "items": {"type": "object", "required": ["unit", "category", "paid"],
+                                                         "properties": {"unit": {"type": "string"},
+                                                                        "category": {"type": "string"},
+                                                                        "paid": {"type": "integer"}}}}}})},
+        "/api/v1/documents": {"get": _op(
+            "机构编制文件检索（全文、单位、类别）", 200, _json(OBJECT), 401, 403, 422, params=[
+                _query("q", "检索词：文号、标题、正文"), _query("unit", "单位编号", "integer"), _query("kind", "文件类别"),
+                _query("page", "页码", "integer")])},
+        "/api/v1/documents/{document_id}": {"get": _op("文件详情及其依据的变更", 200, _json(OBJECT), 401, 403, 404,
+                                                       params=_path_param("document_id", "integer"))},
+        "/api/v1/finance/headcounts": {"get": _op(
+            "财政：某日各单位各类编制的核定数与在编数", 200, _json(OBJECT), 401, 403, 422,
+            params=[_query("date", "日期 YYYY-MM-DD")])},
     }

@@ -10,7 +10,7 @@ from ..accounts.models import User
 from ..errors import Forbidden
 from ..exports import csv_bytes
 from ..extensions import db
-from ..util import local
+from ..util import key_int, local
 from ..web.errors import commit
 from .models import AuditEntry
 from .operations import record
@@ -51,7 +51,7 @@ def _query():
 @login_required
 def search():
     _require_auditor()
-    before = request.args.get("before", type=int)
+    before = key_int(request.args.get("before"))
     query = _query()
     if before:
         query = query.where(AuditEntry.id < before)

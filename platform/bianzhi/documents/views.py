@@ -15,6 +15,7 @@ from ..web.errors import commit
 from . import operations as documents
 from .models import KINDS, Document, DocumentLink
 from .search import search
+from ..util import key_int
 
 bp = Blueprint("documents", __name__)
 
@@ -27,10 +28,10 @@ def _unit_choices(user):
 
 
 def _search_args():
-    unit_id = request.args.get("unit", type=int)
+    unit_id = key_int(request.args.get("unit"))
     kind = request.args.get("kind") if request.args.get("kind") in KINDS else None
     return dict(q=request.args.get("q", "")[:100], unit_id=unit_id, kind=kind,
-                page=request.args.get("page", 1, type=int))
+                page=key_int(request.args.get("page"), 1))
 
 
 @bp.get("/documents")
@@ -50,7 +51,7 @@ def _form_page(values, errors=None, status=200):
 @bp.get("/documents/new")
 @login_required
 def new():
-    return _form_page({"kind": "批复", "unit_ids": [str(u) for u in request.args.getlist("unit", type=int)]})
+    return _form_page({"kind": "批复", "unit_ids": [str(u) for u in map(key_int, request.args.getlist("unit")) if u]})
 
 
 @bp.post("/documents")

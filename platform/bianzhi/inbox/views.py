@@ -12,6 +12,7 @@ from ..web.errors import commit
 from . import assignment, followup, reminders
 from . import operations as inbox
 from .models import CaseCopy
+from ..util import key_int
 
 bp = Blueprint("inbox", __name__)
 
@@ -61,7 +62,7 @@ def _act(fn, success, default):
 @login_required
 def index():
     saved = inbox.saved_filters(current_user)
-    chosen = request.args.get("saved", type=int)
+    chosen = key_int(request.args.get("saved"))
     source = next((s.query for s in saved if s.id == chosen), None) if chosen else None
     try:
         filters = inbox.Filters.from_args(source if source is not None else request.args)

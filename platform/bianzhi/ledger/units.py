@@ -21,7 +21,7 @@ from ..cases.models import Case
 from ..documents import operations as documents
 from ..errors import Conflict, ValidationFailed
 from ..extensions import db
-from ..util import utcnow
+from ..util import key_int, utcnow
 from .models import (CATEGORIES, FUNDING, Absorption, Department, Establishment, Person, PostQuota,
                      Reservation, TempQuota, TempStaff, Unit)
 from .operations import chronicle, figure, figures
@@ -539,7 +539,7 @@ def adjust_post_quota(user, unit, kind, level, approved, approval):
 
 
 def _department(unit, department_id):
-    dept = db.session.get(Department, department_id) if isinstance(department_id, int) else None
+    dept = db.session.get(Department, department_id) if key_int(department_id) is not None else None
     if dept is None or dept.unit_id != unit.id:
         raise ValidationFailed("请选择本单位的内设机构", fields={"department": ["不是本单位的内设机构"]})
     return dept

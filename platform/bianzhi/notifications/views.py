@@ -6,6 +6,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..web.errors import commit
 from . import operations as notifications
+from ..util import key_int
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 
@@ -14,7 +15,7 @@ bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 @login_required
 def index():
     unread_only = request.args.get("unread") == "1"
-    rows = notifications.listing(current_user, unread_only=unread_only, before=request.args.get("before", type=int))
+    rows = notifications.listing(current_user, unread_only=unread_only, before=key_int(request.args.get("before")))
     before = rows[-1].id if len(rows) == notifications.PAGE else None
     return render_template("notifications/list.html", rows=rows, unread_only=unread_only, before=before,
                            address=notifications.mail_address(current_user),

@@ -13,6 +13,7 @@ from ..extensions import db
 from ..web.errors import JSON_ENDPOINTS, commit
 from . import diagrams, drafts, migration
 from .diff import compare
+from ..util import key_int
 
 bp = Blueprint("design", __name__)
 JSON_ENDPOINTS.update({"design.draft", "design.save_draft", "design.validate", "design.deploy",
@@ -109,7 +110,7 @@ def versions(key):
     _readers_only()
     rows = drafts.versions(key)
     draft = drafts.get_draft(key)
-    a, b = request.args.get("a", type=int), request.args.get("b", default="")
+    a, b = key_int(request.args.get("a")), request.args.get("b", default="")
     if a is None and len(rows) >= 2:
         a, b = rows[1].version, str(rows[0].version)
     elif a is None and rows and draft is not None:
@@ -155,7 +156,7 @@ def migrate(key):
     rows = drafts.versions(key)
     if not rows:
         raise NotFound(f"流程 {key} 还没有部署过")
-    from_number = request.values.get("from", type=int)
+    from_number = key_int(request.values.get("from"))
     if request.method == "POST":
         try:
             target, moved, stayed = migration.move(current_user, key, from_number, ip=request.remote_addr)

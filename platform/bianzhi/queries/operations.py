@@ -20,6 +20,7 @@ from ..ledger.models import Department, Person, Unit
 from ..ledger.privacy import FULL_ID_ROLES, shown_id_number
 from . import fields as qf
 from .models import SavedQuery
+from ..util import key_int
 
 MAX_DEPTH = 3
 MAX_CONDITIONS = 30
@@ -428,7 +429,7 @@ def visible_saved(user):
 
 
 def get_saved(user, query_id):
-    saved = db.session.get(SavedQuery, query_id) if isinstance(query_id, int) else None
+    saved = db.session.get(SavedQuery, query_id) if key_int(query_id) is not None else None
     if saved is None or not (saved.owner_id == user.id or saved.shared):
         raise NotFound("没有这个已保存的查询，或它未共享给您")
     return saved

@@ -12,6 +12,7 @@ from . import fields as qf
 from . import operations as queries
 from . import quality
 from .forms import definition_from_args, rows_from_definition
+from ..util import key_int
 
 bp = Blueprint("queries", __name__)
 
@@ -19,11 +20,7 @@ RULE_EDITORS = ("reviewer", "admin")
 SAVERS = ("unit_clerk", "reviewer", "leader", "admin")
 
 
-def _int(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+_int = key_int
 
 
 def _requested():

@@ -6,6 +6,7 @@ from .. import clock
 from ..errors import NotFound
 from ..web.errors import commit
 from . import operations as reviews
+from ..util import key_int
 
 bp = Blueprint("review", __name__)
 
@@ -13,7 +14,7 @@ bp = Blueprint("review", __name__)
 @bp.get("/review")
 @login_required
 def index():
-    year = request.args.get("year", type=int)
+    year = key_int(request.args.get("year"))
     all_reviews = reviews.all_reviews()
     review = None
     if all_reviews:
