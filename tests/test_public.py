@@ -101,3 +101,10 @@ def test_unit_api_is_described(client):
     op = spec["paths"]["/api/v1/units/{code}"]["get"]
     assert {"200", "401", "403", "404"} <= set(op["responses"])
     assert {"code", "name", "parent", "founded", "document"} <= set(spec["components"]["schemas"]["Unit"]["required"])
+
+
+def test_units_are_found_by_their_functions_and_show_them(client):
+    html = client.get("/public/units?q=新闻宣传").get_data(as_text=True)
+    assert "共 1 个机构" in html and "绍兴市柯桥区融媒体中心" in html
+    page = client.get(f"/public/units/{CLERK2_UNIT}").get_data(as_text=True)
+    assert "主要职责" in page and "负责全区档案的收集、保管、利用和档案信息化建设。" in page

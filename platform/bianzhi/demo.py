@@ -29,6 +29,20 @@ UNITS = [
     ("B06", "绍兴市柯桥区城市建设发展中心", "事业单位", "副科级", "自收自支", "住房城建", {"事业编制": (15, 15)}),
 ]
 PARENTS = {"B01": "A04", "B03": "A04", "B04": "A03"}
+# 主要职责, as the 三定 provisions put them (shortened); shown on the public page
+FUNCTIONS = {
+    "A01": "负责区委日常运转，承担区委会议的组织、文稿起草和决策督查工作。",
+    "A02": "负责区政府日常运转，协调政务工作，承担政务公开、政务服务和应急值守工作。",
+    "A03": "负责全区教育和体育事业发展规划，管理各级各类学校，组织开展全民健身。",
+    "A04": "负责全区卫生健康事业发展，组织疾病预防控制、医疗服务和妇幼健康工作。",
+    "A05": "负责全区市场主体登记、市场监管综合执法、食品药品和特种设备安全监管。",
+    "B01": "承担全区传染病、慢性病防控，突发公共卫生事件处置和健康教育工作。",
+    "B02": "负责全区档案的收集、保管、利用和档案信息化建设。",
+    "B03": "承担全区基本医疗、急诊急救和重大公共卫生事件医疗救治工作。",
+    "B04": "实施高中学历教育，促进学生全面发展。",
+    "B05": "承担全区新闻宣传、广播电视节目制作播出和新媒体传播工作。",
+    "B06": "承担城市基础设施项目建设管理和城市更新项目实施工作。",
+}
 DEPARTMENTS = {
     "党政机关": ["办公室", "综合科", "政策法规科", "财务审计科"],
     "事业单位": ["办公室", "业务一科", "业务二科", "质量管理科"],
@@ -68,7 +82,8 @@ def load_demo(password, seed=20261127, with_cases=False):
     for suffix, name, kind, level, funding, system, _ in UNITS:
         unit = Unit(code=_unit_code(suffix), name=name, kind=kind, level=level,
                     nature="行政机关" if kind == "党政机关" else "公益一类", funding=funding, system=system,
-                    founded=date(2001, 6, 1), approval_doc=f"绍县编〔2001〕{rng.randint(10, 99)}号")
+                    founded=date(2001, 6, 1), approval_doc=f"绍县编〔2001〕{rng.randint(10, 99)}号",
+                    functions=FUNCTIONS.get(suffix))
         units[suffix] = unit
         db.session.add(unit)
     db.session.flush()

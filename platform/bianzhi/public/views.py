@@ -49,7 +49,8 @@ def units():
     q = (request.args.get("q") or "").strip()[:MAX_QUERY]
     query = select(Unit).where(Unit.status == "active").order_by(Unit.code)
     if q:
-        query = query.where(Unit.name.contains(q, autoescape=True) | (Unit.code == q))
+        query = query.where(Unit.name.contains(q, autoescape=True) | Unit.functions.contains(q, autoescape=True)
+                            | (Unit.code == q))
     rows = db.session.scalars(query).all()
     return render_template("public/units.html", rows=_disclosure(rows), q=q, categories=CATEGORIES)
 
