@@ -200,21 +200,52 @@ def test_changes_over_a_period_count_the_chronicle(app, api):
             entry = chronicle(None, None, unit, "establishment", unit.id, action, f"测试：编制{action}", delta=delta)
             entry.at = beijing(2026, 3, 15)
         chronicle(None, None, unit, "unit", unit.id, "rename", "测试：更名").at = beijing(2026, 3, 16)
+        # a merge into this unit: one entry per category moved (its figures), one for the event
+        chronicle(None, None, unit, "unit", unit.id, "merge", "测试：并入（事业编制 2 名）",
+                  delta={"category": "事业编制", "approved": 2, "on_roll": 2}).at = beijing(2026, 3, 17)
+        chronicle(None, None, unit, "unit", unit.id, "merge", "测试：某单位并入本单位").at = beijing(2026, 3, 17)
         db.session.commit()
     read(app, lifecycle)
     client = user_client(app, "leader1")
     march = client.get("/statistics/changes?from=2026-03-01&to=2026-03-31")
     assert as_dict(table(march, "changes")) == {
-        "机构设立": ["0", "—"], "机构更名": ["1", "—"], "隶属关系调整": ["0", "—"], "机构合并": ["0", "—"],
-        "机构撤销": ["0", "—"], "编制核增核减": ["1", "2"], "编制划转": ["1", "-1"], "人员进编": ["1", "1"],
-        "人员出编": ["0", "0"]}
+        "机构设立": ["0", "—"], "机构更名": ["1", "—"], "隶属关系调整": ["0", "—"], "机构合并": ["1", "—"],
+        "机构撤销": ["0", "—"], "编制核增核减": ["1", "2"], "编制划出": ["1", "-1"], "编制划入": ["0", "0"],
+        "人员进编": ["1", "1"], "人员出编": ["0", "0"]}
     spring = client.get("/statistics/changes?from=2026-03-01&to=2026-04-30")
-    assert table(spring, "changes_monthly") == [["2026-03", "1", "2", "1", "0"], ["2026-04", "0", "0", "0", "1"],
-                                                ["合计", "1", "2", "1", "1"]]
+    assert table(spring, "changes_monthly") == [["2026-03", "2", "2", "1", "0"], ["2026-04", "0", "0", "0", "1"],
+                                                ["合计", "2", "2", "1", "1"]]
     assert as_dict(table(client.get("/statistics/changes?from=2026-03-11&to=2026-03-31"), "changes"))["人员进编"] == ["0", "0"]
     # clerk2 sees only the archive's changes: the exit
     mine = user_client(app, "clerk2").get("/statistics/changes?from=2026-03-01&to=2026-04-30")
     assert table(mine, "changes_monthly") == [["2026-04", "0", "0", "0", "1"], ["合计", "0", "0", "0", "1"]]
+
+
+def test_a_real_merge_counts_once_and_the_ledger_before_it_is_unchanged(app):
+    from bianzhi.accounts.models import User
+    from bianzhi.ledger import units as lifecycle
+
+    def merge():  # 档案馆 (党委, 12 / 10) into 疾控中心 (卫生健康, 40 / 33), by the unit-lifecycle operation
+        b01, b02 = (db.session.scalar(select(Unit).where(Unit.code == c)) for c in (CLERK1_UNIT, CLERK2_UNIT))
+        reviewer = db.session.scalar(select(User).where(User.username == "reviewer1"))
+        lifecycle.merge_units(reviewer, b02, b01, lifecycle.Approval(number="绍柯编〔2026〕8号",
+                                                                      issued_on=date(2026, 11, 2), title="合并批复"))
+        db.session.commit()
+    read(app, merge)
+    client = user_client(app, "leader1")
+    today, yesterday = date.today(), date.today() - timedelta(days=1)
+    changes = as_dict(table(client.get(f"/statistics/changes?from={today}&to={today}"), "changes"))
+    assert (changes["机构合并"], changes["机构撤销"]) == (["1", "—"], ["1", "—"])
+    assert changes["人员进编"] == ["0", "0"] and changes["编制划入"] == ["0", "0"]
+    now = as_dict(table(client.get(f"/statistics?date={today}"), "system"))
+    before = as_dict(table(client.get(f"/statistics?date={yesterday}"), "system"))
+    assert (now["党委"], now["卫生健康"]) == (["31", "28", "0", "3"], ["112", "100", "0", "12"])
+    assert (before["党委"], before["卫生健康"]) == (["43", "38", "0", "5"], ["100", "90", "0", "10"])
+    assert now["合计"] == before["合计"] == ["361", "341", "0", "20"]
+    ledger_now = {r[0] for r in table(client.get(f"/statistics/ledger?date={today}"), "ledger")}
+    ledger_before = {(r[0], r[2]): r[3:5] for r in table(client.get(f"/statistics/ledger?date={yesterday}"), "ledger")}
+    assert CLERK2_UNIT not in ledger_now  # abolished, nothing left on its lines
+    assert ledger_before[(CLERK2_UNIT, "事业编制")] == ["12", "10"]  # the day before, as it stood
 
 
 def test_a_clerk_sees_their_unit_and_its_subordinate_units(app):

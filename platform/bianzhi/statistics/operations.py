@@ -322,40 +322,54 @@ def _leadership_table(day, scope):
 
 # -- changes over a period ---------------------------------------------------------------------
 
-CHANGE_ITEMS = [
-    ("unit", ("create",), "机构设立"), ("unit", ("rename",), "机构更名"), ("unit", ("move",), "隶属关系调整"),
-    ("unit", ("merge",), "机构合并"), ("unit", ("abolish",), "机构撤销"),
-    ("establishment", ("adjust",), "编制核增核减"), ("establishment", ("transfer",), "编制划转"),
-    ("person", ("register", "import"), "人员进编"), ("person", ("exit",), "人员出编"),
-]
-CHANGE_GROUPS = {"unit": "机构变动", "establishment": "编制变动"}
+CHANGE_ITEMS = ["机构设立", "机构更名", "隶属关系调整", "机构合并", "机构撤销", "编制核增核减", "编制划出", "编制划入",
+                "人员进编", "人员出编"]
+UNIT_EVENTS = {"create": "机构设立", "rename": "机构更名", "move": "隶属关系调整", "merge": "机构合并",
+               "abolish": "机构撤销"}
+CHANGE_ACTIONS = {"unit": tuple(UNIT_EVENTS), "establishment": ("adjust", "transfer"),
+                  "person": ("register", "import", "exit")}
 
 
-def _change_label(entity, action):
-    return next((label for e, actions, label in CHANGE_ITEMS if e == entity and action in actions), None)
+def _figures_moved(delta):
+    return any(delta.get(k) for k in ("approved", "on_roll", "reserved"))
+
+
+def change_item(entity, action, delta):
+    """(item, month column, net change) of one chronicle entry, or None when it is not an event
+    of its own: a unit event (设立, 合并 …) is its entry without figures — a merge also writes one
+    entry per category moved, which are its figures, not more merges."""
+    if entity == "unit":
+        return None if _figures_moved(delta) else (UNIT_EVENTS[action], "机构变动", None)
+    if entity == "establishment":
+        approved = int(delta.get("approved", 0) or 0)
+        item = "编制核增核减" if action == "adjust" else "编制划出" if approved < 0 else "编制划入"
+        return item, "编制变动", approved
+    on_roll = int(delta.get("on_roll", 0) or 0)
+    return ("人员出编", "出编", on_roll) if action == "exit" else ("人员进编", "进编", on_roll)
 
 
 def change_tables(user, start, end):
-    """Counts of unit, establishment and people changes recorded in the chronicle between the
-    Beijing dates `start` and `end` (both included): per item, and per month."""
+    """Unit, establishment and people changes recorded in the chronicle between the Beijing dates
+    `start` and `end` (both included): per item with the net change of places or people, and per
+    month. Each side of a transfer counts on its own unit (划出 / 划入)."""
     scope = scope_unit_ids(user)
-    wanted = or_(*((ChronicleEntry.entity == e) & ChronicleEntry.action.in_(a) for e, a, _ in CHANGE_ITEMS))
+    wanted = or_(*((ChronicleEntry.entity == e) & ChronicleEntry.action.in_(a) for e, a in CHANGE_ACTIONS.items()))
     query = (select(ChronicleEntry.entity, ChronicleEntry.action, ChronicleEntry.at, ChronicleEntry.delta)
              .where(ChronicleEntry.at >= clock.at_local(start), ChronicleEntry.at <= end_of_day(end), wanted,
                     _in_scope(ChronicleEntry.unit_id, scope)).execution_options(yield_per=1000))
     counts, nets, months = {}, {}, {}
     for entity, action, at, delta in db.session.execute(query):
-        label = _change_label(entity, action)
+        item = change_item(entity, action, delta if isinstance(delta, dict) else {})
+        if item is None:
+            continue
+        label, column, net = item
         counts[label] = counts.get(label, 0) + 1
-        delta = delta if isinstance(delta, dict) else {}
-        key = "on_roll" if entity == "person" else "approved"
-        nets[label] = nets.get(label, 0) + int(delta.get(key, 0) or 0)
-        month = clock.local_date(at).strftime("%Y-%m")
-        column = "进编" if action in ("register", "import") else "出编" if action == "exit" else CHANGE_GROUPS[entity]
-        months.setdefault(month, {}).setdefault(column, 0)
-        months[month][column] += 1
-    rows = [[label, counts.get(label, 0), nets.get(label, 0) if entity != "unit" else "—"]
-            for entity, _a, label in CHANGE_ITEMS]
+        if net is not None:
+            nets[label] = nets.get(label, 0) + net
+        month = months.setdefault(clock.local_date(at).strftime("%Y-%m"), {})
+        month[column] = month.get(column, 0) + 1
+    rows = [[label, counts.get(label, 0), "—" if label in UNIT_EVENTS.values() else nets.get(label, 0)]
+            for label in CHANGE_ITEMS]
     columns = ["机构变动", "编制变动", "进编", "出编"]
     month_rows = [[m, *(months[m].get(c, 0) for c in columns)] for m in sorted(months)]
     if month_rows:
@@ -363,7 +377,8 @@ def change_tables(user, start, end):
     span = f"{start.isoformat()} 至 {end.isoformat()}"
     return [
         Table("changes", f"机构编制变动情况（{span}）", ["变动事项", "件数", "编制/人数增减"], rows, chart="bar",
-              series=[1], note="编制增减为核定数的净变化，进出编为在编人数的净变化；来自沿革记录。"),
+              series=[1], note="编制增减为核定数的净变化，进出编为在编人数的净变化；来自沿革记录。"
+                               "编制划转在划出、划入单位各计一次。"),
         Table("changes_monthly", f"按月变动（{span}）", ["月份", *columns], month_rows, chart="stacked",
               series=[1, 2, 3, 4]),
     ]
