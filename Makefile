@@ -69,8 +69,26 @@ test: $(STAMP) browser assets
 test-pg: $(STAMP) browser assets
 	DATABASE_URL='$(PG_URL)' $(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
-bench: $(STAMP)
+# Benchmarks (not timed tests): each prints its figures and the target it meets or misses; the
+# PostgreSQL ones use scratch databases of their own on BENCH_PG's server (bench_completion,
+# bench_inbox, bench_tp: dropped and rebuilt; bench_scale_1/_10/_100: generated once, reused).
+# The province (100x) takes ~10 min to generate; BENCH_SCALES="1 10" leaves it out.
+BENCH_PG ?= postgresql+psycopg://postgres@127.0.0.1:5432
+BENCH_SCALES ?= 1 10 100
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(VENV)/bin/pip install -q -e '.[test,bench]'
+	touch $@
+
+bench: $(STAMP) $(BENCH_STAMP)
 	$(VENV)/bin/python bench/task_completion.py
+	$(VENV)/bin/python bench/task_completion.py --pg $(BENCH_PG)/bench_completion
+	$(VENV)/bin/python bench/sql_trips.py
+	$(VENV)/bin/python bench/inbox.py --pg $(BENCH_PG)/bench_inbox
+	$(VENV)/bin/python bench/throughput.py --pg $(BENCH_PG)/bench_tp --step review
+	$(VENV)/bin/python bench/throughput.py --pg $(BENCH_PG)/bench_tp --step leader
+	$(VENV)/bin/python bench/scale.py --pg $(BENCH_PG)/postgres --scales $(BENCH_SCALES)
 
 clean:
 	rm -rf build tests/artifacts .pytest_cache
