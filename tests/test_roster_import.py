@@ -319,6 +319,32 @@ def test_worker_rechecks_and_refuses_what_changed_since_the_preview(app, client)
     assert "未导入：有 1 行未通过校验，未导入任何人员" in html and "EARLY1" in html
 
 
+def test_an_import_that_keeps_failing_says_so_after_the_last_attempt(app, client, monkeypatch):
+    from bianzhi.worker import MAX_ATTEMPTS, backoff
+
+    login(client, "admin")
+    response = _upload(client, book([row()]))
+    number = int(response.headers["Location"].rsplit("/", 1)[1])
+    token = csrf_token(client, "/roster/import")
+    assert client.post(f"/roster/imports/{number}/start", data={"csrf_token": token, "mode": "all"}).status_code == 302
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("磁盘已满")
+    monkeypatch.setattr(roster_import, "import_roster", broken)
+    with app.app_context():
+        before = on_roll()
+    now = utcnow()
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        assert Worker(app, clock=lambda: now).run_once() == 1
+        status = client.get(f"/roster/imports/{number}/status.json").json["status"]
+        assert status == ("failed" if attempt == MAX_ATTEMPTS else "running")
+        now += backoff(attempt) + timedelta(seconds=1)
+    html = client.get(f"/roster/imports/{number}").get_data(as_text=True)
+    assert "导入多次出错后已停止，未导入任何人员" in html and "磁盘已满" in html
+    with app.app_context():
+        assert on_roll() == before
+
+
 def test_uploads_are_checked_by_type_and_content(client):
     login(client, "reviewer1")
     response = _upload(client, b"%PDF-1.4 ...", "花名册.xlsx")

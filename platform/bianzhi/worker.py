@@ -41,6 +41,8 @@ HANDLERS = {
     # leased like mail: the import commits its own progress (reports/roster_import.py run_job)
     "roster_import": (roster_import.run_job, True),
 }
+# kind -> fn(payload, error): told when a leased job has failed its last attempt
+GIVEN_UP = {"roster_import": roster_import.job_given_up}
 MAX_ATTEMPTS = 5
 KEEP_FINISHED = timedelta(days=90)  # done and cancelled jobs are kept this long, then purged
 
@@ -118,7 +120,7 @@ class Worker:
 
     def _run_leased(self, job, handler, now):
         job.status, job.locked_until, job.attempts = "running", now + self.lease, job.attempts + 1
-        job_id, payload, attempts = job.id, dict(job.payload), job.attempts
+        job_id, job_kind, payload, attempts = job.id, job.kind, dict(job.payload), job.attempts
         db.session.commit()
         try:
             handler(payload)
@@ -129,6 +131,9 @@ class Worker:
                 status="failed" if final else "pending", locked_until=None, last_error=_describe(exc),
                 run_at=now + backoff(attempts), done_at=now if final else None))
             db.session.commit()
+            if final and job_kind in GIVEN_UP:
+                GIVEN_UP[job_kind](payload, _describe(exc))
+                db.session.commit()
             log.warning("%s: %s #%s failed: %s", self.name, "mail", job_id, exc)
             return True
         db.session.execute(update(Job).where(Job.id == job_id, Job.status == "running")

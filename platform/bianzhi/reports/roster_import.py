@@ -569,6 +569,15 @@ def queue(user, job, valid_only):
 # through a separate connection on PostgreSQL. SQLite has a single writer, so there the bar
 # shows 写入中 until the commit (pass 2 is the short part: no parsing is slower than inserts).
 
+def job_given_up(payload, error):
+    """The worker gave up on the import after its last attempt: say so on the import's page
+    (nothing was imported: each attempt ran in one transaction that rolled back)."""
+    db.session.execute(update(RosterImport).where(RosterImport.id == payload.get("import_id"),
+                                                  RosterImport.status.in_(("queued", "running")))
+                       .values(status="failed", phase=None, finished_at=utcnow(),
+                               message=f"导入多次出错后已停止，未导入任何人员；请联系系统管理员（{error.splitlines()[0][:200]}）"))
+
+
 def run_job(payload):
     """The worker's handler (leased job: it commits itself). Safe to run twice."""
     job = db.session.get(RosterImport, payload.get("import_id"))
