@@ -86,3 +86,29 @@ def test_reminders_page_lists_people_reaching_retirement(app, ctx):
     with clock.use(lambda: datetime(2025, 6, 1, 2, 0)):
         page = text_of(reviewer.get("/reminders?months=6"))
     assert f"{sample.name} 男 1966-03-01" not in page
+
+
+@pytest.mark.parametrize("today, months", [(date(2024, 11, 15), 12), (date(2025, 1, 1), 1), (date(2026, 11, 27), 12),
+                                           (date(2026, 11, 27), 0), (date(2030, 6, 30), 36), (date(2041, 3, 1), 120)])
+def test_birth_ranges_hold_exactly_the_people_retiring_in_the_window(today, months):
+    """Every birth month from 1940 to 2000, in every group: inside the range iff retiring in the window."""
+    ranges = retirement.birth_ranges(today, months)
+    for group in retirement.RULES:
+        for year in range(1940, 2001):
+            for month in range(1, 13):
+                born = date(year, month, 28)
+                left = retirement.months_until(retirement.retirement(born, group), today)
+                inside = group in ranges and ranges[group][0] <= born <= ranges[group][1]
+                assert inside == (0 <= left <= months), (group, born, today, months)
+
+
+def test_the_standing_query_finds_whom_a_full_scan_finds(ctx):
+    from bianzhi.extensions import db
+    from bianzhi.ledger.models import Person
+    from bianzhi.reports.operations import retiring
+
+    people = db.session.scalars(db.select(Person).where(Person.status == "on_roll")).all()
+    for today, months in [(date(2026, 11, 27), 12), (date(2026, 11, 27), 60), (date(2030, 1, 1), 120)]:
+        expected = {p.id for p in people if 0 <= retirement.months_until(retirement.of_person(p), today) <= months}
+        assert {r.person.id for r in retiring(today, months)} == expected
+        assert expected or months < 60  # the demo roll has people retiring within five years

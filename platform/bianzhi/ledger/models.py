@@ -58,6 +58,9 @@ class Person(db.Model):
         Index("uq_people_id_number_on_roll", "id_number", unique=True,
               sqlite_where=db.text("status = 'on_roll'"),
               postgresql_where=db.text("status = 'on_roll'")),
+        # 自然减员 reads people on roll by birth-date ranges (ledger/retirement.birth_ranges)
+        Index("ix_people_on_roll_birth_date", "birth_date", "sex",
+              sqlite_where=db.text("status = 'on_roll'"), postgresql_where=db.text("status = 'on_roll'")),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(24), unique=True)  # 一编一人一码

@@ -3,8 +3,9 @@ and commit."""
 import tempfile
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from ..exports import safe_cell
 from ..extensions import db
@@ -93,7 +94,7 @@ def write_roster(unit=None, include_left=False, user=None):
 
 @dataclass
 class EstablishmentRow:
-    unit: Unit
+    unit: "UnitLine"
     figure: dict
 
     @property
@@ -115,10 +116,24 @@ class PostRow:
         return self.figure["filled"] - self.figure["approved"]
 
 
+class PersonLine(NamedTuple):  # what the standing query shows of a person (plain columns, no ORM object)
+    id: int
+    code: str
+    name: str
+    sex: str
+    birth_date: date
+    category: str
+
+
+class UnitLine(NamedTuple):
+    code: str
+    name: str
+
+
 @dataclass
 class RetiringRow:
-    person: Person
-    unit: Unit
+    person: PersonLine
+    unit: UnitLine
     retirement: retirement.Retirement
     months_left: int
 
@@ -129,24 +144,32 @@ def _units():
 
 def establishment_exceptions():
     """超编 (on roll above approved) and 满编 (no vacancy left) lines, over-establishment first.
-    Three grouped queries for the whole district (lines, on roll, reserved), not two per unit;
+    One statement: the lines joined to their on-roll and reserved counts (grouped once for the
+    whole district), filtered in SQL to the lines without vacancy, so only those become objects;
     the figures are the same as ledger.figures gives unit by unit."""
-    on_roll = dict(((u, c), n) for u, c, n in db.session.execute(
-        select(Person.unit_id, Person.category, func.count()).where(Person.status == "on_roll")
-        .group_by(Person.unit_id, Person.category)))
-    reserved = dict(((u, c), int(n or 0)) for u, c, n in db.session.execute(
-        select(Reservation.unit_id, Reservation.category, func.sum(Reservation.count - Reservation.used))
-        .where(Reservation.status == "active").group_by(Reservation.unit_id, Reservation.category)))
+    on_roll = (select(Person.unit_id, Person.category, func.count().label("n"))
+               .where(Person.status == "on_roll").group_by(Person.unit_id, Person.category).subquery())
+    reserved = (select(Reservation.unit_id, Reservation.category,
+                       func.sum(Reservation.count - Reservation.used).label("r"))
+                .where(Reservation.status == "active").group_by(Reservation.unit_id, Reservation.category).subquery())
+    n, r = func.coalesce(on_roll.c.n, 0), func.coalesce(reserved.c.r, 0)
+    query = (select(Establishment.category, Establishment.approved, Unit.code, Unit.name, n, r)
+             .join(Unit, Unit.id == Establishment.unit_id)
+             .outerjoin(on_roll, (on_roll.c.unit_id == Establishment.unit_id)
+                        & (on_roll.c.category == Establishment.category))
+             .outerjoin(reserved, (reserved.c.unit_id == Establishment.unit_id)
+                        & (reserved.c.category == Establishment.category))
+             .where(Establishment.approved - n - r <= 0)
+             .order_by(Unit.code, Establishment.id))
     rows = []
-    for est, unit in db.session.execute(select(Establishment, Unit).join(Unit, Unit.id == Establishment.unit_id)
-                                        .order_by(Unit.code, Establishment.id)):
-        key = (unit.id, est.category)
-        n, r = on_roll.get(key, 0), reserved.get(key, 0)
-        vacancy = est.approved - n - r
-        light = ledger.warning(est.approved, n, vacancy)
+    for category, approved, code, name, n, r in db.session.execute(query):
+        n, r = int(n), int(r)
+        vacancy = approved - n - r
+        light = ledger.warning(approved, n, vacancy)
         if light in ("red", "yellow"):
-            rows.append(EstablishmentRow(unit, {"category": est.category, "approved": est.approved, "on_roll": n,
-                                                "reserved": r, "vacancy": vacancy, "warning": light}))
+            rows.append(EstablishmentRow(UnitLine(code, name), {"category": category, "approved": approved,
+                                                                "on_roll": n, "reserved": r, "vacancy": vacancy,
+                                                                "warning": light}))
     rows.sort(key=lambda r: (r.figure["warning"] != "red", r.unit.code, r.figure["category"]))
     return rows
 
@@ -159,14 +182,26 @@ def post_exceptions():
 def retiring(today, months):
     """自然减员: people on roll reaching retirement age (ledger.retirement, the 2025 gradual rule)
     from this month to `months` months ahead, soonest first."""
-    query = (select(Person, Unit).join(Unit, Unit.id == Person.unit_id)
-             .where(Person.status == "on_roll", Person.birth_date <= retirement.latest_birth_date(today, months))
+    ranges = retirement.birth_ranges(today, months)
+    male = ranges.get("male")
+    women = [ranges[g] for g in ("female_cadre", "female_worker") if g in ranges]
+    births = []  # the database reads only these births (index on birth_date of people on roll);
+    if male:  # whose group a woman is in (cadre or worker) is decided below, exactly
+        births.append((Person.sex == "男") & Person.birth_date.between(*male))
+    births += [(Person.sex == "女") & Person.birth_date.between(lo, hi) for lo, hi in women]
+    if not births:
+        return []
+    query = (select(Person.id, Person.code, Person.name, Person.sex, Person.birth_date, Person.category,
+                    Person.details["post_type"].as_string(), Unit.code, Unit.name)
+             .join(Unit, Unit.id == Person.unit_id)
+             .where(Person.status == "on_roll", or_(*births))
              .execution_options(yield_per=BATCH))
     rows = []
-    for person, unit in db.session.execute(query):
-        ret = retirement.of_person(person)
+    for pid, code, name, sex, born, category, post_type, unit_code, unit_name in db.session.execute(query):
+        ret = retirement.retirement(born, retirement.group_of(sex, category, post_type))
         left = retirement.months_until(ret, today)
         if 0 <= left <= months:
-            rows.append(RetiringRow(person, unit, ret, left))
+            rows.append(RetiringRow(PersonLine(pid, code, name, sex, born, category), UnitLine(unit_code, unit_name),
+                                    ret, left))
     rows.sort(key=lambda r: (r.retirement.date, r.unit.code, r.person.id))
     return rows

@@ -14,7 +14,7 @@ from alembic import op
 # revision identifiers, used by Alembic. regenerate.sh rewrites down_revision to the new
 # initial schema each time it regenerates that one.
 revision = 'd0c5f7a91b21'
-down_revision = '7d73c5dbc69a'
+down_revision = '4f94e80a81e8'
 branch_labels = None
 depends_on = None
 

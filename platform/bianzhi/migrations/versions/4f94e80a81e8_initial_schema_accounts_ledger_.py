@@ -1,8 +1,8 @@
 """initial schema: accounts, ledger, processes, cases, notices, audit
 
-Revision ID: 7d73c5dbc69a
+Revision ID: 4f94e80a81e8
 Revises: 
-Create Date: 2026-11-27 08:04:01.241007
+Create Date: 2026-11-27 08:57:17.227046
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '7d73c5dbc69a'
+revision = '4f94e80a81e8'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -606,6 +606,7 @@ def upgrade():
     )
     with op.batch_alter_table('people', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_people_id_number'), ['id_number'], unique=False)
+        batch_op.create_index('ix_people_on_roll_birth_date', ['birth_date', 'sex'], unique=False, sqlite_where=sa.text("status = 'on_roll'"), postgresql_where=sa.text("status = 'on_roll'"))
         batch_op.create_index('ix_people_unit_category_status', ['unit_id', 'category', 'status'], unique=False)
         batch_op.create_index('uq_people_id_number_on_roll', ['id_number'], unique=True, sqlite_where=sa.text("status = 'on_roll'"), postgresql_where=sa.text("status = 'on_roll'"))
 
@@ -815,6 +816,7 @@ def downgrade():
     with op.batch_alter_table('people', schema=None) as batch_op:
         batch_op.drop_index('uq_people_id_number_on_roll', sqlite_where=sa.text("status = 'on_roll'"), postgresql_where=sa.text("status = 'on_roll'"))
         batch_op.drop_index('ix_people_unit_category_status')
+        batch_op.drop_index('ix_people_on_roll_birth_date', sqlite_where=sa.text("status = 'on_roll'"), postgresql_where=sa.text("status = 'on_roll'"))
         batch_op.drop_index(batch_op.f('ix_people_id_number'))
 
     op.drop_table('people')
