@@ -72,3 +72,25 @@ def test_verification_code_opens_the_case_summary(client, api, ctx):
     assert "核验通过" in page and case["number"] in page
     assert "打开案件" not in page  # not logged in: no link into the case
     assert "没有这个核验码" in client.get("/verify/NOPE").get_data(as_text=True)
+
+
+def test_the_worker_renders_the_pdf_after_the_decision_so_downloads_only_send_it(app, api, ctx):
+    from bianzhi.inbox.models import Job
+    from bianzhi.worker import Worker
+
+    clerk, reviewer, leader = api("clerk1"), api("reviewer1"), api("leader1")
+    case = approve_through(reviewer, leader, start(clerk))
+    notice = db.session.scalar(select(Notice).where(Notice.case_id == case["id"]))
+    job = db.session.scalar(select(Job).where(Job.key == f"notice_pdf:{notice.id}"))
+    assert (job.kind, job.status, job.payload) == ("notice_pdf", "pending", {"notice_id": notice.id})
+    db.session.rollback()
+    Worker(app).run_once()
+    db.session.expire_all()
+    stored = db.session.get(Notice, notice.id)
+    assert stored.pdf.startswith(b"%PDF") and stored.rendered_at is not None
+    assert db.session.get(Job, job.id).status == "done"
+    rendered_at = stored.rendered_at
+    listed = clerk.get(f"/api/v1/cases/{case['id']}/notices").json
+    assert clerk.get(listed[0]["url"]).data == stored.pdf
+    db.session.expire_all()
+    assert db.session.get(Notice, notice.id).rendered_at == rendered_at  # sent, not rendered again

@@ -26,6 +26,7 @@ from .extensions import db
 from .inbox import deadlines
 from .inbox.models import Job
 from .notifications import mail
+from .notices import operations as notices
 from .reports import roster_import
 from .util import utcnow
 
@@ -40,6 +41,8 @@ HANDLERS = {
     "mail": (lambda payload: mail.send(payload), True),
     # leased like mail: the import commits its own progress (reports/roster_import.py run_job)
     "roster_import": (roster_import.run_job, True),
+    # leased: renders outside any transaction (a second of WeasyPrint must not hold SQLite's lock)
+    "notice_pdf": (notices.render_pdf_job, True),
 }
 # kind -> fn(payload, error): told when a leased job has failed its last attempt
 GIVEN_UP = {"roster_import": roster_import.job_given_up}
@@ -134,12 +137,12 @@ class Worker:
             if final and job_kind in GIVEN_UP:
                 GIVEN_UP[job_kind](payload, _describe(exc))
                 db.session.commit()
-            log.warning("%s: %s #%s failed: %s", self.name, "mail", job_id, exc)
+            log.warning("%s: %s #%s failed: %s", self.name, job_kind, job_id, exc)
             return True
         db.session.execute(update(Job).where(Job.id == job_id, Job.status == "running")
                            .values(status="done", done_at=now, locked_until=None, last_error=None))
         db.session.commit()
-        log.info("%s: mail #%s sent", self.name, job_id)
+        log.info("%s: %s #%s done", self.name, job_kind, job_id)
         return True
 
     def _failed(self, job, now, message, final=False):

@@ -2,18 +2,20 @@
 
 The notice's HTML is rendered from its template at decision time and stored: a later change
 to the case or the template does not alter an issued notice. The PDF (WeasyPrint, ~200 ms)
-is made from that HTML on first download, outside any task completion, and kept.
+is made from that HTML by the worker after the decision commits (job `notice_pdf`), or on
+first download if that comes sooner, outside any task completion, and kept.
 """
 import re
 import secrets
 
 from flask import current_app, has_request_context, render_template, url_for
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ..cases.models import DECISION_LABELS, CaseStep
 from ..cases.signals import milestone_reached
 from ..errors import NotFound
 from ..extensions import db
+from ..inbox.models import Job
 from ..ledger.models import Person, TempStaff
 from ..util import utcnow
 from .models import Notice
@@ -67,6 +69,11 @@ def issue(case, user, element):
     notice = Notice(case_id=case.id, template=props["notice"], title=context["title"], verify_code=code,
                     html=html, issued_at=issued_at)
     db.session.add(notice)
+    db.session.flush()
+    # the PDF is rendered by the worker after this commits (WeasyPrint takes a process to ~800 MB
+    # with the CJK fonts: better the worker's than a web server's), or on first download if sooner
+    db.session.add(Job(kind="notice_pdf", key=f"notice_pdf:{notice.id}", run_at=utcnow(), case_id=case.id,
+                       payload={"notice_id": notice.id}))
     return notice
 
 
@@ -79,15 +86,34 @@ def notices_of(case):
     return db.session.scalars(select(Notice).where(Notice.case_id == case.id).order_by(Notice.id)).all()
 
 
-def pdf_of(notice):
-    """The notice's PDF, rendered from its stored HTML on first request and then kept."""
-    if notice.pdf is None:
-        from weasyprint import HTML  # heavy import (~0.5 s): only where a PDF is made
+def _render(html):
+    from weasyprint import HTML  # heavy import (~0.5 s): only where a PDF is made
 
-        notice.pdf = HTML(string=notice.html).write_pdf()
+    return HTML(string=html).write_pdf()
+
+
+def pdf_of(notice):
+    """The notice's PDF: the one the worker rendered, else rendered now from the stored HTML and kept."""
+    if notice.pdf is None:
+        notice.pdf = _render(notice.html)
         notice.rendered_at = utcnow()
         db.session.flush()
     return notice.pdf
+
+
+def render_pdf_job(payload):
+    """The worker's handler (leased: it commits itself). The read ends before the render, so a
+    second-long render holds no lock; a download that rendered it meanwhile wins."""
+    notice = db.session.get(Notice, payload.get("notice_id"))
+    if notice is None or notice.pdf is not None:
+        db.session.rollback()
+        return
+    notice_id, html = notice.id, notice.html
+    db.session.rollback()
+    pdf = _render(html)
+    db.session.execute(update(Notice).where(Notice.id == notice_id, Notice.pdf.is_(None))
+                       .values(pdf=pdf, rendered_at=utcnow()))
+    db.session.commit()
 
 
 def by_code(code):
