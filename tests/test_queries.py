@@ -75,12 +75,25 @@ def test_formula_like_names_come_out_as_text(app, client):
 
 def test_clerks_get_only_their_own_unit(client):
     login(client, "clerk1")
-    for url in (f"/units/{CLERK2_UNIT}/roster.xlsx", "/roster.xlsx", "/queries"):
+    for url in (f"/units/{CLERK2_UNIT}/roster.xlsx", "/roster.xlsx"):
         response = client.get(url)
         assert response.status_code in (403, 404), url
         assert response.mimetype != XLSX and "档案馆" not in response.get_data(as_text=True)
         response.close()
     assert client.get("/units/NOSUCHUNIT/roster.xlsx").status_code == 404
+
+
+def test_a_clerk_sees_the_standing_queries_of_their_own_unit_only(client):
+    login(client, "clerk3")  # 区融媒体中心, over establishment
+    html = client.get("/queries?months=120").get_data(as_text=True)
+    section = html[html.index('id="q-establishment"'):html.index('id="q-posts"')]
+    assert "融媒体中心" in section and "超编 1 名" in section and "（1 条）" in section
+    retiring = html[html.index('id="q-retiring"'):]
+    assert "融媒体中心" in retiring and "疾病预防控制中心" not in retiring and "档案馆" not in retiring
+    assert f'href="/units/{MEDIA_UNIT}/roster.xlsx"' in html and 'href="/roster.xlsx"' not in html
+    login(client, "clerk1")
+    html = client.get("/queries?months=120").get_data(as_text=True)
+    assert "融媒体中心" not in html
 
 
 def test_exports_are_audited(app, client):

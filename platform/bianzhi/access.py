@@ -95,7 +95,7 @@ MATRIX = {
     "web.units": Rule(CASE_READERS, OWN), "web.unit": Rule(CASE_READERS, OWN), "api.establishment": Rule(CASE_READERS, OWN),
     "api.get_unit": Rule(CASE_READERS, OWN),
     "reports.unit_roster": Rule(CASE_READERS, STATS), "reports.district_roster": Rule(BUREAU, "全区人员"),
-    "reports.queries": Rule(BUREAU, "全区台账"),
+    "reports.queries": Rule(CASE_READERS, "单位经办人限本单位及下属单位；编办人员与督查为全区"),
     # statistics and approval monitoring: read-only; exports audited
     "statistics.index": Rule(CASE_READERS, STATS), "statistics.changes": Rule(CASE_READERS, STATS),
     "statistics.ledger": Rule(CASE_READERS, STATS), "statistics.export": Rule(CASE_READERS, STATS),

@@ -17,6 +17,25 @@ def can_view_unit(user, unit):
     return user.has_role("unit_clerk") and user.unit_id == unit.id
 
 
+def units_under(unit_id):
+    """The unit and every unit below it in the tree (Unit.parent_id), one query per level."""
+    ids, frontier = {unit_id}, {unit_id}
+    while frontier:
+        frontier = set(db.session.scalars(select(Unit.id).where(Unit.parent_id.in_(frontier)))) - ids
+        ids |= frontier
+    return ids
+
+
+def scope_unit_ids(user):
+    """What a reader's lists and figures cover: None for the district (bureau staff and
+    supervisors); a unit clerk's unit and the units below it; nothing for anyone else."""
+    if user.has_role(*BUREAU_READERS):
+        return None
+    if user.has_role("unit_clerk") and user.unit_id:
+        return units_under(user.unit_id)
+    return set()
+
+
 def unit_by_code(code):
     unit = db.session.scalar(select(Unit).where(Unit.code == code))
     if unit is None:

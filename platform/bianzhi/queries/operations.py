@@ -12,15 +12,15 @@ from openpyxl import Workbook
 from sqlalchemy import and_, func, not_, or_, select
 
 from .. import clock
-from ..accounts.models import BUREAU_READERS
 from ..errors import Forbidden, NotFound, ValidationFailed
 from ..exports import safe_cell
 from ..extensions import db
+from ..ledger import operations as ledger
 from ..ledger.models import Department, Person, Unit
 from ..ledger.privacy import FULL_ID_ROLES, shown_id_number
 from . import fields as qf
-from .models import SavedQuery
 from ..util import key_int
+from .models import SavedQuery
 
 MAX_DEPTH = 3
 MAX_CONDITIONS = 30
@@ -294,14 +294,11 @@ def compile_definition(user, target, definition, today=None):
 def scope_unit_ids(user):
     """None for bureau staff and supervisors (the district) and for the system (user None: the
     data-quality checks); a unit clerk's unit and the units below it (Unit.parent_id tree)."""
-    if user is None or user.has_role(*BUREAU_READERS):
+    if user is None:
         return None
-    if not user.has_role("unit_clerk") or user.unit_id is None:
+    ids = ledger.scope_unit_ids(user)
+    if ids is not None and not ids:
         raise Forbidden("只有编办人员、督查和单位经办人可以使用组合查询")
-    ids, frontier = {user.unit_id}, {user.unit_id}
-    while frontier:
-        frontier = set(db.session.scalars(select(Unit.id).where(Unit.parent_id.in_(frontier)))) - ids
-        ids |= frontier
     return ids
 
 

@@ -12,7 +12,7 @@ from ..extensions import db
 from ..ledger import operations as ledger
 from ..ledger import retirement
 from ..ledger.privacy import mask_id_number, may_see_id_numbers
-from ..ledger.models import Department, Establishment, Person, Reservation, Unit
+from ..ledger.models import Department, Establishment, Person, PostQuota, Reservation, Unit
 from .xlsx import SheetWriter
 
 STATUS_LABELS = {"on_roll": "在编", "left": "出编"}
@@ -108,7 +108,7 @@ class EstablishmentRow:
 
 @dataclass
 class PostRow:
-    unit: Unit
+    unit: "UnitLine"
     figure: dict
 
     @property
@@ -138,11 +138,7 @@ class RetiringRow:
     months_left: int
 
 
-def _units():
-    return db.session.scalars(select(Unit).order_by(Unit.code)).all()
-
-
-def establishment_exceptions():
+def establishment_exceptions(unit_ids=None):
     """超编 (on roll above approved) and 满编 (no vacancy left) lines, over-establishment first.
     One statement: the lines joined to their on-roll and reserved counts (grouped once for the
     whole district), filtered in SQL to the lines without vacancy, so only those become objects;
@@ -161,6 +157,8 @@ def establishment_exceptions():
                         & (reserved.c.category == Establishment.category))
              .where(Establishment.approved - n - r <= 0)
              .order_by(Unit.code, Establishment.id))
+    if unit_ids is not None:  # a unit clerk: their unit and the units below it
+        query = query.where(Establishment.unit_id.in_(unit_ids))
     rows = []
     for category, approved, code, name, n, r in db.session.execute(query):
         n, r = int(n), int(r)
@@ -174,12 +172,25 @@ def establishment_exceptions():
     return rows
 
 
-def post_exceptions():
-    """超职数: mid-level (and leadership) post lines held by more people than approved."""
-    return [PostRow(u, f) for u in _units() for f in ledger.post_figures(u) if f["filled"] > f["approved"]]
+def post_exceptions(unit_ids=None):
+    """超职数: mid-level post lines held by more people than approved (leadership lines count no
+    holders, as in ledger.post_figures). Two grouped queries for the district, not two per unit."""
+    held = (select(Person.unit_id, Person.midlevel_post.label("level"), func.count().label("n"))
+            .where(Person.status == "on_roll", Person.midlevel_post.is_not(None))
+            .group_by(Person.unit_id, Person.midlevel_post).subquery())
+    query = (select(PostQuota.kind, PostQuota.level, PostQuota.approved, Unit.code, Unit.name, held.c.n)
+             .join(Unit, Unit.id == PostQuota.unit_id)
+             .join(held, (held.c.unit_id == PostQuota.unit_id) & (held.c.level == PostQuota.level))
+             .where(PostQuota.kind == "midlevel", held.c.n > PostQuota.approved)
+             .order_by(Unit.code, PostQuota.level))
+    if unit_ids is not None:
+        query = query.where(PostQuota.unit_id.in_(unit_ids))
+    return [PostRow(UnitLine(code, name), {"kind": kind, "kind_label": "中层职数", "level": level, "approved": approved,
+                                           "filled": n, "vacancy": approved - n, "warning": "red"})
+            for kind, level, approved, code, name, n in db.session.execute(query)]
 
 
-def retiring(today, months):
+def retiring(today, months, unit_ids=None):
     """自然减员: people on roll reaching retirement age (ledger.retirement, the 2025 gradual rule)
     from this month to `months` months ahead, soonest first."""
     ranges = retirement.birth_ranges(today, months)
@@ -196,6 +207,8 @@ def retiring(today, months):
              .join(Unit, Unit.id == Person.unit_id)
              .where(Person.status == "on_roll", or_(*births))
              .execution_options(yield_per=BATCH))
+    if unit_ids is not None:
+        query = query.where(Person.unit_id.in_(unit_ids))
     rows = []
     for pid, code, name, sex, born, category, post_type, unit_code, unit_name in db.session.execute(query):
         ret = retirement.retirement(born, retirement.group_of(sex, category, post_type))

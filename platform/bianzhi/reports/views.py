@@ -72,9 +72,10 @@ def _months():
 @login_required
 def queries():
     today, months = clock.today(), _months()
-    return render_template("reports/queries.html", today=today, months=months,
-                           establishment=reports.establishment_exceptions(), posts=reports.post_exceptions(),
-                           retiring=reports.retiring(today, months))
+    scope = scope_unit_ids(current_user)  # None: the district; a clerk: their unit and the units below it
+    return render_template("reports/queries.html", today=today, months=months, scoped=scope is not None,
+                           establishment=reports.establishment_exceptions(scope), posts=reports.post_exceptions(scope),
+                           retiring=reports.retiring(today, months, scope))
 
 
 # -- roster import (花名册导入): upload → preview → import by the worker, progress polled ------

@@ -11,11 +11,11 @@ from openpyxl import Workbook
 from sqlalchemy import case, func, or_, select, true
 
 from .. import clock
-from ..accounts.models import BUREAU_READERS
 from ..errors import ValidationFailed
 from ..exports import safe_cell
 from ..extensions import db
 from ..ledger.models import ChronicleEntry, Establishment, Person, PostQuota, Reservation, Unit
+from ..ledger import operations as ledger
 from ..ledger.operations import warning
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -59,23 +59,7 @@ class Table:
 
 # -- scope and dates ---------------------------------------------------------------------------
 
-def scope_unit_ids(user):
-    """None for the whole district (bureau staff, supervisors); else the unit clerk's unit and
-    every unit below it in the tree."""
-    if user.has_role(*BUREAU_READERS):
-        return None
-    if not (user.has_role("unit_clerk") and user.unit_id):
-        return set()
-    children = {}
-    for unit_id, parent_id in db.session.execute(select(Unit.id, Unit.parent_id)):
-        children.setdefault(parent_id, []).append(unit_id)
-    scope, todo = set(), [user.unit_id]
-    while todo:
-        unit_id = todo.pop()
-        if unit_id not in scope:
-            scope.add(unit_id)
-            todo.extend(children.get(unit_id, []))
-    return scope
+scope_unit_ids = ledger.scope_unit_ids  # None: the district; a clerk: their unit and the units below
 
 
 def _in_scope(column, scope):
