@@ -9,17 +9,11 @@ from ..inbox import operations as inbox
 from ..notifications import operations as notifications
 from ..web.errors import commit
 from .schemas import NotificationSchema, TaskSchema
-from .views import token_required
+from .views import json_body, token_required
 
 bp = Blueprint("api_inbox", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
-
-def _json_body():
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationFailed("请求体必须是 JSON 对象", code="bad_json")
-    return body
 
 
 def _limit(default, maximum):
@@ -70,7 +64,7 @@ def release(task_id):
 @bp.post("/tasks/<task_id>/transfer")
 @token_required
 def transfer(task_id):
-    body = _json_body()
+    body = json_body()
     if not isinstance(body.get("to"), str):
         raise ValidationFailed("缺少 to（转办对象的用户名）", fields={"to": ["必填"]})
     note = body.get("note") if isinstance(body.get("note"), str) else None
@@ -95,7 +89,7 @@ def urge(case_id):
 @bp.post("/cases/<int:case_id>/cc")
 @token_required
 def copy(case_id):
-    body = _json_body()
+    body = json_body()
     to = body.get("to")
     if isinstance(to, str):
         to = [to]

@@ -2,22 +2,15 @@
 from flask import Blueprint, g, jsonify, request
 
 from ..audit.operations import record as audit
-from ..errors import ValidationFailed
 from ..extensions import csrf
 from ..ledger import records
 from ..ledger.privacy import shown_id_number
 from ..web.errors import commit
-from .views import token_required
+from .views import json_body, token_required
 
 bp = Blueprint("api_people", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
-
-def json_body():
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationFailed("请求体必须是 JSON 对象", code="bad_json")
-    return body
 
 
 def person_json(user, person):

@@ -2,23 +2,17 @@
 Same operations, same scope and masking as the pages."""
 from datetime import timezone
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, g, jsonify
 
 from ..errors import ValidationFailed
 from ..extensions import csrf
 from ..queries import operations as queries
 from ..web.errors import commit
-from .views import token_required
+from .views import json_body, token_required
 
 bp = Blueprint("api_queries", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
-
-def _json_body():
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationFailed("请求体必须是 JSON 对象", code="bad_json")
-    return body
 
 
 def _optional(body, key, kind, label):
@@ -32,7 +26,7 @@ def _optional(body, key, kind, label):
 @token_required
 def run_query():
     """{"target": "person"|"unit", "definition": {...}} or {"saved": id}; page (50 rows), sort, order."""
-    body = _json_body()
+    body = json_body()
     saved_id = _optional(body, "saved", int, "已保存查询的编号")
     if saved_id is not None:
         saved = queries.get_saved(g.api_user, saved_id)
@@ -69,7 +63,7 @@ def list_saved():
 @token_required
 def save_query():
     """{"name", "target", "definition", "shared"}: the definition is checked by running it."""
-    body = _json_body()
+    body = json_body()
     target = body.get("target", "person")
     if not isinstance(target, str):
         raise ValidationFailed("target（查询对象）应为 person 或 unit", fields={"target": ["无效"]})

@@ -4,8 +4,7 @@ from flask import Blueprint, g, jsonify
 from ..extensions import csrf
 from ..ledger import reconcile
 from ..web.errors import commit
-from .people import json_body
-from .views import token_required
+from .views import json_body, token_required
 
 bp = Blueprint("api_reconcile", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)

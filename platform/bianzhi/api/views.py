@@ -30,7 +30,8 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # bearer tokens, never cookies: no cross-site request can carry them
 
 
-def _json_body():
+def json_body():
+    """The request's JSON object, or 422 bad_json."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ValidationFailed("请求体必须是 JSON 对象", code="bad_json")
@@ -82,7 +83,7 @@ def openapi():
 
 @bp.post("/tokens")
 def create_token():
-    body = _json_body()
+    body = json_body()
     bad = {k: ["必填，应为文字"] for k in ("username", "password") if not isinstance(body.get(k), str)}
     if bad:
         raise ValidationFailed("请提供用户名和密码", fields=bad)
@@ -121,7 +122,7 @@ def list_processes():
 @bp.post("/cases")
 @token_required
 def start_case():
-    body = _json_body()
+    body = json_body()
     if not isinstance(body.get("process"), str):
         raise ValidationFailed("缺少 process（业务流程）", fields={"process": ["必填"]})
     if not isinstance(body.get("data", {}), dict):
@@ -180,7 +181,7 @@ def get_task(task_id):
 @bp.post("/tasks/<task_id>/complete")
 @token_required
 def complete_task(task_id):
-    body = _json_body()
+    body = json_body()
     data = body.get("data")
     if not isinstance(data, dict):
         raise ValidationFailed("缺少 data（表单数据）对象", fields={"data": ["必填，应为对象"]})

@@ -3,7 +3,7 @@ as the pages (ledger/units.py); bearer tokens (api.views.token_required)."""
 from flask import Blueprint, g, jsonify, request
 from sqlalchemy import select
 
-from ..api.views import token_required
+from ..api.views import json_body, token_required
 from ..audit.operations import record as audit
 from ..errors import ValidationFailed
 from ..extensions import csrf, db
@@ -16,12 +16,6 @@ from .views import as_date
 bp = Blueprint("units_api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
-
-def _body():
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationFailed("请求体必须是 JSON 对象", code="bad_json")
-    return body
 
 
 def _approval(body, default_title):
@@ -50,7 +44,7 @@ def unit_json(unit):
 @bp.post("/units")
 @token_required
 def create_unit():
-    body = _body()
+    body = json_body()
     fields = {k: _text(body, k) for k in ("code", "name", "kind", "parent", "level", "nature", "funding",
                                            "system", "functions")}
     approval = _approval(body, f"关于设立{fields['name'] or ''}的批复")
@@ -72,7 +66,7 @@ def create_unit():
 @token_required
 def adjust_establishment(code):
     unit = ledger.unit_by_code(code)
-    body = _body()
+    body = json_body()
     approved = body.get("approved")
     if not isinstance(approved, int) or isinstance(approved, bool):
         raise ValidationFailed("approved（调整后核定数）应为整数", fields={"approved": ["应为整数"]})
@@ -94,7 +88,7 @@ def adjust_establishment(code):
 def transfer_establishment(code):
     """划转: {category, count, target (code), document, absorb_until?} from unit `code` to `target`."""
     source = ledger.unit_by_code(code)
-    body = _body()
+    body = json_body()
     count = body.get("count")
     if not isinstance(count, int) or isinstance(count, bool):
         raise ValidationFailed("count（划转数）应为整数", fields={"count": ["应为整数"]})
