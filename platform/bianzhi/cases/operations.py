@@ -52,16 +52,21 @@ def _validate_form(version, form_key, data):
         raise ValidationFailed("表单填写有误，请按提示修改", fields=_form_errors(err)) from None
 
 
-def next_number(prefix):
-    """KBSY-2026-0001: a per-prefix, per-year counter row, incremented atomically."""
+def next_numbers(prefix, count):
+    """`count` case numbers (KBSY-2026-0001 …) as one block of a per-prefix, per-year counter
+    row, incremented atomically."""
     year = date.today().year
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     db.session.execute(insert(CaseSequence).values(prefix=prefix, year=year, last=0)
                        .on_conflict_do_nothing(index_elements=["prefix", "year"]))
     last = db.session.execute(update(CaseSequence).where(CaseSequence.prefix == prefix, CaseSequence.year == year)
-                              .values(last=CaseSequence.last + 1).returning(CaseSequence.last)).scalar_one()
-    return f"{prefix}-{year}-{last:04d}"
+                              .values(last=CaseSequence.last + count).returning(CaseSequence.last)).scalar_one()
+    return [f"{prefix}-{year}-{n:04d}" for n in range(last - count + 1, last + 1)]
+
+
+def next_number(prefix):
+    return next_numbers(prefix, 1)[0]
 
 
 def _number_prefix(parsed):

@@ -12,13 +12,13 @@ case to its first task (≈1 ms), cases, tasks and links are inserted in batches
 from collections import Counter
 from datetime import date
 
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, select
 
 from .. import clock
 from ..audit.operations import record as audit
 from ..cases.effects import Context, on_step
-from ..cases.models import Case, CaseSequence, CaseStep, OpenTask
+from ..cases.operations import next_numbers
+from ..cases.models import Case, CaseStep, OpenTask
 from ..cases.signals import tasks_synced
 from ..engine import adapter
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -79,18 +79,6 @@ def _parse_request(year, deadline):
     return year, deadline
 
 
-def _number_block(prefix, count):
-    """Hand out `count` case numbers as one block of the per-prefix, per-year counter."""
-    year = date.today().year
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    db.session.execute(insert(CaseSequence).values(prefix=prefix, year=year, last=0)
-                       .on_conflict_do_nothing(index_elements=["prefix", "year"]))
-    last = db.session.execute(update(CaseSequence).where(CaseSequence.prefix == prefix, CaseSequence.year == year)
-                              .values(last=CaseSequence.last + count).returning(CaseSequence.last)).scalar_one()
-    return [f"{prefix}-{year}-{n:04d}" for n in range(last - count + 1, last + 1)]
-
-
 def start_review(user, year, deadline, ip=None):
     """Open the year's review: one case per active unit, each waiting for the unit to confirm
     by `deadline`. Refuses a second review of the same year."""
@@ -112,7 +100,7 @@ def start_review(user, year, deadline, ip=None):
                           units=len(units), started_at=clock.now())
     db.session.add(review)
     db.session.flush()
-    numbers = _number_block(parsed.start_properties.get("number_prefix", "NS"), len(units))
+    numbers = next_numbers(parsed.start_properties.get("number_prefix", "NS"), len(units))
     values = {"year": year, "deadline": deadline.isoformat()}
     cases = [Case(number=number, process_key=version.key, version_id=version.id, unit_id=unit.id,
                   started_by_id=starter.id, state="running", title=_title(values), data=dict(values),
