@@ -34,6 +34,8 @@ def configure_app(app, overrides):
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.jinja_env.globals["app_name"] = "编制业务审批平台"
     app.jinja_env.filters["dt"] = local
+    from .ledger.changes import change_lines
+    app.jinja_env.globals["change_lines"] = change_lines  # a chronicle entry's before → after in words
     app.url_map.converters["int"] = DatabaseInt
 
 
