@@ -53,8 +53,11 @@ def test_demo_cases_cover_every_state(app, ctx):
     for process, state in [("annual_plan", "approved"), ("annual_plan", "running"), ("extra_plan", "running"),
                            ("temp_staff", "approved"), ("temp_staff", "completed"), ("staff_exit", "completed"),
                            ("staff_exit", "running"), ("staff_exit", "rejected"), ("midlevel_post", "completed"),
-                           ("midlevel_post", "running")]:
+                           ("midlevel_post", "running"), ("annual_review", "running")]:
         assert (process, state) in states, states
+    from bianzhi.ledger.reconcile import reconcile
+    finance = [(f.unit_name, f.item, f.cause) for f in reconcile() if f.check == "finance_establishment"]
+    assert len(finance) == 1 and finance[0][0] == "绍兴市柯桥区人民医院", finance
 
 
 def test_the_models_and_the_migrations_describe_the_same_schema(app):

@@ -142,7 +142,26 @@ def post_cases(s):
                                         "doc_no": "柯疾控〔2026〕15号", "effective_date": today})
 
 
-SCRIPTS = [plan_cases, vacancy_use_cases, temp_staff_cases, exit_cases, post_cases]
+def finance_and_review(s):
+    """The finance bureau's paid head counts (区人民医院 paid for two more than its roll: a
+    mismatch for 四清两对应 to find), and this year's 年审 started by the bureau."""
+    from sqlalchemy import func
+
+    from . import clock
+    from .ledger import reconcile
+    from .review import operations as reviews
+
+    counts = db.session.execute(select(Unit.code, Person.category, func.count()).join(Unit, Unit.id == Person.unit_id)
+                                .where(Person.status == "on_roll").group_by(Unit.code, Person.category)).all()
+    lines = [{"unit": code, "category": category, "paid": n + (2 if code == _unit("B03").code else 0)}
+             for code, category, n in counts]
+    today = clock.today()
+    reconcile.report_paid_headcounts(s.user("finance1"), lines, today.replace(day=1).isoformat(),
+                                     f"区财政局 {today.year} 年 {today.month} 月工资统发")
+    reviews.start_review(s.user("reviewer1"), today.year, today + timedelta(days=30))
+
+
+SCRIPTS = [plan_cases, vacancy_use_cases, temp_staff_cases, exit_cases, post_cases, finance_and_review]
 
 
 def load_cases():
