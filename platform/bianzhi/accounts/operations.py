@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from ..audit.models import AuditEntry
 from ..audit.operations import record as audit
@@ -105,7 +106,9 @@ def issue_token(user, ip=None, hours=None):
 
 
 def user_for_token(token):
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == ApiToken.digest(token or "")))
+    # token, user, unit and roles in one statement (every API call starts here)
+    row = db.session.scalars(select(ApiToken).where(ApiToken.token_hash == ApiToken.digest(token or ""))
+                             .options(joinedload(ApiToken.user).joinedload(User.role_rows))).unique().first()
     if row is None or row.revoked_at is not None or row.expires_at < utcnow() or not row.user.active:
         raise Unauthorized("令牌无效或已过期，请重新获取", code="bad_token")
     return row.user
