@@ -152,3 +152,4 @@ def test_the_pages_carry_the_process_from_the_window_to_the_meeting(app):
         assert approved(CLERK1_UNIT) == 38
     case_page = text_of(clerk.get(f"/cases/{case_id}"))
     assert "已核准" in case_page and "编制调整（事业编制核减 2 名）" in case_page
+    assert "依据文件" in case_page and MINUTES in case_page  # the meeting's minutes, linked from the case

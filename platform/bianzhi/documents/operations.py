@@ -243,6 +243,13 @@ def unlink_unit(user, document, unit):
     db.session.flush()
 
 
+def case_documents(case):
+    """The documents a case grounds or rests on (e.g. the 主任办公会 minutes that approved it)."""
+    return db.session.scalars(select(Document).where(Document.id.in_(
+        select(DocumentLink.document_id).where(DocumentLink.case_id == case.id))).order_by(Document.issued_on,
+                                                                                           Document.id)).all()
+
+
 def linked_units(document):
     ids = {r.unit_id for r in document.links if r.unit_id is not None}
     if not ids:

@@ -17,6 +17,7 @@ from .. import clock
 from ..ledger import operations as ledger
 from ..ledger import units as registers
 from ..ledger.models import Person, TempStaff, Unit
+from ..documents.operations import case_documents
 from ..notices import operations as notices
 from ..notices.models import Notice
 from ..processes import operations as processes
@@ -121,7 +122,7 @@ def _case_context(case):
             "can_withdraw": cases.can_withdraw(current_user, case),
             "post_figures": ledger.post_figures(case.unit) if figures else [],
             "attachments": attachments, "people": people, "temp_staff": temp_staff, "figures": figures,
-            "notices": notices.notices_of(case)}
+            "notices": notices.notices_of(case), "documents": case_documents(case)}
 
 
 @bp.route("/tasks/<task_id>", methods=["GET", "POST"])
