@@ -32,29 +32,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "platform"))  # this checkout's code, whatever .venv points at
 
-from sqlalchemy import create_engine, delete, func, insert, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import delete, func, insert, select, text  # noqa: E402
+from benchlib import prepare_postgres  # noqa: E402  (bench/ is the script's folder)
 
 PASSWORD = "bench123"
 BATCH = 5000
 PER_UNIT = 36
-
-
-def prepare_postgres(url):
-    url = make_url(url)
-    if url.database in (None, "", "test", "postgres"):
-        sys.exit(f"refusing to wipe database {url.database!r}: name a database of its own")
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": url.database}) is None:
-            conn.execute(text(f'CREATE DATABASE "{url.database}"'))
-    admin.dispose()
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return url.render_as_string(hide_password=False)
 
 
 def peak_mb():
