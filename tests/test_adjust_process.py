@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from bianzhi.accounts.models import User
 from bianzhi.documents.models import Document, DocumentLink
 from bianzhi.extensions import db
+from bianzhi.ledger import establishment
 from bianzhi.ledger import units as lifecycle
 from bianzhi.ledger.models import ChronicleEntry, Establishment, Unit
 from bianzhi.ledger.operations import figure
@@ -115,7 +116,7 @@ def test_figures_moved_since_the_application_refuse_the_approval_whole(app, api)
     with app.app_context():  # meanwhile the bureau moves one of B02's two vacant places elsewhere
         reviewer = db.session.scalar(select(User).where(User.username == "reviewer1"))
         units = {u.code: u for u in db.session.scalars(select(Unit))}
-        lifecycle.transfer_establishment(reviewer, units[CLERK2_UNIT], units[B06_UNIT], "事业编制", 1,
+        establishment.transfer_establishment(reviewer, units[CLERK2_UNIT], units[B06_UNIT], "事业编制", 1,
                                          lifecycle.Approval("绍柯编〔2026〕40号", date(2026, 11, 2)))
         db.session.commit()
     response = meeting(api, case)

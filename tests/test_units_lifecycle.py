@@ -14,6 +14,7 @@ from bianzhi.documents.models import Document, DocumentLink
 from bianzhi.errors import Conflict, ValidationFailed
 from bianzhi.extensions import db
 from bianzhi.accounts.models import User
+from bianzhi.ledger import establishment
 from bianzhi.ledger import units as lifecycle
 from bianzhi.ledger.history import figures_as_of
 from bianzhi.ledger.models import Absorption, ChronicleEntry, Department, Establishment, Person, PostQuota, Unit
@@ -156,7 +157,7 @@ def test_abolished_unit_keeps_its_history(ctx):
     assert all(q.approved == 0 for q in db.session.scalars(select(PostQuota).where(PostQuota.unit_id == b02.id)))
     assert b02 not in db.session.scalars(lifecycle.active_units()).all()
     with pytest.raises(Conflict, match="已撤销"):
-        lifecycle.adjust_establishment(user(), b02, "事业编制", 3, doc(6))
+        establishment.adjust_establishment(user(), b02, "事业编制", 3, doc(6))
 
 
 # ------------------------------------------------------------------ merge
@@ -207,23 +208,23 @@ def test_merge_is_refused_while_the_source_has_open_cases(app, api):
 
 def test_adjust_and_absorb_replay_exactly(ctx):
     t0 = moment()
-    lifecycle.adjust_establishment(user(), unit(CLERK1_UNIT), "事业编制", 45, doc(10))
+    establishment.adjust_establishment(user(), unit(CLERK1_UNIT), "事业编制", 45, doc(10))
     db.session.commit()
     t1 = moment()
     with pytest.raises(ValidationFailed) as over:
-        lifecycle.adjust_establishment(user(), unit(CLERK1_UNIT), "事业编制", 30, doc(11))
+        establishment.adjust_establishment(user(), unit(CLERK1_UNIT), "事业编制", 30, doc(11))
     assert over.value.message == ("调整后绍兴市柯桥区疾病预防控制中心事业编制核定 30 名，少于在编 33 名与预留 0 名之和，"
                                   "将超编 3 名；如确需调整，请选择「超编消化」并填写消化期限")
     db.session.rollback()
     target = date.today() + timedelta(days=365)
-    lifecycle.adjust_establishment(user(), unit(CLERK1_UNIT), "事业编制", 30, doc(11), absorb_until=target)
+    establishment.adjust_establishment(user(), unit(CLERK1_UNIT), "事业编制", 30, doc(11), absorb_until=target)
     db.session.commit()
     t2 = moment()
     [warning] = lifecycle.absorption_warnings(unit(CLERK1_UNIT))
     assert (warning["excess"], warning["target_date"], warning["document"], warning["overdue"]) == \
         (3, target, "绍柯编〔2026〕11号", False)
     assert figure(unit(CLERK1_UNIT), "事业编制")["warning"] == "red"
-    lifecycle.adjust_establishment(user(), unit(CLERK1_UNIT), "事业编制", 34, doc(12))
+    establishment.adjust_establishment(user(), unit(CLERK1_UNIT), "事业编制", 34, doc(12))
     db.session.commit()
     assert lifecycle.absorption_warnings(unit(CLERK1_UNIT)) == []
     assert db.session.scalar(select(Absorption.status)) == "closed"
@@ -231,7 +232,7 @@ def test_adjust_and_absorb_replay_exactly(ctx):
     deltas = [e.delta["approved"] for e in entries(unit(CLERK1_UNIT), "establishment", "adjust")]
     assert deltas == [5, -15, 4]
     # a category the unit never had is added from 0, and replays as absent-before
-    lifecycle.adjust_establishment(user(), unit(CLERK1_UNIT), "工勤编制", 2, doc(13))
+    establishment.adjust_establishment(user(), unit(CLERK1_UNIT), "工勤编制", 2, doc(13))
     db.session.commit()
     assert as_of(CLERK1_UNIT, utcnow(), "工勤编制")["approved"] == 2
 
@@ -239,7 +240,7 @@ def test_adjust_and_absorb_replay_exactly(ctx):
 def test_transfer_keeps_the_district_total(ctx):
     district = totals()
     t0 = moment()
-    lifecycle.transfer_establishment(user(), unit(CLERK1_UNIT), unit(CLERK2_UNIT), "事业编制", 5, doc(14))
+    establishment.transfer_establishment(user(), unit(CLERK1_UNIT), unit(CLERK2_UNIT), "事业编制", 5, doc(14))
     db.session.commit()
     assert totals() == district
     assert figure(unit(CLERK1_UNIT), "事业编制")["approved"] == 35
@@ -251,13 +252,13 @@ def test_transfer_keeps_the_district_total(ctx):
     assert as_of(CLERK1_UNIT, t0, "事业编制")["approved"] == 40 and as_of(CLERK2_UNIT, t0, "事业编制")["approved"] == 12
     # B01 has 2 left (35 − 33): 3 more only as a deliberate 消化
     with pytest.raises(ValidationFailed) as short:
-        lifecycle.transfer_establishment(user(), unit(CLERK1_UNIT), unit(CLERK2_UNIT), "事业编制", 3, doc(15))
+        establishment.transfer_establishment(user(), unit(CLERK1_UNIT), unit(CLERK2_UNIT), "事业编制", 3, doc(15))
     assert "空编 2 名" in short.value.message and "将超编 1 名" in short.value.message
     db.session.rollback()
     with pytest.raises(ValidationFailed, match="空编 0 名"):
-        lifecycle.transfer_establishment(user(), unit(B06_UNIT), unit(CLERK2_UNIT), "事业编制", 1, doc(15))
+        establishment.transfer_establishment(user(), unit(B06_UNIT), unit(CLERK2_UNIT), "事业编制", 1, doc(15))
     db.session.rollback()
-    lifecycle.transfer_establishment(user(), unit(CLERK1_UNIT), unit(CLERK2_UNIT), "事业编制", 3, doc(15),
+    establishment.transfer_establishment(user(), unit(CLERK1_UNIT), unit(CLERK2_UNIT), "事业编制", 3, doc(15),
                                      absorb_until=date.today() + timedelta(days=90))
     db.session.commit()
     assert totals() == district
@@ -270,22 +271,22 @@ def test_posts_and_departments(ctx):
                                  .order_by(Person.id)).all()
     assert len(holders) == 3
     with pytest.raises(ValidationFailed) as below:
-        lifecycle.adjust_post_quota(user(), b01, "midlevel", "正职", 2, doc(16))
+        establishment.adjust_post_quota(user(), b01, "midlevel", "正职", 2, doc(16))
     assert below.value.message == (f"绍兴市柯桥区疾病预防控制中心现有中层正职 3 人（{'、'.join(holders)}），"
                                    "核定数不能少于 3 名；请先办理免职")
     db.session.rollback()
-    lifecycle.adjust_post_quota(user(), unit(CLERK1_UNIT), "midlevel", "正职", 3, doc(16))
-    dept = lifecycle.add_department(user(), unit(CLERK1_UNIT), "应急管理科", doc(17))
+    establishment.adjust_post_quota(user(), unit(CLERK1_UNIT), "midlevel", "正职", 3, doc(16))
+    dept = establishment.add_department(user(), unit(CLERK1_UNIT), "应急管理科", doc(17))
     with pytest.raises(ValidationFailed, match="已有内设机构「应急管理科」"):
-        lifecycle.add_department(user(), unit(CLERK1_UNIT), "应急管理科", doc(17))
-    lifecycle.rename_department(user(), unit(CLERK1_UNIT), dept.id, "应急与卫生监督科", doc(18))
+        establishment.add_department(user(), unit(CLERK1_UNIT), "应急管理科", doc(17))
+    establishment.rename_department(user(), unit(CLERK1_UNIT), dept.id, "应急与卫生监督科", doc(18))
     office = db.session.scalar(select(Department).where(Department.unit_id == b01.id, Department.name == "办公室"))
     staff = db.session.scalars(select(Person.name).where(Person.department_id == office.id, Person.status == "on_roll")
                                .order_by(Person.id)).all()
     with pytest.raises(Conflict) as busy:
-        lifecycle.remove_department(user(), unit(CLERK1_UNIT), office.id, doc(19))
+        establishment.remove_department(user(), unit(CLERK1_UNIT), office.id, doc(19))
     assert busy.value.message.startswith(f"内设机构办公室仍有 {len(staff)} 名在编人员：{staff[0]}")
-    lifecycle.remove_department(user(), unit(CLERK1_UNIT), dept.id, doc(19))
+    establishment.remove_department(user(), unit(CLERK1_UNIT), dept.id, doc(19))
     db.session.commit()
     b01 = unit(CLERK1_UNIT)
     assert [e.action for e in entries(b01, "department")] == ["add", "rename", "remove"]
@@ -433,7 +434,7 @@ def test_an_abolished_unit_leaves_the_lists_and_its_clerk_starts_nothing(app, cl
 def test_the_unit_page_shows_what_is_to_be_absorbed(app, client):
     target = date.today() + timedelta(days=365)
     with app.app_context():
-        lifecycle.adjust_establishment(user(), unit(CLERK1_UNIT), "事业编制", 30, doc(11), absorb_until=target)
+        establishment.adjust_establishment(user(), unit(CLERK1_UNIT), "事业编制", 30, doc(11), absorb_until=target)
         db.session.commit()
     login(client, "clerk1")
     page = client.get(f"/units/{CLERK1_UNIT}").get_data(as_text=True)

@@ -1,7 +1,7 @@
 """编制调整: a unit applies to change its approved establishment of one category (+N or −N),
 optionally as a transfer (划转) of N places from another unit; 业务科室初审 → 分管领导 →
 主任办公会. The meeting's decision is the document: on approval the service task applies the
-change (ledger/units.py) in the same transaction as the workflow step."""
+change (ledger/establishment.py) in the same transaction as the workflow step."""
 from datetime import date
 
 from sqlalchemy import select
@@ -11,7 +11,8 @@ from ..extensions import db
 from ..processes.registry import operation, rule, title
 from .models import CATEGORIES, Unit
 from .operations import figure
-from .units import Approval, adjust_establishment, transfer_establishment
+from .establishment import adjust_establishment, transfer_establishment
+from .units import Approval
 
 KEY = "establishment_adjust"
 

@@ -1,5 +1,6 @@
-"""Unit lifecycle (create, rename, move, merge, abolish) and establishment adjustments
-(核定数 by category, 领导/中层职数, 内设机构, 划转 between units, 消化 of a knowingly kept excess).
+"""Unit lifecycle (create, rename, move, merge, abolish), the approving documents every change
+carries, and the 消化 (absorption) records; the establishment, post and department adjustments
+of existing units are in ledger/establishment.py.
 
 Every change carries its approving document (批准文号, date, title, optional PDF) and is a
 chronicle entry, before → after; the figure changes carry deltas ({"category", "approved",
@@ -21,7 +22,7 @@ from ..cases.models import Case
 from ..documents import operations as documents
 from ..errors import Conflict, ValidationFailed
 from ..extensions import db
-from ..util import key_int, utcnow
+from ..util import utcnow
 from .models import (CATEGORIES, FUNDING, Absorption, Department, Establishment, Person, PostQuota,
                      Reservation, TempQuota, TempStaff, Unit)
 from .operations import chronicle, figure, figures
@@ -69,7 +70,7 @@ def approval_from(values, default_title=""):
     return Approval(number=number, issued_on=issued_on, title=title or number, pdf=values.get("doc_pdf") or None)
 
 
-class _Recorder:
+class Recorder:
     """Writes the chronicle entries of one operation and links each to its document."""
 
     def __init__(self, user, approval, units):
@@ -99,12 +100,12 @@ def active_units():
     return select(Unit).where(Unit.status == "active").order_by(Unit.code)
 
 
-def _require_active(unit, what="该单位"):
+def require_active(unit, what="该单位"):
     if unit.status != "active":
         raise Conflict(f"{what}（{unit.name}）已撤销，不能再调整", code="unit_abolished")
 
 
-def _lock_lines(unit_ids, categories=None):
+def lock_lines(unit_ids, categories=None):
     """Lock the establishment lines of the units in id order (one order for every caller)."""
     query = select(Establishment).where(Establishment.unit_id.in_(unit_ids))
     if categories is not None:
@@ -113,7 +114,7 @@ def _lock_lines(unit_ids, categories=None):
                               .execution_options(populate_existing=True)).all()
 
 
-def _line(unit, category, create=False):
+def establishment_line(unit, category, create=False):
     est = db.session.scalar(select(Establishment).where(Establishment.unit_id == unit.id,
                                                         Establishment.category == category))
     if est is None and create:
@@ -123,12 +124,12 @@ def _line(unit, category, create=False):
     return est
 
 
-def _check_category(category):
+def check_category(category):
     if category not in CATEGORIES:
         raise ValidationFailed(f"编制类型应为：{'、'.join(CATEGORIES)}", fields={"category": ["请选择编制类型"]})
 
 
-def _names(people):
+def names_of(people):
     names = "、".join(p.name for p in people[:NAMES_LISTED])
     return names + (f"等 {len(people)} 人" if len(people) > NAMES_LISTED else "")
 
@@ -157,7 +158,7 @@ def absorption_warnings(unit, today=None):
     return result
 
 
-def _close_absorbed(unit):
+def close_absorbed(unit):
     """Close the open 消化 records of lines that are back within their approved number."""
     figs = {f["category"]: f for f in figures(unit)}
     for rec in db.session.scalars(select(Absorption).where(Absorption.unit_id == unit.id, Absorption.status == "open")):
@@ -166,7 +167,7 @@ def _close_absorbed(unit):
             rec.status, rec.closed_at = "closed", utcnow()
 
 
-def _absorb(user, unit, category, excess, absorb_until, approval, why):
+def absorb(user, unit, category, excess, absorb_until, approval, why):
     """Record a deliberate excess (消化), or refuse the change with the figures."""
     if absorb_until is None:
         raise ValidationFailed(f"{why}，将超编 {excess} 名；如确需调整，请选择「超编消化」并填写消化期限",
@@ -213,13 +214,13 @@ def create_unit(user, approval, code, name, kind, parent=None, level=None, natur
     if funding and funding not in FUNDING:
         raise ValidationFailed(f"经费形式应为：{'、'.join(FUNDING)}", fields={"funding": ["请选择经费形式"]})
     if parent is not None:
-        _require_active(parent, "上级单位")
+        require_active(parent, "上级单位")
     unit = Unit(code=code, name=name, kind=kind, parent_id=parent.id if parent else None, level=level or None,
                 nature=nature or None, funding=funding or None, system=system or None, founded=approval.issued_on,
                 approval_doc=approval.number, functions=functions or None, status="active")
     db.session.add(unit)
     db.session.flush()
-    record = _Recorder(user, approval, [unit])
+    record = Recorder(user, approval, [unit])
     unit.approval_doc = record.number
     record(unit, "unit", unit.id, "create", f"设立{name}" + (f"，隶属{parent.name}" if parent else ""),
            after={"code": code, "name": name, "kind": kind, "parent": parent.code if parent else None,
@@ -228,22 +229,22 @@ def create_unit(user, approval, code, name, kind, parent=None, level=None, natur
 
 
 def rename_unit(user, unit, name, approval):
-    _require_active(unit)
+    require_active(unit)
     name = _check_name(name, except_id=unit.id)
     if name == unit.name:
         raise ValidationFailed("新名称与现名称相同", fields={"name": ["新名称与现名称相同"]})
     old = unit.name
     unit.name = name
-    _Recorder(user, approval, [unit])(unit, "unit", unit.id, "rename", f"{old} 更名为 {name}",
+    Recorder(user, approval, [unit])(unit, "unit", unit.id, "rename", f"{old} 更名为 {name}",
                                       before={"name": old}, after={"name": name})
     return unit
 
 
 def move_unit(user, unit, parent, approval):
     """Put `unit` under `parent` (None: top level). Refused when it would make a cycle."""
-    _require_active(unit)
+    require_active(unit)
     if parent is not None:
-        _require_active(parent, "上级单位")
+        require_active(parent, "上级单位")
         node = parent
         while node is not None:
             if node.id == unit.id:
@@ -254,7 +255,7 @@ def move_unit(user, unit, parent, approval):
         raise ValidationFailed("隶属关系没有变化", fields={"parent": ["与现上级单位相同"]})
     old = unit.parent
     unit.parent_id = parent.id if parent else None
-    _Recorder(user, approval, [unit])(
+    Recorder(user, approval, [unit])(
         unit, "unit", unit.id, "move",
         f"{unit.name} 隶属关系由{old.name if old else '（无上级）'}调整为{parent.name if parent else '（无上级）'}",
         before={"parent": old.code if old else None}, after={"parent": parent.code if parent else None})
@@ -277,11 +278,11 @@ def merge_units(user, source, target, approval):
     (their workflow and figures belong to the old unit: finish or withdraw them first)."""
     if source.id == target.id:
         raise ValidationFailed("不能把单位并入其自身", fields={"target": ["请选择另一个单位"]})
-    _require_active(source, "被合并单位")
-    _require_active(target, "并入单位")
+    require_active(source, "被合并单位")
+    require_active(target, "并入单位")
     _refuse_open_cases(source, "合并")
-    record = _Recorder(user, approval, [source, target])
-    _lock_lines(sorted({source.id, target.id}))
+    record = Recorder(user, approval, [source, target])
+    lock_lines(sorted({source.id, target.id}))
     src_figs = {f["category"]: f for f in figures(source)}
     src_lines = db.session.scalars(select(Establishment).where(Establishment.unit_id == source.id)
                                    .order_by(Establishment.id)).all()
@@ -309,7 +310,7 @@ def merge_units(user, source, target, approval):
                before={"unit": source.code}, after={"unit": target.code}, link=False)
     db.session.flush()
     for dept_id, same_id in dept_map.items():
-        _retire_department(db.session.get(Department, dept_id), same_id)
+        retire_department(db.session.get(Department, dept_id), same_id)
         record(source, "department", dept_id, "remove", f"{source.name}内设机构并入{target.name}同名内设机构",
                after={"merged_into": same_id})
     for reservation in db.session.scalars(select(Reservation).where(Reservation.unit_id == source.id,
@@ -329,7 +330,7 @@ def merge_units(user, source, target, approval):
         moved = {"approved": line.approved, "on_roll": fig["on_roll"], "reserved": fig["reserved"]}
         if not any(moved.values()):
             continue
-        into = _line(target, line.category, create=True)
+        into = establishment_line(target, line.category, create=True)
         before_target = into.approved
         into.approved += line.approved
         line.approved = 0
@@ -343,7 +344,7 @@ def merge_units(user, source, target, approval):
                after={"approved": into.approved}, delta={"category": line.category, **moved})
     for quota in db.session.scalars(select(PostQuota).where(PostQuota.unit_id == source.id).order_by(PostQuota.id)):
         if quota.approved:
-            into = _quota(target, quota.kind, quota.level, create=True)
+            into = quota_line(target, quota.kind, quota.level, create=True)
             record(target, "post_quota", into.id, "adjust",
                    f"{source.name}并入：{POST_KINDS[quota.kind]}{quota.level}增加 {quota.approved} 名",
                    before={"approved": into.approved}, after={"approved": into.approved + quota.approved})
@@ -365,11 +366,11 @@ def merge_units(user, source, target, approval):
     record(target, "unit", target.id, "merge", f"{source.name}（{len(people)} 名在编人员）并入本单位",
            before=None, after={"merged": source.code, "people": len(people)})
     db.session.flush()
-    _close_absorbed(target)
+    close_absorbed(target)
     return target
 
 
-def _retire_department(dept, replacement_id=None):
+def retire_department(dept, replacement_id=None):
     """Delete a department row; people who left keep its name in their record."""
     for person in db.session.scalars(select(Person).where(Person.department_id == dept.id)):
         if person.status == "on_roll" and replacement_id is not None:
@@ -385,11 +386,11 @@ def abolish_unit(user, unit, approval):
     """Abolish `unit`: refused while people are on its roll (the message names them), while it
     has unfinished cases, active reservations, active temp staff or active subordinate units.
     Its establishment and post lines go to 0 (with chronicle deltas); its rows stay."""
-    _require_active(unit)
+    require_active(unit)
     people = db.session.scalars(select(Person).where(Person.unit_id == unit.id, Person.status == "on_roll")
                                 .order_by(Person.id)).all()
     if people:
-        raise Conflict(f"该单位仍有 {len(people)} 名在编人员：{_names(people)}，请先调出或办理出编",
+        raise Conflict(f"该单位仍有 {len(people)} 名在编人员：{names_of(people)}，请先调出或办理出编",
                        code="people_on_roll")
     _refuse_open_cases(unit, "撤销")
     held = db.session.scalar(select(func.sum(Reservation.count - Reservation.used))
@@ -400,14 +401,14 @@ def abolish_unit(user, unit, approval):
     temps = db.session.scalars(select(TempStaff).where(TempStaff.unit_id == unit.id, TempStaff.status == "active")
                                .order_by(TempStaff.id)).all()
     if temps:
-        raise Conflict(f"该单位仍有 {len(temps)} 名临聘人员：{_names(temps)}，请先办理解聘", code="temp_staff")
+        raise Conflict(f"该单位仍有 {len(temps)} 名临聘人员：{names_of(temps)}，请先办理解聘", code="temp_staff")
     children = db.session.scalars(select(Unit).where(Unit.parent_id == unit.id, Unit.status == "active")
                                   .order_by(Unit.code)).all()
     if children:
         raise Conflict(f"该单位仍有下属单位：{'、'.join(c.name for c in children)}，请先调整隶属关系或撤销",
                        code="children")
-    record = _Recorder(user, approval, [unit])
-    for line in _lock_lines([unit.id]):
+    record = Recorder(user, approval, [unit])
+    for line in lock_lines([unit.id]):
         if line.approved:
             record(unit, "establishment", line.id, "adjust", f"{unit.name}撤销，{line.category}核定数核销",
                    before={"approved": line.approved}, after={"approved": 0},
@@ -425,80 +426,7 @@ def abolish_unit(user, unit, approval):
     return unit
 
 
-# ---------------------------------------------------------------- establishment and posts
-
-def adjust_establishment(user, unit, category, approved, approval, absorb_until=None):
-    """Set the approved number of `category`. A figure below on roll + reserved is refused
-    unless `absorb_until` (消化 target date) is given; then a 消化 record is kept."""
-    _require_active(unit)
-    _check_category(category)
-    if not isinstance(approved, int) or isinstance(approved, bool) or approved < 0 or approved > 100000:
-        raise ValidationFailed("核定数应为 0 到 100000 之间的整数", fields={"approved": ["应为不小于 0 的整数"]})
-    record = _Recorder(user, approval, [unit])
-    est = _line(unit, category, create=True)
-    _lock_lines([unit.id], [category])
-    fig = figure(unit, category)
-    old = est.approved
-    if approved == old:
-        raise ValidationFailed(f"{category}核定数已是 {old} 名，没有变化", fields={"approved": ["与现核定数相同"]})
-    used = fig["on_roll"] + fig["reserved"]
-    if approved < used:
-        _absorb(user, unit, category, used - approved, absorb_until, approval,
-                f"调整后{unit.name}{category}核定 {approved} 名，少于在编 {fig['on_roll']} 名与预留 {fig['reserved']} 名之和")
-    est.approved = approved
-    change = approved - old
-    record(unit, "establishment", est.id, "adjust",
-           f"{unit.name}{category}核定数由 {old} 名{'增加' if change > 0 else '核减'}为 {approved} 名",
-           before={"category": category, "approved": old}, after={"category": category, "approved": approved},
-           delta={"category": category, "approved": change})
-    db.session.flush()
-    _close_absorbed(unit)
-    return est
-
-
-def transfer_establishment(user, source, target, category, count, approval, absorb_until=None):
-    """划转: move `count` approved places of `category` from `source` to `target`. Both lines
-    are locked in id order; `source` needs that vacancy unless 消化 is chosen. The district
-    total does not change."""
-    if source.id == target.id:
-        raise ValidationFailed("划出单位与划入单位不能相同", fields={"target": ["请选择另一个单位"]})
-    _require_active(source, "划出单位")
-    _require_active(target, "划入单位")
-    _check_category(category)
-    if not isinstance(count, int) or isinstance(count, bool) or count < 1 or count > 100000:
-        raise ValidationFailed("划转数应为正整数", fields={"count": ["应为正整数"]})
-    if _line(source, category) is None:
-        raise ValidationFailed(f"{source.name}没有核定{category}", fields={"category": [f"划出单位没有核定{category}"]})
-    record = _Recorder(user, approval, [source, target])
-    into = _line(target, category, create=True)
-    _lock_lines(sorted({source.id, target.id}), [category])
-    out = _line(source, category)
-    fig = figure(source, category)
-    if count > out.approved:
-        raise ValidationFailed(f"{source.name}{category}核定仅 {out.approved} 名，不能划出 {count} 名",
-                               fields={"count": [f"最多 {out.approved} 名"]})
-    if count > fig["vacancy"]:
-        used = fig["on_roll"] + fig["reserved"]
-        _absorb(user, source, category, used - (out.approved - count), absorb_until, approval,
-                f"{source.name}{category}空编 {max(fig['vacancy'], 0)} 名（核定 {fig['approved']}、在编 {fig['on_roll']}、"
-                f"预留 {fig['reserved']}），划出 {count} 名")
-    before_out, before_in = out.approved, into.approved
-    out.approved -= count
-    into.approved += count
-    record(source, "establishment", out.id, "transfer", f"{category} {count} 名划转至{target.name}",
-           before={"category": category, "approved": before_out}, after={"category": category, "approved": out.approved,
-                                                                         "to": target.code},
-           delta={"category": category, "approved": -count})
-    record(target, "establishment", into.id, "transfer", f"{category} {count} 名由{source.name}划入",
-           before={"category": category, "approved": before_in}, after={"category": category, "approved": into.approved,
-                                                                        "from": source.code},
-           delta={"category": category, "approved": count})
-    db.session.flush()
-    _close_absorbed(target)
-    return out, into
-
-
-def _quota(unit, kind, level, create=False, lock=False):
+def quota_line(unit, kind, level, create=False, lock=False):
     query = select(PostQuota).where(PostQuota.unit_id == unit.id, PostQuota.kind == kind, PostQuota.level == level)
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)
@@ -508,88 +436,3 @@ def _quota(unit, kind, level, create=False, lock=False):
         db.session.add(quota)
         db.session.flush()
     return quota
-
-
-def adjust_post_quota(user, unit, kind, level, approved, approval):
-    """Set the approved 领导职数 / 中层职数 of one level; never below the people holding it."""
-    _require_active(unit)
-    if kind not in POST_KINDS or level not in POST_LEVELS:
-        raise ValidationFailed("请选择职数类别（领导职数/中层职数）和层级（正职/副职）",
-                               fields={"kind": ["请选择"], "level": ["请选择"]})
-    if not isinstance(approved, int) or isinstance(approved, bool) or approved < 0 or approved > 1000:
-        raise ValidationFailed("职数应为 0 到 1000 之间的整数", fields={"approved": ["应为不小于 0 的整数"]})
-    record = _Recorder(user, approval, [unit])
-    _quota(unit, kind, level, create=True)
-    quota = _quota(unit, kind, level, lock=True)
-    if approved == quota.approved:
-        raise ValidationFailed(f"{POST_KINDS[kind]}{level}已是 {approved} 名，没有变化", fields={"approved": ["没有变化"]})
-    if kind == "midlevel":
-        holders = db.session.scalars(select(Person).where(Person.unit_id == unit.id, Person.status == "on_roll",
-                                                          Person.midlevel_post == level).order_by(Person.id)).all()
-        if approved < len(holders):
-            raise ValidationFailed(f"{unit.name}现有中层{level} {len(holders)} 人（{_names(holders)}），"
-                                   f"核定数不能少于 {len(holders)} 名；请先办理免职", fields={"approved": ["少于现任职人数"]})
-    old = quota.approved
-    quota.approved = approved
-    record(unit, "post_quota", quota.id, "adjust", f"{unit.name}{POST_KINDS[kind]}{level}由 {old} 名调整为 {approved} 名",
-           before={"kind": kind, "level": level, "approved": old},
-           after={"kind": kind, "level": level, "approved": approved})
-    db.session.flush()
-    return quota
-
-
-def _department(unit, department_id):
-    dept = db.session.get(Department, department_id) if key_int(department_id) is not None else None
-    if dept is None or dept.unit_id != unit.id:
-        raise ValidationFailed("请选择本单位的内设机构", fields={"department": ["不是本单位的内设机构"]})
-    return dept
-
-
-def _department_name(unit, name, except_id=None):
-    name = (name or "").strip()
-    if not name or len(name) > 64:
-        raise ValidationFailed("请填写内设机构名称（最多 64 个字）", fields={"name": ["必填，最多 64 个字"]})
-    query = select(Department).where(Department.unit_id == unit.id, Department.name == name)
-    if except_id:
-        query = query.where(Department.id != except_id)
-    if db.session.scalar(query) is not None:
-        raise ValidationFailed(f"{unit.name}已有内设机构「{name}」", fields={"name": ["重名"]})
-    return name
-
-
-def add_department(user, unit, name, approval):
-    _require_active(unit)
-    name = _department_name(unit, name)
-    dept = Department(unit_id=unit.id, name=name)
-    db.session.add(dept)
-    db.session.flush()
-    _Recorder(user, approval, [unit])(unit, "department", dept.id, "add", f"{unit.name}设立内设机构{name}",
-                                      after={"name": name})
-    return dept
-
-
-def rename_department(user, unit, department_id, name, approval):
-    _require_active(unit)
-    dept = _department(unit, department_id)
-    name = _department_name(unit, name, except_id=dept.id)
-    old = dept.name
-    dept.name = name
-    _Recorder(user, approval, [unit])(unit, "department", dept.id, "rename", f"{unit.name}内设机构{old}更名为{name}",
-                                      before={"name": old}, after={"name": name})
-    db.session.flush()
-    return dept
-
-
-def remove_department(user, unit, department_id, approval):
-    """Remove a department; refused while people on the roll are in it (named)."""
-    _require_active(unit)
-    dept = _department(unit, department_id)
-    people = db.session.scalars(select(Person).where(Person.department_id == dept.id, Person.status == "on_roll")
-                                .order_by(Person.id)).all()
-    if people:
-        raise Conflict(f"内设机构{dept.name}仍有 {len(people)} 名在编人员：{_names(people)}，请先调整其所在内设机构",
-                       code="people_in_department")
-    record = _Recorder(user, approval, [unit])
-    record(unit, "department", dept.id, "remove", f"{unit.name}撤销内设机构{dept.name}", before={"name": dept.name})
-    _retire_department(dept)
-    db.session.flush()

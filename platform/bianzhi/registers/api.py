@@ -8,6 +8,7 @@ from ..audit.operations import record as audit
 from ..errors import ValidationFailed
 from ..extensions import csrf, db
 from ..ledger import operations as ledger
+from ..ledger import establishment as adjusting
 from ..ledger import units as lifecycle
 from ..ledger.models import Unit
 from ..web.errors import commit
@@ -73,7 +74,7 @@ def adjust_establishment(code):
     category = _text(body, "category")
     absorb = as_date({"absorb_until": _text(body, "absorb_until")}, "absorb_until")
     approval = _approval(body, f"{unit.name}编制调整批复")
-    lifecycle.adjust_establishment(g.api_user, unit, category, approved, approval, absorb)
+    adjusting.adjust_establishment(g.api_user, unit, category, approved, approval, absorb)
     audit(g.api_user, "unit.establishment", f"unit:{unit.code}", ip=request.remote_addr, document=approval.number)
     answer = unit_json(unit)
     answer["absorptions"] = [{"category": a["category"], "excess": a["excess"],
@@ -97,7 +98,7 @@ def transfer_establishment(code):
         raise ValidationFailed("target（划入单位的统一社会信用代码）不存在", fields={"target": ["单位不存在"]})
     absorb = as_date({"absorb_until": _text(body, "absorb_until")}, "absorb_until")
     approval = _approval(body, f"{source.name}编制划转批复")
-    lifecycle.transfer_establishment(g.api_user, source, target, _text(body, "category"), count, approval, absorb)
+    adjusting.transfer_establishment(g.api_user, source, target, _text(body, "category"), count, approval, absorb)
     audit(g.api_user, "unit.transfer", f"unit:{source.code}", ip=request.remote_addr, document=approval.number,
           to=target.code, count=count)
     answer = {"source": unit_json(source), "target": unit_json(target)}

@@ -11,6 +11,7 @@ from ..audit.operations import record as audit
 from ..errors import DomainError, ValidationFailed
 from ..extensions import db
 from ..ledger import operations as ledger
+from ..ledger import establishment as adjusting
 from ..ledger import units as lifecycle
 from ..ledger.models import CATEGORIES, FUNDING, ChronicleEntry, Department, Unit
 from ..web.errors import commit
@@ -186,7 +187,7 @@ def establishment(code):
         absorb = as_date(values, "absorb_until") if values.get("absorb") else None
         if values.get("absorb") and absorb is None:
             raise ValidationFailed("选择超编消化时须填写消化期限", fields={"absorb_until": ["必填"]})
-        lifecycle.adjust_establishment(current_user, unit, values.get("category"), approved, approval, absorb)
+        adjusting.adjust_establishment(current_user, unit, values.get("category"), approved, approval, absorb)
         return f"{values.get('category')}核定数已调整为 {approved} 名", unit
     return _change(code, "establishment", do)
 
@@ -200,7 +201,7 @@ def transfer(code):
         absorb = as_date(values, "absorb_until") if values.get("absorb") else None
         if values.get("absorb") and absorb is None:
             raise ValidationFailed("选择超编消化时须填写消化期限", fields={"absorb_until": ["必填"]})
-        lifecycle.transfer_establishment(current_user, unit, target, values.get("category"), count, approval, absorb)
+        adjusting.transfer_establishment(current_user, unit, target, values.get("category"), count, approval, absorb)
         return f"已将{values.get('category')} {count} 名划转至{target.name}", unit
     return _change(code, "transfer", do)
 
@@ -210,7 +211,7 @@ def transfer(code):
 def posts(code):
     def do(unit, values, approval):
         approved = as_int(values, "approved", "职数")
-        lifecycle.adjust_post_quota(current_user, unit, values.get("kind"), values.get("level"), approved, approval)
+        adjusting.adjust_post_quota(current_user, unit, values.get("kind"), values.get("level"), approved, approval)
         return "职数已调整", unit
     return _change(code, "posts", do)
 
@@ -221,14 +222,14 @@ def departments(code):
     def do(unit, values, approval):
         action = values.get("action")
         if action == "add":
-            lifecycle.add_department(current_user, unit, values.get("name"), approval)
+            adjusting.add_department(current_user, unit, values.get("name"), approval)
             return f"已设立内设机构 {values.get('name')}", unit
         department = as_int(values, "department", "内设机构")
         if action == "rename":
-            lifecycle.rename_department(current_user, unit, department, values.get("name"), approval)
+            adjusting.rename_department(current_user, unit, department, values.get("name"), approval)
             return f"内设机构已更名为 {values.get('name')}", unit
         if action == "remove":
-            lifecycle.remove_department(current_user, unit, department, approval)
+            adjusting.remove_department(current_user, unit, department, approval)
             return "已撤销内设机构", unit
         raise ValidationFailed("请选择操作：设立、更名或撤销", fields={"action": ["请选择"]})
     return _change(code, "departments", do)
