@@ -6,7 +6,7 @@ by bulk insert, then times what the commands do:
 
   export      reports.operations.write_roster(): the whole roster to .xlsx (reports.xlsx.SheetWriter,
               rows streamed from the database 1,000 at a time), as `flask export-roster FILE`
-  check       reports.roster_import.walk(): every row read (reports.xlsx.Sheet) and checked
+  check       reports.roster_import.walk(): every row read (reports.roster_file, openpyxl) and checked
               against the ledger, as the upload's preview and `import-roster --dry-run` do
   import      reports.roster_import.import_roster(): check + bulk insert of people and their
               chronicle entries + audit, committed once, as `flask import-roster FILE`; the

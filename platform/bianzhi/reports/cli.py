@@ -11,7 +11,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..ledger.operations import unit_by_code
 from . import operations as reports
-from . import roster_import
+from . import roster_file, roster_import
 
 
 def _fail(exc):
@@ -55,8 +55,8 @@ def register(app):
         naming every refused row when any row is refused (nothing imported unless --valid-only)."""
         content = file.read_bytes()
         try:
-            roster_import.check_zip(content)
-            size = roster_import.row_count(content)
+            roster_file.check_zip(content)
+            size = roster_file.row_count(content)
         except DomainError as exc:
             _fail(exc)
         label = "校验" if dry_run else "导入"

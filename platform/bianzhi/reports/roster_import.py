@@ -16,21 +16,17 @@ Decisions:
   row's category is refused (its people would be outside every figure).
 Nothing here commits: the caller (web view, worker, CLI) commits or rolls back.
 """
-import io
 import re
-import zipfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
-from lxml import etree
 from sqlalchemy import func, insert, select, update
 
 from .. import clock
 from ..accounts.models import User
 from ..audit.operations import record as audit
 from ..errors import Conflict, NotFound, ValidationFailed
-from ..exports import FORMULA_START
 from ..extensions import db
 from ..inbox.models import Job
 from ..ledger import idnumber
@@ -39,13 +35,10 @@ from ..ledger.policy import setting
 from ..ledger.privacy import mask_id_number
 from ..ledger.vacancy import new_person_code
 from ..util import utcnow
-from . import xlsx
 from .models import RosterImport
 from .operations import DETAIL_COLUMNS, ROSTER_HEADER
+from .roster_file import cell_date, cell_text, check_upload, read_rows
 
-MAX_BYTES = 25 * 1024 * 1024  # the web upload limit (MAX_CONTENT_LENGTH); the CLI reads any size
-MAX_UNPACKED = 1024 * 1024 * 1024
-MAX_RATIO = 100  # a zip unpacking to more than 100 times its size is a zip bomb
 BATCH = 1000
 MAX_KEPT = 2000  # findings kept for the preview page; the counts are always complete
 CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,24}$")
@@ -85,155 +78,6 @@ class RosterRefused(ValidationFailed):
     def __init__(self, outcome):
         super().__init__(f"有 {outcome.refused} 行未通过校验，未导入任何人员", code="rows_refused")
         self.outcome = outcome
-
-
-# -- the file -----------------------------------------------------------------------------------
-
-def check_upload(filename, content):
-    """Refuse what is not an .xlsx of a sane size before openpyxl sees it."""
-    if not filename or not filename.lower().endswith(".xlsx"):
-        raise ValidationFailed("请上传 Excel 文件（.xlsx）", fields={"file": ["只接受 .xlsx 格式的花名册"]})
-    if not content:
-        raise ValidationFailed("上传的文件是空的", fields={"file": ["文件为空"]})
-    if len(content) > MAX_BYTES:
-        raise ValidationFailed(f"文件过大（{len(content) // 1024 // 1024} MB），上限 {MAX_BYTES // 1024 // 1024} MB",
-                               fields={"file": ["文件过大"]})
-    check_zip(content)
-
-
-def check_zip(content):
-    """An .xlsx is a zip with the Office manifest and a worksheet, and no zip bomb."""
-    if not content.startswith(b"PK\x03\x04"):
-        raise ValidationFailed("文件不是有效的 Excel 文件（.xlsx）", fields={"file": ["文件内容不是 .xlsx"]})
-    try:
-        with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            entries = archive.infolist()
-            names = {e.filename for e in entries}
-            unpacked = sum(e.file_size for e in entries)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError):
-        raise ValidationFailed("文件已损坏或不是 Excel 文件", fields={"file": ["无法打开 .xlsx"]}) from None
-    if "[Content_Types].xml" not in names or not any(n.startswith("xl/worksheets/") for n in names):
-        raise ValidationFailed("文件不是有效的 Excel 工作簿（.xlsx）", fields={"file": ["缺少工作表"]})
-    if unpacked > MAX_UNPACKED or unpacked > MAX_RATIO * len(content):
-        raise ValidationFailed("文件解压后过大，疑似压缩炸弹，不予接收", fields={"file": ["解压后过大"]})
-
-
-def _header(values):
-    got = [("" if v is None else str(v).strip()) for v in values]
-    while got and got[-1] == "":
-        got.pop()
-    if got == ROSTER_HEADER:
-        return
-    missing = [h for h in ROSTER_HEADER if h not in got]
-    extra = [h or "（空白）" for h in got if h not in ROSTER_HEADER]
-    parts = []
-    if missing:
-        parts.append("缺少列：" + "、".join(f"「{h}」" for h in missing))
-    if extra:
-        parts.append("多出列：" + "、".join(f"「{h}」" for h in extra))
-    if not parts:
-        i = next(i for i, (a, b) in enumerate(zip(ROSTER_HEADER, got)) if a != b)
-        parts.append(f"第 {i + 1} 列应为「{ROSTER_HEADER[i]}」，文件中为「{got[i]}」")
-    raise ValidationFailed("表头与人员花名册导出的列不一致（" + "；".join(parts) + "）。请在导出的花名册上修改后导入",
-                           fields={"file": parts})
-
-
-def row_count(content):
-    """Data rows as the sheet says (for progress bars)."""
-    rows = read_rows(content)
-    rows.close()
-    return rows.size
-
-
-class Rows:
-    """The data rows of a roster file: (Excel row number, values), read row by row, blank rows
-    passed over. `size` is the sheet's row count less the header (for progress bars)."""
-
-    def __init__(self, sheet, rows, size):
-        self.sheet, self.rows, self.size = sheet, rows, size
-
-    def __iter__(self):
-        number = 1
-        try:
-            while True:
-                try:
-                    number, values = next(self.rows)
-                except StopIteration:
-                    return
-                except (etree.LxmlError, ValueError, IndexError, zipfile.BadZipFile):
-                    raise ValidationFailed(f"Excel 文件第 {number} 行之后的内容已损坏，无法读取",
-                                           fields={"file": ["文件已损坏"]}) from None
-                if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
-                    continue
-                yield number, values
-        finally:
-            self.close()
-
-    def close(self):
-        self.rows.close()
-        self.sheet.close()
-
-
-def read_rows(content):
-    """The file's Rows after checking its header (the first non-blank row)."""
-    try:
-        sheet = xlsx.Sheet(content)
-        rows = sheet.rows(len(ROSTER_HEADER) + 8)  # a few more: extra columns are named in the refusal
-        first = next((values for _n, values in rows if any(v not in (None, "") for v in values)), None)
-        size = max(sheet.size() - 1, 0)
-    except (xlsx.NotAWorkbook, etree.LxmlError, ValueError, IndexError, zipfile.BadZipFile):
-        raise ValidationFailed("无法读取 Excel 文件：文件已损坏或格式不正确", fields={"file": ["无法读取"]}) from None
-    try:
-        if first is None:
-            raise ValidationFailed("文件中没有表头和数据", fields={"file": ["空工作表"]})
-        _header(first)
-    except ValidationFailed:
-        rows.close()
-        sheet.close()
-        raise
-    return Rows(sheet, _narrow(rows), size)
-
-
-def _narrow(rows):
-    width = len(ROSTER_HEADER)
-    for number, values in rows:
-        yield number, values[:width]
-
-
-# -- cells --------------------------------------------------------------------------------------
-
-def _text(value):
-    """A cell as text: the export's neutralising apostrophe (before =, +, - …) taken off again."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        value = value.date()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = str(value).strip()
-    if text.startswith("'") and text[1:].startswith(FORMULA_START):
-        text = text[1:]
-    return text
-
-
-DATE_RE = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$")
-
-
-def _date(value):
-    """A date from an Excel date cell or YYYY-MM-DD (also / or .) text; None if not one."""
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    match = DATE_RE.match(_text(value))
-    if not match:
-        return None
-    try:
-        return date(*map(int, match.groups()))
-    except ValueError:
-        return None
 
 
 # -- the ledger as the check needs it -----------------------------------------------------------
@@ -287,7 +131,7 @@ class Checker:
     def row(self, number, values, by_code, holders):
         """(record for the insert, or "skip", or None; findings [(column, message)])."""
         cell = {h: values[i] for h, i in COL.items()}
-        text = {h: _text(v) for h, v in cell.items()}
+        text = {h: cell_text(v) for h, v in cell.items()}
         problems = []
 
         def bad(column, message):
@@ -338,7 +182,7 @@ class Checker:
             elif sex and sex != info.sex:
                 bad("性别", f"性别「{sex}」与身份证号（{info.sex}）不符")
             if text["出生日期"]:
-                birth = _date(cell["出生日期"])
+                birth = cell_date(cell["出生日期"])
                 if birth is None:
                     bad("出生日期", f"日期「{text['出生日期']}」无效，应为 YYYY-MM-DD")
                 elif birth != info.birth_date:
@@ -368,7 +212,7 @@ class Checker:
         if not text["入编时间"]:
             bad("入编时间", "入编时间不能为空")
         else:
-            entry = _date(cell["入编时间"])
+            entry = cell_date(cell["入编时间"])
             if entry is None:
                 bad("入编时间", f"日期「{text['入编时间']}」无效，应为 YYYY-MM-DD")
             elif entry > self.today:
@@ -450,15 +294,15 @@ def walk(content, user=None, apply=False, valid_only=False, progress=None, at=No
 
 
 def _batch(batch, checker, outcome, user, apply, valid_only, at):
-    codes = {_text(v[COL["人员编码"]]) for _n, v in batch} - {""}
-    numbers = {_text(v[COL["身份证号"]]).upper() for _n, v in batch} - {""}
+    codes = {cell_text(v[COL["人员编码"]]) for _n, v in batch} - {""}
+    numbers = {cell_text(v[COL["身份证号"]]).upper() for _n, v in batch} - {""}
     by_code, holders = Ledger.people(codes, numbers)
     records = []
     for number, values in batch:
         outcome.total += 1
         record, problems = checker.row(number, values, by_code, holders)
         if record == "skip":
-            outcome.skipped.append((number, _text(values[COL["人员编码"]])))
+            outcome.skipped.append((number, cell_text(values[COL["人员编码"]])))
         elif problems:
             outcome.refused += 1
             outcome.finding_count += len(problems)

@@ -11,7 +11,7 @@ from ..ledger import operations as ledger
 from ..queries.operations import scope_unit_ids
 from ..web.errors import commit
 from . import operations as reports
-from . import roster_import
+from . import roster_file, roster_import
 from .models import RosterImport
 
 bp = Blueprint("reports", __name__)
@@ -84,7 +84,7 @@ def queries():
 @login_required
 def import_page():
     recent = db.session.scalars(select(RosterImport).order_by(RosterImport.id.desc()).limit(20)).all()
-    return render_template("reports/import.html", recent=recent, max_mb=roster_import.MAX_BYTES // 1024 // 1024)
+    return render_template("reports/import.html", recent=recent, max_mb=roster_file.MAX_BYTES // 1024 // 1024)
 
 
 @bp.post("/roster/import")
@@ -93,7 +93,7 @@ def upload_roster():
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise ValidationFailed("请选择要导入的花名册文件（.xlsx）", fields={"file": ["请选择文件"]})
-    content = upload.read(roster_import.MAX_BYTES + 1)
+    content = upload.read(roster_file.MAX_BYTES + 1)
     job = roster_import.preview(current_user, upload.filename, content, ip=request.remote_addr)
     number = job.id
     commit()
