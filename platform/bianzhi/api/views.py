@@ -181,9 +181,13 @@ def get_task(task_id):
 @bp.post("/tasks/<task_id>/complete")
 @token_required
 def complete_task(task_id):
-    body = json_body()
-    data = body.get("data")
+    body = request.get_json(silent=True)
+    data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, dict):
+        # the scope gate answers first (404 for another unit's task), as on every other route;
+        # a good request gets the same check from complete_task on the rows it locks
+        cases.require_task_visible(g.api_user, task_id)
+        json_body()  # 422 bad_json unless the body is a JSON object
         raise ValidationFailed("缺少 data（表单数据）对象", fields={"data": ["必填，应为对象"]})
     case = cases.complete_task(g.api_user, task_id, data, ip=request.remote_addr)
     answer = _case_json(case)

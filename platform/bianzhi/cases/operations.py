@@ -80,10 +80,13 @@ def _due(element):
     return add_workdays(clock.today(), int(days)) if days not in (None, "") else None
 
 
-def _sync_open_tasks(case, run, user):
-    """Make open_tasks match the engine's ready human tasks for this case."""
+def _sync_open_tasks(case, run, user, existing=None):
+    """Make open_tasks match the engine's ready human tasks for this case. `existing`: the
+    case's open-task rows as they are in the database, when the caller has just read them."""
     ready = {t.id: t for t in run.human_tasks()}
-    existing = {t.id: t for t in db.session.scalars(select(OpenTask).where(OpenTask.case_id == case.id))}
+    if existing is None:
+        existing = db.session.scalars(select(OpenTask).where(OpenTask.case_id == case.id))
+    existing = {t.id: t for t in existing}
     closed, opened = [], []
     for task_id, row in existing.items():
         if task_id not in ready:
@@ -153,7 +156,7 @@ def start_case(user, process_key, data, files=(), ip=None):
                             role="unit_clerk", user_id=user.id, decision="submit", opinion=None, data=values))
     _run_engine(run.complete, task.id, values, on_step(ctx))
     case.workflow_json = run.dump()
-    _sync_open_tasks(case, run, user)
+    _sync_open_tasks(case, run, user, existing=())  # a new case has none yet
     _store_files(user, case, files)
     audit(user, "case.start", f"case:{case.id}", ip=ip, number=case.number, process=version.key,
           version=version.version)
@@ -284,27 +287,33 @@ def why_not(user, task):
 
 
 def complete_task(user, task_id, data, files=(), ip=None):
-    # the open task and its case (with the workflow) in one query, the case row locked against
-    # a second completion
-    row = db.session.execute(select(OpenTask, Case).join(Case, OpenTask.case_id == Case.id)
-                             .where(OpenTask.id == str(task_id)).with_for_update(of=Case)
-                             .options(undefer(Case.workflow_json))
-                             .execution_options(populate_existing=True)).first()
-    if row is None:
+    # the case's open tasks (this one among them) and the case with its workflow in one query,
+    # the case row locked against a second completion
+    of_case = select(OpenTask.case_id).where(OpenTask.id == str(task_id)).scalar_subquery()
+    rows = db.session.execute(select(OpenTask, Case).join(Case, OpenTask.case_id == Case.id)
+                              .where(OpenTask.case_id == of_case).with_for_update(of=Case)
+                              .options(undefer(Case.workflow_json))
+                              .execution_options(populate_existing=True)).all()
+    task = next((t for t, _c in rows if t.id == str(task_id)), None)
+    if task is None:
         _done_or_missing(user, task_id)
-    task, case = row
+    case = task.case
     if not case.can_view(user):
         raise NotFound("案件不存在或无权查看")
     principal = task.acting_for(user)  # once: it may read the case's steps (separation of duties)
     if principal is None:
         raise Forbidden(why_not(user, task))
-    # PostgreSQL: after waiting for the lock, a fresh statement, since a concurrent completion
-    # may have committed meanwhile (the join above saw the task row as it was before the wait).
-    # SQLite needs none: BEGIN IMMEDIATE took the database's write lock before the first read.
-    if (db.session.get_bind().dialect.name != "sqlite"
-            and db.session.scalar(select(OpenTask.id).where(OpenTask.id == str(task_id))) is None):
-        db.session.expunge(task)
-        _done_or_missing(user, task_id)
+    open_rows = [t for t, _c in rows]
+    # PostgreSQL: after waiting for the lock, the case's open tasks afresh, since a concurrent
+    # completion may have committed meanwhile (the join above saw the task rows as they were
+    # before the wait). SQLite needs none: BEGIN IMMEDIATE took the database's write lock before
+    # the first read.
+    if db.session.get_bind().dialect.name != "sqlite":
+        open_rows = db.session.scalars(select(OpenTask).where(OpenTask.case_id == case.id)
+                                       .execution_options(populate_existing=True)).all()
+        if all(t.id != str(task_id) for t in open_rows):
+            db.session.expunge(task)
+            _done_or_missing(user, task_id)
     version = case.version
     values = _validate_form(version, task.form_key, data)
     parsed = processes.parsed_version(version)
@@ -323,7 +332,7 @@ def complete_task(user, task_id, data, files=(), ip=None):
     if element.id == parsed.first_user_task().id:
         case.data = values
         case.title = _title(version, values)
-    _save_run(case, run, user)
+    _save_run(case, run, user, open_rows)
     _store_files(user, case, files)
     audit(user, "task.complete", f"case:{case.id}", ip=ip, number=case.number, step=task.name,
           decision=decision, **({"on_behalf_of": principal.username} if principal.id != user.id else {}))
@@ -331,16 +340,16 @@ def complete_task(user, task_id, data, files=(), ip=None):
     return case
 
 
-def _save_run(case, run, user):
+def _save_run(case, run, user, open_rows=None):
     """After the engine moved: close a case whose workflow ended, store the workflow and make
-    the open-task rows match it."""
+    the open-task rows match it (`open_rows`: the case's open tasks, if just read)."""
     if run.completed and case.finished_at is None:
         if case.state == "running":
             case.state = "completed"
         case.finished_at = utcnow()
     case.workflow_json = run.dump()
     case.updated_at = utcnow()
-    _sync_open_tasks(case, run, user)
+    _sync_open_tasks(case, run, user, open_rows)
 
 
 def fire_timer(system_user, case_id, timer_id):

@@ -14,7 +14,7 @@ override with the properties remind_workdays_before / escalate_after_workdays):
 """
 import secrets
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -46,7 +46,8 @@ def _insert_jobs(rows):
     now = clock.now()
     # one statement with bound parameter lists (cached once compiled; a .values([...]) literal
     # would be compiled anew for every completion)
-    db.session.execute(insert(Job).on_conflict_do_nothing(index_elements=["key"]),
+    # (the table, not the entity: Core, without the ORM's bulk-insert machinery)
+    db.session.execute(insert(Job.__table__).on_conflict_do_nothing(index_elements=["key"]),
                        [{"status": "pending", "attempts": 0, "payload": {}, "created_at": now, **r} for r in rows])
 
 
@@ -98,9 +99,10 @@ def _on_tasks_synced(case, user, run, opened, closed):
     _insert_jobs(rows)
     if closed:
         live = [t.id for t in run.human_tasks()] + [t.id for t in timers]
-        db.session.execute(update(Job).where(Job.case_id == case.id, Job.status == "pending",
-                                             Job.kind.in_(DEADLINE_JOBS), Job.task_id.not_in(live))
-                           .values(status="cancelled", done_at=now).execution_options(synchronize_session=False))
+        jobs = Job.__table__
+        db.session.execute(jobs.update().where(jobs.c.case_id == case.id, jobs.c.status == "pending",
+                                               jobs.c.kind.in_(DEADLINE_JOBS), jobs.c.task_id.not_in(live))
+                           .values(status="cancelled", done_at=now))
     _tell_the_unit(case, user, opened)
 
 

@@ -186,9 +186,24 @@ def build_schema(form):
     return schema_cls()
 
 
+_schemas = {}  # id(form) -> (form, its schema): the forms of a deployed version never change
+
+
+def schema_for(form):
+    """The schema of `form`, built once per form object (forms come from the per-process cache
+    of deployed versions, so the same dict arrives again; building a schema class costs more
+    than validating with it). Keyed by identity and checked, so a new dict gets its own."""
+    entry = _schemas.get(id(form))
+    if entry is None or entry[0] is not form:
+        if len(_schemas) > 512:
+            _schemas.clear()
+        entry = _schemas[id(form)] = (form, build_schema(form))
+    return entry[1]
+
+
 def load(form, data):
     """Validate `data` against `form`; return JSON-ready values or raise ValidationError."""
-    values = build_schema(form).load(data or {})
+    values = schema_for(form).load(data or {})
     return _jsonable(values)
 
 

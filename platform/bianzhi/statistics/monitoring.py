@@ -24,7 +24,7 @@ from datetime import date, timedelta
 from functools import cached_property, lru_cache
 from math import ceil
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 
 from .. import clock
 from ..accounts.models import BUREAU_READERS
@@ -67,13 +67,16 @@ DEFINITIONS = {
 @tasks_synced.connect
 def _log_steps(case, user, run, opened, closed):
     now = clock.now()
-    for task in opened:
-        db.session.add(StepLog(task_id=task.id, case_id=case.id, process_key=case.process_key, unit_id=case.unit_id,
-                               bpmn_id=task.bpmn_id, name=task.name, role=task.role,
-                               opened_at=task.created_at or now, due_date=task.due_date))
+    log = StepLog.__table__  # Core statements: no ORM unit of work for a row nobody reads back here
+    if opened:
+        db.session.execute(log.insert(), [
+            {"task_id": task.id, "case_id": case.id, "process_key": case.process_key, "unit_id": case.unit_id,
+             "bpmn_id": task.bpmn_id, "name": task.name, "role": task.role,
+             "opened_at": task.created_at or now, "due_date": task.due_date, "closed_at": None}
+            for task in opened])
     if closed:
-        db.session.execute(update(StepLog).where(StepLog.task_id.in_(closed), StepLog.closed_at.is_(None))
-                           .values(closed_at=now).execution_options(synchronize_session=False))
+        db.session.execute(log.update().where(log.c.task_id.in_(closed), log.c.closed_at.is_(None))
+                           .values(closed_at=now))
 
 
 # -- filters ------------------------------------------------------------------------------------
