@@ -112,3 +112,32 @@ def test_the_standing_query_finds_whom_a_full_scan_finds(ctx):
         expected = {p.id for p in people if 0 <= retirement.months_until(retirement.of_person(p), today) <= months}
         assert {r.person.id for r in retiring(today, months)} == expected
         assert expected or months < 60  # the demo roll has people retiring within five years
+
+
+def test_the_standing_query_tells_women_workers_from_cadres(ctx):
+    """The query reads each group's births with that group's filter: a woman is a worker by her
+    category (工勤编制) or by her post (details.post_type 工勤, also with no details at all)."""
+    from bianzhi.extensions import db
+    from bianzhi.ledger.models import Person
+    from bianzhi.reports.operations import retiring
+
+    today = date(2026, 11, 27)
+
+    def born_retiring_in_window(group):
+        day = date(1960, 1, 15)
+        while not 0 <= retirement.months_until(retirement.retirement(day, group), today) <= 12:
+            day = date(day.year + (day.month == 12), day.month % 12 + 1, 15)
+        return day
+
+    worker_born, cadre_born = born_retiring_in_window("female_worker"), born_retiring_in_window("female_cadre")
+    people = db.session.scalars(db.select(Person).where(Person.status == "on_roll").order_by(Person.id)).all()[:5]
+    plan = [("工勤编制", None, worker_born, True),           # worker by category
+            ("事业编制", {"post_type": "工勤"}, worker_born, True),  # worker by post
+            ("事业编制", None, cadre_born, True),            # cadre, no details
+            ("事业编制", {"post_type": "专业技术"}, worker_born, False),  # a cadre born in the workers' range
+            ("工勤编制", None, cadre_born, False)]            # a worker born in the cadres' range
+    for person, (category, details, born, due) in zip(people, plan):
+        person.sex, person.category, person.details, person.birth_date = "女", category, details, born
+    db.session.flush()
+    found = {r.person.id for r in retiring(today, 12)}
+    assert [p.id in found for p in people] == [due for *_rest, due in plan]

@@ -14,6 +14,7 @@ Who is a "worker" (工人) among women: staff on 工勤编制, or whose post cat
 """
 import calendar
 import math
+from functools import lru_cache
 from dataclasses import dataclass
 from datetime import date
 
@@ -79,8 +80,11 @@ def _index(year, month):
     return year * 12 + month - 1
 
 
+@lru_cache(maxsize=1 << 16)
 def retirement(birth_date, group):
-    """When someone born on `birth_date` in `group` (see group_of) retires."""
+    """When someone born on `birth_date` in `group` (see group_of) retires. Pure and its answer
+    frozen, so cached: the 自然减员 list asks it for tens of thousands of people who share a few
+    thousand birth dates."""
     original_age, per, cap = RULES[group]
     original = _index(birth_date.year, birth_date.month) + original_age * 12
     n = original - START + 1

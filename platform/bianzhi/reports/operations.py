@@ -194,23 +194,26 @@ def retiring(today, months, unit_ids=None):
     """自然减员: people on roll reaching retirement age (ledger.retirement, the 2025 gradual rule)
     from this month to `months` months ahead, soonest first."""
     ranges = retirement.birth_ranges(today, months)
-    male = ranges.get("male")
-    women = [ranges[g] for g in ("female_cadre", "female_worker") if g in ranges]
-    births = []  # the database reads only these births (index on birth_date of people on roll);
-    if male:  # whose group a woman is in (cadre or worker) is decided below, exactly
-        births.append((Person.sex == "男") & Person.birth_date.between(*male))
-    births += [(Person.sex == "女") & Person.birth_date.between(lo, hi) for lo, hi in women]
+    # a woman is a worker (工人, retiring from 50) by her category or her post (retirement.group_of)
+    worker = ((func.coalesce(Person.category, "") == "工勤编制")
+              | (func.coalesce(Person.details["post_type"].as_string(), "") == "工勤"))
+    group_filter = {"male": Person.sex == "男", "female_cadre": (Person.sex == "女") & ~worker,
+                    "female_worker": (Person.sex == "女") & worker}
+    # the database reads only these births (index on birth_date, sex of people on roll), each
+    # range for its own group; every candidate's exact month is still checked below
+    births = [group_filter[g] & Person.birth_date.between(*ranges[g]) for g in group_filter if g in ranges]
     if not births:
         return []
     query = (select(Person.id, Person.code, Person.name, Person.sex, Person.birth_date, Person.category,
                     Person.details["post_type"].as_string(), Unit.code, Unit.name)
              .join(Unit, Unit.id == Person.unit_id)
-             .where(Person.status == "on_roll", or_(*births))
-             .execution_options(yield_per=BATCH))
+             .where(Person.status == "on_roll", or_(*births)))
     if unit_ids is not None:
         query = query.where(Person.unit_id.in_(unit_ids))
     rows = []
-    for pid, code, name, sex, born, category, post_type, unit_code, unit_name in db.session.execute(query):
+    # plain rows from the connection, fetched at once (a province's ~44,000 short rows: no ORM
+    # result machinery, no server-side cursor round trips)
+    for pid, code, name, sex, born, category, post_type, unit_code, unit_name in db.session.connection().execute(query):
         ret = retirement.retirement(born, retirement.group_of(sex, category, post_type))
         left = retirement.months_until(ret, today)
         if 0 <= left <= months:
