@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from sqlalchemy import func, or_, select
 
-from ..exports import safe_cell
+from ..exports import FORMULA_START, safe_cell
 from ..extensions import db
 from ..ledger import operations as ledger
 from ..ledger import retirement
@@ -34,7 +34,11 @@ BATCH = 1000
 
 
 def _text(value):
-    """Every cell as neutralised text (dates as YYYY-MM-DD, so export -> edit -> import is exact)."""
+    """Every cell as neutralised text (dates as YYYY-MM-DD, so export -> edit -> import is exact).
+    Plain text that cannot start a formula, most cells, is returned as it is (a district's
+    roster is 390,000 cells)."""
+    if value.__class__ is str and not value.startswith(FORMULA_START):
+        return value
     if isinstance(value, date):
         value = value.isoformat()
     return safe_cell(value)

@@ -69,7 +69,9 @@ class SheetWriter:
         self.sheet = self.book.create_sheet(title)
 
     def append(self, values):
-        self.sheet.append([ILLEGAL.sub("", v) if isinstance(v, str) else v for v in values])
+        # an empty text is written as no cell at all (what Excel itself does; a roster row is
+        # about 40 % empty cells, and each written cell is openpyxl's largest cost)
+        self.sheet.append([(ILLEGAL.sub("", v) or None) if isinstance(v, str) else v for v in values])
 
     def close(self):
         self.book.save(self.out)
