@@ -61,3 +61,9 @@ class RateLimited(DomainError):
 
 class RoleDenied(Forbidden):
     """Refused by the access matrix (the role may not use this route at all)."""
+
+
+class Unavailable(DomainError):
+    """A helper process the request needs failed; trying again later may work."""
+    status = 503
+    code = "unavailable"

@@ -24,18 +24,24 @@ def _digest(prev_hash, at, user_id, action, target, detail, ip):
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+_TABLE = AuditEntry.__table__
+_HEAD = select(_TABLE.c.hash).order_by(_TABLE.c.id.desc()).limit(1)
+
+
 def record(user, action, target=None, ip=None, **detail):
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-    prev = db.session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)) or GENESIS
+    """Append an entry. Core statements on the session's connection, in its transaction: an
+    entry is never read back as an object, so the ORM's unit of work (a flush of everything
+    pending) is not needed here; what the request changed is flushed with its commit."""
+    conn = db.session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    prev = conn.execute(_HEAD).scalar() or GENESIS
     at = utcnow()
     user_id = user.id if user is not None else None
     detail = json.loads(json.dumps(detail, ensure_ascii=False, default=str))  # as it will read back
-    entry = AuditEntry(at=at, user_id=user_id, action=action, target=target, detail=detail, ip=ip,
-                       prev_hash=prev, hash=_digest(prev, at, user_id, action, target, detail, ip))
-    db.session.add(entry)
-    db.session.flush()
-    return entry
+    conn.execute(_TABLE.insert(), {"at": at, "user_id": user_id, "action": action, "target": target,
+                                   "detail": detail, "ip": ip, "prev_hash": prev,
+                                   "hash": _digest(prev, at, user_id, action, target, detail, ip)})
 
 
 @dataclass

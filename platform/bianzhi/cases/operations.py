@@ -326,7 +326,6 @@ def complete_task(user, task_id, data, files=(), ip=None):
                             role=task.role, user_id=user.id, decision=decision,
                             on_behalf_of_id=principal.id if principal.id != user.id else None,
                             opinion=values.get("opinion"), data=values))
-    db.session.flush()
     run = adapter.Run.load(parsed, case.workflow_json)
     _run_engine(run.complete, task.id, values, on_step(ctx))
     if element.id == parsed.first_user_task().id:

@@ -18,6 +18,7 @@ from ..extensions import db
 from ..inbox.models import Job
 from ..ledger.models import Person, TempStaff
 from ..util import utcnow
+from . import render
 from .models import Notice
 
 
@@ -87,9 +88,7 @@ def notices_of(case):
 
 
 def _render(html):
-    from weasyprint import HTML  # heavy import (~0.5 s): only where a PDF is made
-
-    return HTML(string=html).write_pdf()
+    return render.render(html)  # in a child process (notices/render.py): this one does not grow
 
 
 def pdf_of(notice):
