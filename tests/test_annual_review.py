@@ -129,6 +129,7 @@ def test_review_of_500_units_started_at_once_then_confirmed_accepted_returned(ap
         answer = api("leader1").get("/api/v1/reviews?year=2026").json
         assert api("clerk1").get("/api/v1/reviews?year=2026").status_code == 403
         assert api("leader1").get("/api/v1/reviews?year=2025").status_code == 404
+        assert api("leader1").get("/api/v1/reviews?year=9223372036854775808").status_code == 422  # fuzz: was a 500
     assert "逾期未确认的单位（496 个）" in page and "2026 年度年审进度（500 个单位" in page
     assert answer["counts"] == monday["counts"] and answer["deadline"] == DEADLINE
     assert len(answer["overdue"]) == 496 and len(answer["lines"]) == 500

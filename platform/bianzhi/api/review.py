@@ -3,6 +3,7 @@ from flask import Blueprint, jsonify, request
 
 from ..errors import ValidationFailed
 from ..extensions import csrf
+from ..util import key_int
 from ..review import operations as reviews
 from .views import token_required
 
@@ -15,8 +16,8 @@ csrf.exempt(bp)
 def progress():
     """?year=2026 (default: the latest review): counts by status, every unit's line, overdue units."""
     year = request.args.get("year")
-    if year is not None and not year.isdigit():
-        raise ValidationFailed("年度应为整数", fields={"year": ["年度应为整数，如 2026"]})
+    if year and key_int(year, low=1900, high=9999) is None:  # also no 64-bit overflow (fuzz)
+        raise ValidationFailed("年度应为 1900 至 9999 之间的整数", fields={"year": ["年度应为整数，如 2026"]})
     review = reviews.get_review(int(year) if year else None)
     found = reviews.progress(review)
     for line in found["lines"]:
