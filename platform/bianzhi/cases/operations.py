@@ -13,7 +13,7 @@ from flask import current_app
 from marshmallow import ValidationError
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import undefer
+from sqlalchemy.orm import lazyload, undefer
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -310,6 +310,7 @@ def complete_task(user, task_id, data, files=(), ip=None):
     # the first read.
     if db.session.get_bind().dialect.name != "sqlite":
         open_rows = db.session.scalars(select(OpenTask).where(OpenTask.case_id == case.id)
+                                       .options(lazyload(OpenTask.case))  # the locked case stays as read
                                        .execution_options(populate_existing=True)).all()
         if all(t.id != str(task_id) for t in open_rows):
             db.session.expunge(task)
