@@ -30,7 +30,7 @@ from ..processes.registry import TITLES
 from ..util import local, utcnow
 from ..workdays import add_workdays
 from .effects import Context, check_rule, on_step, set_state
-from .models import Attachment, Case, CaseSequence, CaseStep, OpenTask
+from .models import NO_LIMIT, Attachment, Case, CaseSequence, CaseStep, OpenTask
 from .signals import tasks_synced
 
 MAGIC = {".pdf": [b"%PDF-"], ".png": [b"\x89PNG\r\n\x1a\n"], ".jpg": [b"\xff\xd8\xff"],
@@ -87,20 +87,29 @@ def _sync_open_tasks(case, run, user, existing=None):
     if existing is None:
         existing = db.session.scalars(select(OpenTask).where(OpenTask.case_id == case.id))
     existing = {t.id: t for t in existing}
-    closed, opened = [], []
-    for task_id, row in existing.items():
-        if task_id not in ready:
-            db.session.delete(row)
-            closed.append(task_id)
+    closed = [task_id for task_id in existing if task_id not in ready]
+    opened = []
     for task_id, task in ready.items():
         if task_id in existing:
             continue
         el = task.element
         role = role_for_lane(el.lane)
-        opened.append(OpenTask(id=task_id, case_id=case.id, bpmn_id=el.id, name=el.name, lane=el.lane,
-                               role=role, unit_id=case.unit_id if role == "unit_clerk" else None,
-                               form_key=el.form_key, due_date=_due(el), created_at=clock.now()))
-    db.session.add_all(opened)
+        due = _due(el)
+        row = OpenTask(id=task_id, case_id=case.id, bpmn_id=el.id, name=el.name, lane=el.lane, role=role,
+                       unit_id=case.unit_id if role == "unit_clerk" else None, form_key=el.form_key,
+                       due_date=due, sort_due=due or NO_LIMIT, created_at=clock.now())
+        set_committed_value(row, "case", case)  # a plain object: shown and signalled, not tracked
+        opened.append(row)
+    # Core statements, not the unit of work: these rows are written once and never changed here
+    table = OpenTask.__table__
+    conn = db.session.connection()
+    if closed:
+        conn.execute(table.delete().where(table.c.id.in_(closed)))
+        for task_id in closed:
+            if existing[task_id] in db.session:
+                db.session.expunge(existing[task_id])
+    if opened:
+        conn.execute(table.insert(), [{c.key: getattr(row, c.key) for c in table.columns} for row in opened])
     # what the case shows as open now, without reading back the rows just written
     still_open = [row for task_id, row in existing.items() if task_id in ready] + opened
     set_committed_value(case, "open_tasks", sorted(still_open, key=lambda t: t.created_at))
@@ -323,10 +332,11 @@ def complete_task(user, task_id, data, files=(), ip=None):
     check_rule(element.properties.get("rule"), ctx, values)
     _check_files(files)
     decision = _decision_of(values, task.role)
-    db.session.add(CaseStep(case_id=case.id, task_id=task.id, bpmn_id=task.bpmn_id, name=task.name,
-                            role=task.role, user_id=user.id, decision=decision,
-                            on_behalf_of_id=principal.id if principal.id != user.id else None,
-                            opinion=values.get("opinion"), data=values))
+    # a Core insert: the step is never changed, and the answer reads the history as columns
+    db.session.connection().execute(CaseStep.__table__.insert(), {
+        "case_id": case.id, "task_id": task.id, "bpmn_id": task.bpmn_id, "name": task.name, "role": task.role,
+        "user_id": user.id, "decision": decision, "on_behalf_of_id": principal.id if principal.id != user.id else None,
+        "opinion": values.get("opinion"), "data": values, "at": utcnow()})
     run = adapter.Run.load(parsed, case.workflow_json)
     _run_engine(run.complete, task.id, values, on_step(ctx))
     if element.id == parsed.first_user_task().id:
