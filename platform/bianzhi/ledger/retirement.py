@@ -14,7 +14,7 @@ Who is a "worker" (工人) among women: staff on 工勤编制, or whose post cat
 """
 import calendar
 import math
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from dataclasses import dataclass
 from datetime import date
 
@@ -54,7 +54,7 @@ class Retirement:
     def month_label(self):
         return f"{self.year}-{self.month:02d}"
 
-    @property
+    @cached_property  # the instances are shared (retirement() is cached), so once per birth date
     def date(self):
         """The day the person reaches the retirement age (their birthday's day in the retirement
         month, or that month's last day)."""

@@ -13,6 +13,7 @@ from ..ledger import operations as ledger
 from ..ledger import retirement
 from ..ledger.privacy import mask_id_number, may_see_id_numbers
 from ..ledger.models import Department, Establishment, Person, PostQuota, Reservation, Unit
+from ..util import no_gc_pauses
 from .xlsx import SheetWriter
 
 STATUS_LABELS = {"on_roll": "在编", "left": "出编"}
@@ -217,11 +218,12 @@ def retiring(today, months, unit_ids=None):
     rows = []
     # plain rows from the connection, fetched at once (a province's ~44,000 short rows: no ORM
     # result machinery, no server-side cursor round trips)
-    for pid, code, name, sex, born, category, post_type, unit_code, unit_name in db.session.connection().execute(query):
-        ret = retirement.retirement(born, retirement.group_of(sex, category, post_type))
-        left = retirement.months_until(ret, today)
-        if 0 <= left <= months:
-            rows.append(RetiringRow(PersonLine(pid, code, name, sex, born, category), UnitLine(unit_code, unit_name),
-                                    ret, left))
-    rows.sort(key=lambda r: (r.retirement.date, r.unit.code, r.person.id))
+    with no_gc_pauses():
+        for pid, code, name, sex, born, category, post_type, unit_code, unit_name in db.session.connection().execute(query):
+            ret = retirement.retirement(born, retirement.group_of(sex, category, post_type))
+            left = retirement.months_until(ret, today)
+            if 0 <= left <= months:
+                rows.append(RetiringRow(PersonLine(pid, code, name, sex, born, category),
+                                        UnitLine(unit_code, unit_name), ret, left))
+        rows.sort(key=lambda r: (r.retirement.date, r.unit.code, r.person.id))
     return rows
