@@ -4,6 +4,7 @@ chinese-calendar knows the years the State Council has announced; for a later ye
 Monday to Friday, and `is_estimated` says so, until the package is updated.
 """
 from datetime import date, timedelta
+from functools import lru_cache
 
 import chinese_calendar
 
@@ -23,9 +24,12 @@ def is_estimated(day):
     return False
 
 
+@lru_cache(maxsize=4096)
 def add_workdays(start, days):
     """The date `days` working days after `start` (start itself not counted); a negative
-    `days` counts back to the working day that many working days before."""
+    `days` counts back to the working day that many working days before. Cached: the calendar
+    is fixed for the process, and every completion asks for today + a step's limit (each day
+    walked is a chinese-calendar lookup)."""
     current = start
     remaining = int(days)
     step = timedelta(days=1 if remaining >= 0 else -1)
