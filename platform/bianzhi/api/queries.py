@@ -1,12 +1,12 @@
 """The query builder over the API: run a definition (or a saved query), list saved queries.
 Same operations, same scope and masking as the pages."""
-from datetime import timezone
 
 from flask import Blueprint, g, jsonify
 
 from ..errors import ValidationFailed
 from ..extensions import csrf
 from ..queries import operations as queries
+from ..util import utc_iso
 from ..web.errors import commit
 from .views import json_body, token_required
 
@@ -50,7 +50,7 @@ def run_query():
 def _saved_json(saved, user):
     return {"id": saved.id, "name": saved.name, "target": saved.target, "definition": saved.definition,
             "shared": saved.shared, "mine": saved.owner_id == user.id, "owner": saved.owner.display_name,
-            "created_at": saved.created_at.replace(tzinfo=timezone.utc).isoformat()}
+            "created_at": utc_iso(saved.created_at)}
 
 
 @bp.get("/queries")

@@ -1,16 +1,14 @@
 """JSON shapes of the API (dump only; requests are validated by the form schemas)."""
-from datetime import timezone
-
 from marshmallow import Schema, fields
+
+from ..util import utc_iso
 
 
 class UtcDateTime(fields.DateTime):
     """Stored timestamps are naive UTC; the API says so (ISO 8601 with +00:00)."""
 
     def _serialize(self, value, attr, obj, **kwargs):
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return super()._serialize(value, attr, obj, **kwargs)
+        return utc_iso(value)
 
 
 class HistorySchema(Schema):

@@ -1,5 +1,4 @@
 """The JSON API, /api/v1: same rules as the pages, bearer-token auth."""
-from datetime import timezone
 from functools import wraps
 
 from io import BytesIO
@@ -21,6 +20,7 @@ from ..ledger.models import Department
 from ..notices import operations as notices
 from ..notices.models import Notice
 from ..processes import operations as processes
+from ..util import utc_iso
 from ..web.errors import commit
 from .openapi import spec
 from .schemas import AttachmentSchema, CaseSchema, NoticeSchema, TaskSchema
@@ -59,15 +59,11 @@ _ATTACHMENT_COLUMNS = select(Attachment.id, Attachment.filename, Attachment.cont
                              Attachment.sha256, Attachment.uploaded_at)
 
 
-def _utc(value):
-    return value.replace(tzinfo=timezone.utc).isoformat() if value is not None else None
-
-
 def case_history(case_id):
     """The case's history as HistorySchema shows it (a test holds the two equal), read as plain
     columns: a case page or completion answer builds no step or user objects for it."""
     return [{"step": name, "by": by, "username": username, "on_behalf_of": behalf, "decision": decision,
-             "opinion": opinion, "at": _utc(at)}
+             "opinion": opinion, "at": utc_iso(at)}
             for name, by, username, behalf, decision, opinion, at in
             db.session.execute(_HISTORY.where(CaseStep.case_id == case_id).order_by(CaseStep.id))]
 
@@ -76,7 +72,7 @@ def _case_json(case):
     data = _CASE_SCHEMA.dump(case)
     data["history"] = case_history(case.id)
     data["attachments"] = [{"id": id_, "filename": filename, "content_type": content_type, "size": size,
-                            "sha256": sha256, "uploaded_at": _utc(uploaded_at)}
+                            "sha256": sha256, "uploaded_at": utc_iso(uploaded_at)}
                            for id_, filename, content_type, size, sha256, uploaded_at in db.session.execute(
                                _ATTACHMENT_COLUMNS.where(Attachment.case_id == case.id).order_by(Attachment.id))]
     return data

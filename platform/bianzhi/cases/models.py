@@ -21,8 +21,13 @@ DECISION_LABELS = {"approve": "同意", "return": "退回补正", "reject": "不
 NO_LIMIT = date(9999, 12, 31)  # OpenTask.sort_due of a step without a deadline
 
 
+def sort_due_of(due_date):
+    """The inbox's sort key for a due date: the date itself, or NO_LIMIT (never NULL)."""
+    return due_date or NO_LIMIT
+
+
 def _sort_due(context):
-    return context.get_current_parameters().get("due_date") or NO_LIMIT
+    return sort_due_of(context.get_current_parameters().get("due_date"))
 
 
 class Case(db.Model):

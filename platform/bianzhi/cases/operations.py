@@ -30,7 +30,7 @@ from ..processes.registry import TITLES
 from ..util import local, utcnow
 from ..workdays import add_workdays
 from .effects import Context, check_rule, on_step, set_state
-from .models import NO_LIMIT, Attachment, Case, CaseSequence, CaseStep, OpenTask
+from .models import Attachment, Case, CaseSequence, CaseStep, OpenTask, sort_due_of
 from .signals import tasks_synced
 
 MAGIC = {".pdf": [b"%PDF-"], ".png": [b"\x89PNG\r\n\x1a\n"], ".jpg": [b"\xff\xd8\xff"],
@@ -97,7 +97,7 @@ def _sync_open_tasks(case, run, user, existing=None):
         due = _due(el)
         row = OpenTask(id=task_id, case_id=case.id, bpmn_id=el.id, name=el.name, lane=el.lane, role=role,
                        unit_id=case.unit_id if role == "unit_clerk" else None, form_key=el.form_key,
-                       due_date=due, sort_due=due or NO_LIMIT, created_at=clock.now())
+                       due_date=due, sort_due=sort_due_of(due), created_at=clock.now())
         set_committed_value(row, "case", case)  # a plain object: shown and signalled, not tracked
         opened.append(row)
     # Core statements, not the unit of work: these rows are written once and never changed here
