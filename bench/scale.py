@@ -21,6 +21,7 @@ this process, and the plans (EXPLAIN ANALYZE) of the hot queries at the largest 
 Run:  .venv/bin/python bench/scale.py --pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres
       .venv/bin/python bench/scale.py --pg URL --scales 1 10     (skip the province)
 """
+from bianzhi import clock
 import argparse
 import logging
 import random
@@ -28,7 +29,6 @@ import resource
 import statistics
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -212,7 +212,7 @@ def measure(url, factor, runs):
             return call
         few = max(5, runs // 20)
         results["超编 units (standing query)"] = timed(in_transaction(reports.establishment_exceptions), few, 1)
-        today = date.today()
+        today = clock.today()
         results["自然减员, 12 months"] = timed(in_transaction(lambda: reports.retiring(today, 12)), few, 1)
         unit = db.session.merge(one_unit)
 
@@ -255,7 +255,7 @@ def explain(app, unit_id):
             "on roll per unit and category (超编)": text(
                 "SELECT unit_id, category, count(*) FROM people WHERE status = 'on_roll' GROUP BY unit_id, category"),
             "retiring candidates (自然减员)": select(Person.id).where(
-                Person.status == "on_roll", Person.birth_date <= retirement.latest_birth_date(date.today(), 12)),
+                Person.status == "on_roll", Person.birth_date <= retirement.latest_birth_date(clock.today(), 12)),
         }
         for label, query in queries.items():
             sql = query if isinstance(query, type(text(""))) else text(

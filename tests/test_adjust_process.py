@@ -5,6 +5,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 
+from bianzhi import clock
 from bianzhi.accounts.models import User
 from bianzhi.documents.models import Document, DocumentLink
 from bianzhi.extensions import db
@@ -39,7 +40,7 @@ def to_meeting(api, **data):
 
 def meeting(api, case, decision="approve"):
     return api("leader1").post(f"/api/v1/tasks/{only_task(case)}/complete", json={"data": {
-        "decision": decision, "meeting_date": date.today().isoformat(), "minutes_no": MINUTES,
+        "decision": decision, "meeting_date": clock.today().isoformat(), "minutes_no": MINUTES,
         "opinion": "会议研究同意" if decision == "approve" else "职责未调整，暂不核增"}})
 
 
@@ -63,7 +64,7 @@ def test_approval_applies_the_change_with_the_decision_as_document(app, api):
             ("adjust", {"category": "事业编制", "approved": 3}, 40, 43)
         assert entry.after["document"] == MINUTES
         document = db.session.scalar(select(Document).where(Document.number == MINUTES))
-        assert document.issued_on == date.today()
+        assert document.issued_on == clock.today()
         assert db.session.scalar(select(DocumentLink).where(DocumentLink.document_id == document.id,
                                                             DocumentLink.case_id == case["id"],
                                                             DocumentLink.chronicle_id == entry.id)) is not None
@@ -146,7 +147,7 @@ def test_the_pages_carry_the_process_from_the_window_to_the_meeting(app):
     [task] = task_links(leader.get("/inbox"))
     page = leader.get(f"/tasks/{task}")
     assert "主任办公会研究决定" in text_of(page) and "会议纪要编号" in text_of(page)
-    done = post_task(leader, task, {"decision": "approve", "meeting_date": date.today().isoformat(),
+    done = post_task(leader, task, {"decision": "approve", "meeting_date": clock.today().isoformat(),
                                     "minutes_no": MINUTES, "opinion": ""})
     assert done.status_code == 302, text_of(done)[:300]
     with app.app_context():

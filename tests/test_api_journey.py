@@ -1,4 +1,5 @@
 """The vacancy-use → registration journey through the JSON API, with its ledger effects."""
+from bianzhi import clock
 from tests.fixtures.cases import CLERK1_UNIT, approve_through, decide, only_task, person, start
 
 
@@ -127,18 +128,17 @@ def test_withdraw_refused_once_reviewed(api):
 def test_ledger_on_a_past_date_is_replayed_from_the_chronicle(api, ctx):
     from bianzhi.ledger import operations as ledger
     from bianzhi.ledger.history import figures_as_of
-    from bianzhi.util import utcnow
 
     clerk, reviewer, leader = api("clerk1"), api("reviewer1"), api("leader1")
     unit = ledger.unit_by_code(CLERK1_UNIT)
-    snapshots = [(utcnow(), ledger.figures(unit))]
+    snapshots = [(clock.now(), ledger.figures(unit))]
     case = approve_through(reviewer, leader, start(clerk, count=3))
-    snapshots.append((utcnow(), ledger.figures(unit)))
+    snapshots.append((clock.now(), ledger.figures(unit)))
     clerk.post(f"/api/v1/tasks/{only_task(case)}/complete", json={"data": {"people": [person(4), person(5)]}})
     decide(reviewer, only_task(clerk.get(f"/api/v1/cases/{case['id']}").json))
-    snapshots.append((utcnow(), ledger.figures(unit)))
+    snapshots.append((clock.now(), ledger.figures(unit)))
     approve_through(reviewer, leader, start(clerk, count=1))
-    snapshots.append((utcnow(), ledger.figures(unit)))
+    snapshots.append((clock.now(), ledger.figures(unit)))
     assert [s[1][0]["vacancy"] for s in snapshots] == [7, 4, 5, 4]
     for moment, expected in snapshots:
         assert figures_as_of(unit, moment) == expected

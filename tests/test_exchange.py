@@ -3,17 +3,17 @@ import json
 
 from sqlalchemy import select
 
+from bianzhi import clock
 from bianzhi.audit.models import AuditEntry
 from bianzhi.exports import csv_bytes, safe_cell
 from bianzhi.extensions import db
-from bianzhi.util import utcnow
 from tests.conftest import login
 from tests.fixtures.cases import CLERK1_UNIT, approve_through, decide, only_task, person, start
 
 
 def test_finance_reads_head_counts_on_a_date_and_nothing_else(api, ctx):
     clerk, reviewer, leader, finance = api("clerk1"), api("reviewer1"), api("leader1"), api("finance1")
-    before = utcnow().date().isoformat()
+    before = clock.now().date().isoformat()
     case = approve_through(reviewer, leader, start(clerk, count=1))
     clerk.post(f"/api/v1/tasks/{only_task(case)}/complete", json={"data": {"people": [person(9)]}})
     decide(reviewer, only_task(clerk.get(f"/api/v1/cases/{case['id']}").json))

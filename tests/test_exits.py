@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from bianzhi import clock
 from bianzhi.cases.models import Case, CaseStep, OpenTask
 from bianzhi.extensions import db
 from bianzhi.ledger import exits
@@ -16,7 +17,6 @@ from bianzhi.ledger.models import ChronicleEntry, Person
 from bianzhi.ledger.operations import post_figures
 from bianzhi.ledger.policy import setting
 from bianzhi.notices.models import Notice
-from bianzhi.util import utcnow
 from tests.conftest import csrf_token, login
 from tests.fixtures.cases import CLERK1_UNIT, CLERK2_UNIT, decide, only_task
 from tests.fixtures.people import people_of, person_named, unit_of
@@ -28,7 +28,7 @@ from tests.fixtures.race import race
 
 def exit_data(who, **overrides):
     data = {"unit": CLERK1_UNIT, "person": who.code, "reason": "退休",
-            "exit_date": date.today().isoformat(), "notes": "已办理退休手续"}
+            "exit_date": clock.today().isoformat(), "notes": "已办理退休手续"}
     data.update(overrides)
     return data
 
@@ -85,7 +85,7 @@ def test_approved_exit_moves_person_to_left_register_and_frees_the_place(api, ct
                                                                      ("业务科室审核", "approve")]
     left = person_named(person.code)
     assert (left.status, left.left_date, left.left_reason, left.exit_case_id, left.exit_late) == (
-        "left", date.today(), "调出", case["id"], False)
+        "left", clock.today(), "调出", case["id"], False)
     assert left.details["exit_destination"] == "绍兴市柯桥区人民医院"
     assert db.session.scalar(select(func.count()).select_from(Person)) == total  # kept, never deleted
     after = figures(clerk)
@@ -113,7 +113,7 @@ def test_exit_clears_the_mid_level_post_with_its_own_chronicle_entry(api, ctx):
     unit = unit_of(CLERK1_UNIT)
     filled = {(f["kind"], f["level"]): f["filled"] for f in post_figures(unit)}
     case = start_exit(clerk, holder)
-    before, moment = figures(clerk), utcnow()
+    before, moment = figures(clerk), clock.now()
     assert decide(reviewer, only_task(case)).status_code == 200
     left = person_named(holder.code)
     assert (left.status, left.midlevel_post, left.department.name) == ("left", None, department)
@@ -142,7 +142,7 @@ def test_return_for_correction_and_resubmit(api, ctx):
     bad = clerk.post(f"/api/v1/tasks/{only_task(case)}/complete",
                      json={"data": exit_data(person, exit_date=(person.entry_date - timedelta(days=1)).isoformat())})
     assert refused(bad)["fields"] == {"exit_date": [f"出编时间不能早于该人员入编时间 {person.entry_date.isoformat()}"]}
-    corrected = (date.today() - timedelta(days=3)).isoformat()
+    corrected = (clock.today() - timedelta(days=3)).isoformat()
     response = clerk.post(f"/api/v1/tasks/{only_task(case)}/complete",
                           json={"data": exit_data(person, reason="辞职", exit_date=corrected)})
     assert response.status_code == 200, response.json
@@ -183,8 +183,8 @@ def test_withdrawn_case_changes_nothing_and_frees_the_person(api, ctx):
 def test_late_filing_is_flagged(api, ctx):
     clerk, reviewer = api("clerk1"), api("reviewer1")
     person = people_of(holders=False)[0]
-    exit_date = date.today() - timedelta(days=60)  # far more than 15 working days ago
-    late_by = exits.workdays_late(exit_date, date.today())
+    exit_date = clock.today() - timedelta(days=60)  # far more than 15 working days ago
+    late_by = exits.workdays_late(exit_date, clock.today())
     assert late_by > 0
     case = start_exit(clerk, person, exit_date=exit_date.isoformat())
     decide(reviewer, only_task(case))
@@ -200,7 +200,7 @@ def test_exit_may_be_filed_ahead_up_to_the_limit(api, ctx):
     clerk = api("clerk1")
     person = people_of(holders=False)[0]
     limit = setting("EXIT_FUTURE_LIMIT_DAYS")
-    assert apply(clerk, exit_data(person, exit_date=(date.today() + timedelta(days=limit)).isoformat())
+    assert apply(clerk, exit_data(person, exit_date=(clock.today() + timedelta(days=limit)).isoformat())
                  ).status_code == 201
 
 
@@ -216,9 +216,9 @@ BAD = {
     "person of another unit": (lambda p: {"person": _other_unit_person().code},
                                lambda p: {"person": [f"编码 {_other_unit_person().code} 不是本单位在编人员"]}),
     "exit date beyond the future limit": (
-        lambda p: {"exit_date": (date.today() + timedelta(days=setting("EXIT_FUTURE_LIMIT_DAYS") + 1)).isoformat()},
+        lambda p: {"exit_date": (clock.today() + timedelta(days=setting("EXIT_FUTURE_LIMIT_DAYS") + 1)).isoformat()},
         lambda p: {"exit_date": [f"出编时间最多只能提前 {setting('EXIT_FUTURE_LIMIT_DAYS')} 天申报，不能晚于 "
-                                 f"{(date.today() + timedelta(days=setting('EXIT_FUTURE_LIMIT_DAYS'))).isoformat()}"]}),
+                                 f"{(clock.today() + timedelta(days=setting('EXIT_FUTURE_LIMIT_DAYS'))).isoformat()}"]}),
     "exit date before entry": (lambda p: {"exit_date": (p.entry_date - timedelta(days=1)).isoformat()},
                                lambda p: {"exit_date": [f"出编时间不能早于该人员入编时间 {p.entry_date.isoformat()}"]}),
     "transfer without destination": (lambda p: {"reason": "调出"},
@@ -252,7 +252,7 @@ def test_several_problems_are_reported_together(api, ctx):
     person = people_of(holders=False)[0]
     limit = setting("EXIT_FUTURE_LIMIT_DAYS")
     error = refused(apply(api("clerk1"), exit_data(
-        person, person="BZ0000000000", exit_date=(date.today() + timedelta(days=limit + 5)).isoformat())))
+        person, person="BZ0000000000", exit_date=(clock.today() + timedelta(days=limit + 5)).isoformat())))
     assert set(error["fields"]) == {"person", "exit_date"} and error["message"] == "出编申请有 2 处问题"
 
 
@@ -272,7 +272,7 @@ def test_person_who_already_left(api, ctx):
     state = ledger_state()
     error = refused(apply(clerk, exit_data(person)))
     assert error["fields"] == {"person": [
-        f"{person.name}（{person.code}）已于 {date.today().isoformat()} 出编（{case['number']}），不能重复出编"]}
+        f"{person.name}（{person.code}）已于 {clock.today().isoformat()} 出编（{case['number']}），不能重复出编"]}
     assert ledger_state() == state
 
 
@@ -307,7 +307,7 @@ def test_two_approvals_exiting_the_same_person_race(api, ctx, monkeypatch):
     loser = next(r for r in responses if r.status_code == 409).json["error"]
     assert winner["state"] == "completed"
     assert loser["code"] == "already_left"
-    assert loser["message"] == (f"{person.name}（{person.code}）已于 {date.today().isoformat()} 出编"
+    assert loser["message"] == (f"{person.name}（{person.code}）已于 {clock.today().isoformat()} 出编"
                                 f"（{winner['number']}），不能重复出编")
     left = person_named(person.code)
     assert left.status == "left" and left.exit_case_id == winner["id"]
@@ -346,7 +346,7 @@ def test_start_exit_through_the_page(app, ctx):
     assert f"出编时间不能早于该人员入编时间 {person.entry_date.isoformat()}" in response.get_data(as_text=True)
     assert ledger_state() == state
 
-    form.update(csrf_token=csrf_token(clerk, "/window/start/staff_exit"), exit_date=date.today().isoformat())
+    form.update(csrf_token=csrf_token(clerk, "/window/start/staff_exit"), exit_date=clock.today().isoformat())
     response = clerk.post("/window/start/staff_exit", data=form, content_type="multipart/form-data")
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
     case_id = int(re.search(r"/cases/(\d+)$", response.headers["Location"]).group(1))

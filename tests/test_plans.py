@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from bianzhi import clock
 from bianzhi.accounts.models import User
 from bianzhi.accounts.operations import create_user
 from bianzhi.cases.models import Case
@@ -17,14 +18,14 @@ from bianzhi.ledger import operations as ledger
 from bianzhi.ledger.models import ChronicleEntry, Person, Reservation
 from bianzhi.notices.models import Notice
 from bianzhi.processes.models import ProcessVersion
-from bianzhi.util import local, utcnow
+from bianzhi.util import local
 from tests.conftest import PASSWORD, csrf_token
 from tests.fixtures.cases import CLERK1_UNIT, CLERK2_UNIT, decide, only_task
 from tests.fixtures.cases import start as start_vacancy_use
 from tests.fixtures.pages import case_id_from, field_error, text_of, user_client
 from tests.fixtures.race import race
 
-YEAR = date.today().year
+YEAR = clock.today().year
 CLERK1_NAME = "绍兴市柯桥区疾病预防控制中心"  # 事业编制: 40 approved, 33 on roll, 7 vacant
 CLERK3_UNIT = "12330621B05000000X"  # 绍兴市柯桥区融媒体中心: 事业编制 30 approved, 31 on roll
 A01_UNIT = "12330621A01000000X"  # 绍兴市柯桥区委办公室: 行政编制 28/26, 工勤编制 3/2
@@ -39,7 +40,7 @@ def line(category="事业编制", channel="公开招聘", count=2, reason="疾�
 
 def plan(unit=CLERK1_UNIT, year=YEAR, lines=None, **overrides):
     data = {"unit": unit, "year": year, "lines": lines if lines is not None else [line()],
-            "team_body": "党组（党委）会议", "team_date": (date.today() - timedelta(days=3)).isoformat(),
+            "team_body": "党组（党委）会议", "team_date": (clock.today() - timedelta(days=3)).isoformat(),
             "team_decision": "经中心党委会研究，同意报送用编计划"}
     data.update(overrides)
     return data
@@ -71,7 +72,7 @@ def approve(api_user, case, opinion="同意"):
 
 
 def meeting(decision="approve", **overrides):
-    data = {"decision": decision, "meeting_date": date.today().isoformat(), "minutes_no": f"主任办公会纪要〔{YEAR}〕12号",
+    data = {"decision": decision, "meeting_date": clock.today().isoformat(), "minutes_no": f"主任办公会纪要〔{YEAR}〕12号",
             "opinion": "会议研究同意" if decision == "approve" else "会议研究认为理由不充分，不予通过"}
     data.update(overrides)
     return data
@@ -114,7 +115,7 @@ def test_annual_plan_approved_reserves_merged_lines_and_issues_the_notice(api, c
     case = approve(reviewer, case)
     assert [(t["name"], t["lane"], t["role"]) for t in case["tasks"]] == [("分管领导审核", "分管领导", "leader")]
     assert figures(clerk)["reserved"] == 0  # nothing is held before the leader approves
-    before_approval = utcnow()
+    before_approval = clock.now()
     case = approve(leader, case, f"同意 {YEAR + 1} 年度用编计划")
     assert case["state"] == "approved" and case["tasks"] == [] and case["finished_at"] is not None
     assert [(h["step"], h["decision"]) for h in case["history"]] == [
@@ -315,7 +316,7 @@ def test_form_errors_name_the_line_and_field(api):
     assert error["fields"]["lines"]["0"]["count"] == ["应在 1 到 200 之间"]
     assert error["fields"]["lines"]["0"]["channel"][0].startswith("请选择有效的选项：公开招聘、考录")
     assert error_of(apply(api("clerk1"), lines=[]), 422)["fields"]["lines"] == ["至少填写 1 条"]
-    future = (date.today() + timedelta(days=2)).isoformat()
+    future = (clock.today() + timedelta(days=2)).isoformat()
     error = error_of(apply(api("clerk1"), team_date=future), 422)
     assert error["fields"]["team_date"] == [f"党组（班子）会议决定日期 {future} 晚于今天；请在会议作出决定后再申请"]
 
@@ -338,7 +339,7 @@ def test_a_full_unit_plans_one_in_for_one_out(api, ctx):
                                 "空编 0 名，本次申请 1 名（满编单位实行“出一进一”，须有人员出编后再申请）")
     unit = ledger.unit_by_code(B06_UNIT)
     person = db.session.scalars(select(Person).where(Person.unit_id == unit.id).order_by(Person.id)).first()
-    person.status, person.left_date, person.left_reason = "left", date.today() - timedelta(days=5), "退休"
+    person.status, person.left_date, person.left_reason = "left", clock.today() - timedelta(days=5), "退休"
     db.session.commit()
     assert started(clerk, unit=B06_UNIT, lines=[line(count=1)])["state"] == "running"
     assert "空编 1 名，本次申请 2 名" in error_of(apply(clerk, "extra_plan", unit=B06_UNIT, lines=[line(count=2)]),
@@ -350,11 +351,11 @@ def test_a_unit_that_filed_an_exit_late_is_refused(api, ctx):
     unit = ledger.unit_by_code(CLERK1_UNIT)
     old, recent = db.session.scalars(select(Person).where(Person.unit_id == unit.id).order_by(Person.id).limit(2))
     # a late exit longer ago than LATE_EXIT_LOOKBACK_DAYS (365) no longer counts
-    old.status, old.left_date, old.left_reason, old.exit_late = "left", date.today() - timedelta(days=366), "辞职", True
+    old.status, old.left_date, old.left_reason, old.exit_late = "left", clock.today() - timedelta(days=366), "辞职", True
     db.session.commit()
     assert started(clerk, year=YEAR + 1, lines=[line(count=1)])["state"] == "running"
 
-    left = date.today() - timedelta(days=40)
+    left = clock.today() - timedelta(days=40)
     recent.status, recent.left_date, recent.left_reason, recent.exit_late = "left", left, "退休", True
     db.session.commit()
     message = (f"{CLERK1_NAME}有逾期办理的出编：{recent.name}（人员编码 {recent.code}）于 {left.isoformat()} 出编，"
@@ -375,10 +376,10 @@ def test_a_very_late_exit_counts_from_the_day_it_was_decided(api, ctx):
     exit_case = Case(number=f"CB-{YEAR}-0099", process_key="staff_exit", version_id=version.id, unit_id=unit.id,
                      started_by_id=db.session.scalar(select(User.id).where(User.username == "clerk1")),
                      state="completed", title="出编", data={}, workflow_json="",
-                     finished_at=utcnow() - timedelta(days=7))
+                     finished_at=clock.now() - timedelta(days=7))
     db.session.add(exit_case)
     db.session.flush()
-    left = date.today() - timedelta(days=400)
+    left = clock.today() - timedelta(days=400)
     person.status, person.left_date, person.left_reason = "left", left, "调出"
     person.exit_late, person.exit_case_id = True, exit_case.id
     db.session.commit()
@@ -509,7 +510,7 @@ def line_fields(*lines):
 
 def page_plan(client, *lines, **overrides):
     data = {"csrf_token": csrf_token(client, "/window/start/annual_plan"), "year": str(YEAR + 1),
-            "team_body": "领导班子会议", "team_date": (date.today() - timedelta(days=1)).isoformat(),
+            "team_body": "领导班子会议", "team_date": (clock.today() - timedelta(days=1)).isoformat(),
             "team_decision": "中心领导班子会议研究同意"}
     data.update(line_fields(*lines))
     data.update(overrides)

@@ -3,11 +3,11 @@ leader, return → resubmit, reject; refused above the approved mid-level count 
 in the message; every bad input with its own Chinese field message and the database
 unchanged; two appointments racing for the last post give one approval and one 409."""
 import re
-from datetime import date
 
 import pytest
 from sqlalchemy import func, select
 
+from bianzhi import clock
 from bianzhi.cases.models import Case, CaseStep, OpenTask
 from bianzhi.extensions import db
 from bianzhi.ledger.models import ChronicleEntry, Department, Person, PostQuota
@@ -36,7 +36,7 @@ def quota(level, code=CLERK1_UNIT):
 
 def post_data(who, **overrides):
     data = {"unit": CLERK1_UNIT, "action": "appoint", "person": who.code, "department": "业务一科",
-            "level": "副职", "doc_no": "柯疾控〔2026〕12号", "effective_date": date.today().isoformat()}
+            "level": "副职", "doc_no": "柯疾控〔2026〕12号", "effective_date": clock.today().isoformat()}
     data.update(overrides)
     return data
 
@@ -279,12 +279,12 @@ def test_person_who_left_cannot_take_a_post(api, ctx):
     clerk, reviewer = api("clerk1"), api("reviewer1")
     who = people_of(holders=False)[0]
     exit_case = clerk.post("/api/v1/cases", json={"process": "staff_exit", "data": {
-        "unit": CLERK1_UNIT, "person": who.code, "reason": "退休", "exit_date": date.today().isoformat()}}).json
+        "unit": CLERK1_UNIT, "person": who.code, "reason": "退休", "exit_date": clock.today().isoformat()}}).json
     decide(reviewer, only_task(exit_case))
     state = ledger_state()
     error = refused(apply(clerk, post_data(who)))
     assert error["fields"] == {"person": [
-        f"{who.name}（{who.code}）已于 {date.today().isoformat()} 出编（{exit_case['number']}），不在编"]}
+        f"{who.name}（{who.code}）已于 {clock.today().isoformat()} 出编（{exit_case['number']}），不在编"]}
     assert ledger_state() == state
 
 
@@ -385,7 +385,7 @@ def test_start_appointment_through_the_page(app, ctx):
     who = people_of(holders=False)[0]
     form = {"csrf_token": csrf_token(clerk, "/window/start/midlevel_post"), "action": "appoint",
             "person": who.code, "department": "质量管理科", "level": "副职", "doc_no": "柯疾控〔2026〕20号",
-            "effective_date": date.today().isoformat()}
+            "effective_date": clock.today().isoformat()}
     response = clerk.post("/window/start/midlevel_post", data=form, content_type="multipart/form-data")
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
     case_id = int(re.search(r"/cases/(\d+)$", response.headers["Location"]).group(1))

@@ -9,6 +9,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from bianzhi import clock
 from bianzhi.accounts.operations import create_user
 from bianzhi.audit.models import AuditEntry
 from bianzhi.extensions import db
@@ -22,7 +23,7 @@ from tests.fixtures.browser import login as browser_login
 from tests.fixtures.cases import CLERK1_UNIT, CLERK2_UNIT, approve_through, start
 
 HEALTH_BUREAU = "12330621A04000000X"  # 卫生健康局: 15 on roll; above 疾控中心 (33) and 人民医院 (57)
-TODAY = date.today()
+TODAY = clock.today()
 
 
 def records(app):

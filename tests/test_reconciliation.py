@@ -13,7 +13,6 @@ from bianzhi import clock
 from bianzhi.extensions import db
 from bianzhi.ledger import reconcile
 from bianzhi.ledger.models import Absorption, Department, Establishment, Person, PostQuota, Unit
-from bianzhi.util import utcnow
 from tests.conftest import login
 from tests.fixtures.cases import CLERK1_UNIT, approve_through, start
 
@@ -67,7 +66,7 @@ def test_planted_mismatches_each_found_with_cause_and_clean_unit_shows_none(app,
         # then the approval is cut to 34: 33 on roll + 3 reserved > 34
         db.session.execute(update(Establishment).where(Establishment.unit_id == b01.id).values(approved=34))
         # and the second case ends without releasing its reservation
-        db.session.execute(update(Case).where(Case.id == stale["id"]).values(state="rejected", finished_at=utcnow()))
+        db.session.execute(update(Case).where(Case.id == stale["id"]).values(state="rejected", finished_at=clock.now()))
         _unit(B06).approval_doc = None  # 机构清: no approval document
         b02 = _unit(B02)
         db.session.execute(update(PostQuota).where(PostQuota.unit_id == b02.id, PostQuota.kind == "midlevel",

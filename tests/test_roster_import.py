@@ -11,6 +11,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import event, func, select
 
+from bianzhi import clock
 from bianzhi.audit.models import AuditEntry
 from bianzhi.extensions import db
 from bianzhi.ledger import idnumber
@@ -20,7 +21,6 @@ from bianzhi.ledger.operations import figures
 from bianzhi.reports import roster_import
 from bianzhi.reports.models import RosterImport
 from bianzhi.reports.operations import ROSTER_HEADER
-from bianzhi.util import utcnow
 from bianzhi.worker import Worker
 from tests.conftest import csrf_token, login
 from tests.fixtures.cases import CLERK1_UNIT, CLERK2_UNIT
@@ -79,7 +79,7 @@ def test_export_edit_import_round_trip(app, runner, tmp_path):
     sheet.append(row(姓名="王晓雨", 身份证号=woman, 入编时间=datetime(2012, 7, 1), 单位="", 单位代码=CLERK1_UNIT))
     workbook.save(path)
     with app.app_context():
-        before_figures, before = figures(unit_of()), utcnow()
+        before_figures, before = figures(unit_of()), clock.now()
     time.sleep(0.01)
 
     result = runner.invoke(args=["import-roster", str(path)])
@@ -106,7 +106,7 @@ def test_export_edit_import_round_trip(app, runner, tmp_path):
         # the ledger on a past date is rebuilt from the deltas: before the import, 33 on roll
         assert figures_as_of(unit, before) == before_figures
         assert [(f["on_roll"], f["vacancy"]) for f in figures(unit)] == [(35, 5)]
-        assert figures_as_of(unit, utcnow()) == figures(unit)
+        assert figures_as_of(unit, clock.now()) == figures(unit)
         audit = db.session.scalars(select(AuditEntry).where(AuditEntry.action.in_(("roster.import", "roster.export")))
                                    .order_by(AuditEntry.id)).all()
         assert [(a.action, a.detail.get("rows"), a.detail.get("imported")) for a in audit] == [
@@ -333,7 +333,7 @@ def test_an_import_that_keeps_failing_says_so_after_the_last_attempt(app, client
     monkeypatch.setattr(roster_import, "import_roster", broken)
     with app.app_context():
         before = on_roll()
-    now = utcnow()
+    now = clock.now()
     for attempt in range(1, MAX_ATTEMPTS + 1):
         assert Worker(app, clock=lambda: now).run_once() == 1
         status = client.get(f"/roster/imports/{number}/status.json").json["status"]
@@ -433,7 +433,7 @@ def test_20000_rows_import_in_one_go(ctx):
     out = io.BytesIO()
     workbook.save(out)
     content = out.getvalue()
-    cdc, before, moment = unit_of(CLERK1_UNIT), on_roll(), utcnow()
+    cdc, before, moment = unit_of(CLERK1_UNIT), on_roll(), clock.now()
     cdc_before = figures(cdc)
     time.sleep(0.01)
     started = time.perf_counter()
@@ -456,7 +456,7 @@ def test_20000_rows_import_in_one_go(ctx):
     assert db.session.scalar(select(func.count()).select_from(ChronicleEntry)
                              .where(ChronicleEntry.action == "import")) == 20000
     assert figures_as_of(cdc, moment) == cdc_before
-    assert figures_as_of(cdc, utcnow()) == figures(cdc)
+    assert figures_as_of(cdc, clock.now()) == figures(cdc)
     # bulk: 1,000 rows a statement for people and for their chronicle (no per-row flush), one audit
     assert Counter(inserts) == {"people": 20, "chronicle": 20, "audit_log": 1}
     assert elapsed < 120, f"20,000 rows took {elapsed:.1f} s"  # 22 s measured at load average 8 on 2 cores

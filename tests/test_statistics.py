@@ -10,6 +10,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select, update
 
+from bianzhi import clock
 from bianzhi.accounts.operations import create_user
 from bianzhi.audit.models import AuditEntry
 from bianzhi.extensions import db
@@ -111,7 +112,7 @@ def _exit_one(app, api):
     """A staff-exit case of clerk2's unit (档案馆), approved: the person leaves today."""
     who = read(app, lambda: people_of(CLERK2_UNIT, holders=False)[0].code)
     response = api("clerk2").post("/api/v1/cases", json={"process": "staff_exit", "data": {
-        "unit": CLERK2_UNIT, "person": who, "reason": "调出", "exit_date": date.today().isoformat(),
+        "unit": CLERK2_UNIT, "person": who, "reason": "调出", "exit_date": clock.today().isoformat(),
         "destination": "绍兴市柯桥区人民医院"}})
     assert response.status_code == 201, response.json
     assert decide(api("reviewer1"), only_task(response.json)).status_code == 200
@@ -138,7 +139,7 @@ def test_a_registration_and_an_exit_move_the_counts_by_exactly_one(app, api):
     assert as_dict(table(after, "category"))["事业编制"] == ["209", "196", "0", "13"]  # one in, one out
     assert table(after, "sex")[-1][:2] == ["合计", "341"]
     assert as_dict(table(after, "education"))["合计"][0] == "341"
-    changes = client.get(f"/statistics/changes?from={date.today().replace(day=1)}&to={date.today()}")
+    changes = client.get(f"/statistics/changes?from={clock.today().replace(day=1)}&to={clock.today()}")
     assert as_dict(table(changes, "changes"))["人员进编"] == ["1", "1"]
     assert as_dict(table(changes, "changes"))["人员出编"] == ["1", "-1"]
 
@@ -149,7 +150,7 @@ def test_the_ledger_on_past_dates_is_replayed_from_the_chronicle(app, api):
     _backdate(app, exited, beijing(2026, 3, 20, 23, 30))  # late evening in Beijing: still 20 March there
     client = user_client(app, "reviewer2")
     expected = {date(2026, 3, 9): (33, 0, 10), date(2026, 3, 10): (34, 0, 10), date(2026, 3, 19): (34, 0, 10),
-                date(2026, 3, 20): (34, 0, 9), date.today(): (34, 0, 9)}
+                date(2026, 3, 20): (34, 0, 9), clock.today(): (34, 0, 9)}
     for day, (cdc, cdc_reserved, archive) in expected.items():
         page = client.get(f"/statistics/ledger?date={day}")
         rows = {(r[0], r[2]): r[3:7] for r in table(page, "ledger") if r[0] != "合计"}
@@ -233,7 +234,7 @@ def test_a_real_merge_counts_once_and_the_ledger_before_it_is_unchanged(app):
         db.session.commit()
     read(app, merge)
     client = user_client(app, "leader1")
-    today, yesterday = date.today(), date.today() - timedelta(days=1)
+    today, yesterday = clock.today(), clock.today() - timedelta(days=1)
     changes = as_dict(table(client.get(f"/statistics/changes?from={today}&to={today}"), "changes"))
     assert (changes["机构合并"], changes["机构撤销"]) == (["1", "—"], ["1", "—"])
     assert changes["人员进编"] == ["0", "0"] and changes["编制划入"] == ["0", "0"]
@@ -288,13 +289,13 @@ def test_exports_are_the_tables_and_are_audited(app):
                                   ("statistics.export", "overview",
                                    ["system", "category", "sex", "age", "education", "post", "post_type",
                                     "person_class", "leadership"],
-                                   date.today().isoformat()),
-                                  ("statistics.export", "ledger", ["ledger"], date.today().isoformat())]
+                                   clock.today().isoformat()),
+                                  ("statistics.export", "ledger", ["ledger"], clock.today().isoformat())]
 
 
 def test_bad_dates_are_refused_in_chinese(app):
     client = user_client(app, "reviewer1")
-    future = client.get(f"/statistics/ledger?date={date.today() + timedelta(days=2)}")
+    future = client.get(f"/statistics/ledger?date={clock.today() + timedelta(days=2)}")
     assert future.status_code == 422 and "不能查询未来日期" in future.get_data(as_text=True)
     assert "日期格式应为 YYYY-MM-DD" in client.get("/statistics?date=2026-13-01").get_data(as_text=True)
     backwards = client.get("/statistics/changes?from=2026-05-01&to=2026-04-01")

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from stdnum.cn import ric
 
+from bianzhi import clock
 from bianzhi.cases.models import Case, CaseStep
 from bianzhi.extensions import db
 from bianzhi.ledger import idnumber
@@ -19,7 +20,7 @@ from tests.conftest import csrf_token, login
 from tests.fixtures.cases import CLERK1_UNIT, CLERK2_UNIT, decide, only_task
 from tests.fixtures.race import race
 
-TODAY = date.today()
+TODAY = clock.today()
 START = TODAY + timedelta(days=7)
 END = latest_end(START, 12)  # one year
 

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from bianzhi import clock
 from bianzhi.audit.models import AuditEntry
 from bianzhi.documents.models import Document, DocumentLink
 from bianzhi.errors import Conflict, ValidationFailed
@@ -19,7 +20,6 @@ from bianzhi.ledger import units as lifecycle
 from bianzhi.ledger.history import figures_as_of
 from bianzhi.ledger.models import Absorption, ChronicleEntry, Department, Establishment, Person, PostQuota, Unit
 from bianzhi.ledger.operations import figure
-from bianzhi.util import utcnow
 from tests.conftest import csrf_token, login
 from tests.fixtures.cases import CLERK1_UNIT, CLERK2_UNIT, start
 from tests.fixtures.pages import tiny_pdf
@@ -53,7 +53,7 @@ def totals():
 def moment():
     """A point strictly between what is done and what comes next (chronicle times are compared)."""
     time.sleep(0.01)
-    now = utcnow()
+    now = clock.now()
     time.sleep(0.01)
     return now
 
@@ -216,7 +216,7 @@ def test_adjust_and_absorb_replay_exactly(ctx):
     assert over.value.message == ("调整后绍兴市柯桥区疾病预防控制中心事业编制核定 30 名，少于在编 33 名与预留 0 名之和，"
                                   "将超编 3 名；如确需调整，请选择「超编消化」并填写消化期限")
     db.session.rollback()
-    target = date.today() + timedelta(days=365)
+    target = clock.today() + timedelta(days=365)
     establishment.adjust_establishment(user(), unit(CLERK1_UNIT), "事业编制", 30, doc(11), absorb_until=target)
     db.session.commit()
     t2 = moment()
@@ -228,13 +228,13 @@ def test_adjust_and_absorb_replay_exactly(ctx):
     db.session.commit()
     assert lifecycle.absorption_warnings(unit(CLERK1_UNIT)) == []
     assert db.session.scalar(select(Absorption.status)) == "closed"
-    assert [as_of(CLERK1_UNIT, t, "事业编制")["approved"] for t in (t0, t1, t2, utcnow())] == [40, 45, 30, 34]
+    assert [as_of(CLERK1_UNIT, t, "事业编制")["approved"] for t in (t0, t1, t2, clock.now())] == [40, 45, 30, 34]
     deltas = [e.delta["approved"] for e in entries(unit(CLERK1_UNIT), "establishment", "adjust")]
     assert deltas == [5, -15, 4]
     # a category the unit never had is added from 0, and replays as absent-before
     establishment.adjust_establishment(user(), unit(CLERK1_UNIT), "工勤编制", 2, doc(13))
     db.session.commit()
-    assert as_of(CLERK1_UNIT, utcnow(), "工勤编制")["approved"] == 2
+    assert as_of(CLERK1_UNIT, clock.now(), "工勤编制")["approved"] == 2
 
 
 def test_transfer_keeps_the_district_total(ctx):
@@ -259,7 +259,7 @@ def test_transfer_keeps_the_district_total(ctx):
         establishment.transfer_establishment(user(), unit(B06_UNIT), unit(CLERK2_UNIT), "事业编制", 1, doc(15))
     db.session.rollback()
     establishment.transfer_establishment(user(), unit(CLERK1_UNIT), unit(CLERK2_UNIT), "事业编制", 3, doc(15),
-                                     absorb_until=date.today() + timedelta(days=90))
+                                     absorb_until=clock.today() + timedelta(days=90))
     db.session.commit()
     assert totals() == district
     assert [w["excess"] for w in lifecycle.absorption_warnings(unit(CLERK1_UNIT))] == [1]
@@ -338,7 +338,7 @@ def test_api_creates_and_adjusts(api):
     over = admin.post(f"/api/v1/units/{CLERK1_UNIT}/establishment", json={
         "category": "事业编制", "approved": 32, "document": {"number": "绍柯编〔2026〕32号", "date": "2026-11-02"}})
     assert over.status_code == 422 and over.json["error"]["code"] == "would_be_over"
-    target = (date.today() + timedelta(days=200)).isoformat()
+    target = (clock.today() + timedelta(days=200)).isoformat()
     absorbed = admin.post(f"/api/v1/units/{CLERK1_UNIT}/establishment", json={
         "category": "事业编制", "approved": 32, "absorb_until": target,
         "document": {"number": "绍柯编〔2026〕32号", "date": "2026-11-02"}})
@@ -432,7 +432,7 @@ def test_an_abolished_unit_leaves_the_lists_and_its_clerk_starts_nothing(app, cl
 
 
 def test_the_unit_page_shows_what_is_to_be_absorbed(app, client):
-    target = date.today() + timedelta(days=365)
+    target = clock.today() + timedelta(days=365)
     with app.app_context():
         establishment.adjust_establishment(user(), unit(CLERK1_UNIT), "事业编制", 30, doc(11), absorb_until=target)
         db.session.commit()

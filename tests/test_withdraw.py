@@ -1,9 +1,10 @@
 """Every process can be withdrawn by its unit until a bureau step has acted on it."""
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
+from bianzhi import clock
 from bianzhi.extensions import db
 from bianzhi.ledger.models import Person, Reservation
 from tests.fixtures.cases import CLERK1_UNIT, application
@@ -16,7 +17,7 @@ def _person_code():
 
 
 def applications():
-    today = date.today()
+    today = clock.today()
     team = {"team_body": "党组（党委）会议", "team_date": (today - timedelta(days=2)).isoformat(),
             "team_decision": "同意"}
     line = {"category": "事业编制", "channel": "调任", "count": 1, "reason": "调任"}

@@ -1,5 +1,6 @@
-"""The platform's clock: `now()` (naive UTC, as timestamps are stored) and `today()` (the date
-in Beijing, which is what working-day deadlines count in).
+"""The platform's clock, the only source of "now" and "today" in product code and tests:
+`now()` (naive UTC, as timestamps are stored) and `today()` (the date in Beijing, which is what
+dates, years, case numbers and working-day deadlines count in, whatever the machine's time zone).
 
 Deadlines, reminders and timers read the time only through here, so a test or the worker can
 put the platform at any moment: `with clock.use(lambda: datetime(2024, 9, 27, 1, 0)): ...`.
@@ -9,14 +10,20 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, time, timedelta, timezone
 
-from .util import LOCAL_TZ, utcnow
+from .util import LOCAL_TZ
 
 _source = ContextVar("bianzhi_clock", default=None)
 
 
+def real_now():
+    """The machine's time as naive UTC: the default source, and what elapsed-time measurements
+    (budgets, timeouts) use when a pinned clock must not stop them."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
 def now():
     source = _source.get()
-    return source() if source is not None else utcnow()
+    return source() if source is not None else real_now()
 
 
 def today():

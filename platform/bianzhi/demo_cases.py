@@ -4,6 +4,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
+from . import clock
 from .accounts.models import User
 from .cases import operations as cases
 from .extensions import db
@@ -44,7 +45,7 @@ class Script:
 def _person(seq, entry=None):
     birth = date(1990, 1, 1) + timedelta(days=97 * seq)
     return {"name": ["陈思远", "王雨桐", "李明轩", "赵可欣", "周子墨", "吴若曦"][seq % 6],
-            "id_number": idnumber.make("330621", birth, 500 + seq), "entry_date": (entry or date.today()).isoformat(),
+            "id_number": idnumber.make("330621", birth, 500 + seq), "entry_date": (entry or clock.today()).isoformat(),
             "education": "大学本科", "post": "专业技术人员"}
 
 
@@ -74,12 +75,12 @@ def vacancy_use_cases(s):
 
 
 def _team(days_ago=5):
-    return {"team_body": "党组（党委）会议", "team_date": (date.today() - timedelta(days=days_ago)).isoformat(),
+    return {"team_body": "党组（党委）会议", "team_date": (clock.today() - timedelta(days=days_ago)).isoformat(),
             "team_decision": "经单位党组会议研究，同意报送本用编计划"}
 
 
 def plan_cases(s):
-    year = date.today().year
+    year = clock.today().year
     cdc, archive = _unit("B01").code, _unit("B02").code
     plan = s.start("clerk1", "annual_plan", dict(_team(), unit=cdc, year=year, lines=[
         {"category": "事业编制", "channel": "公开招聘", "count": 2, "reason": "检验科、应急办公开招聘专业技术人员"}]))
@@ -92,7 +93,7 @@ def plan_cases(s):
 
 
 def temp_staff_cases(s):
-    start = date.today()
+    start = clock.today()
     end = date(start.year + 1, start.month, 1) - timedelta(days=1)
     cdc, archive = _unit("B01").code, _unit("B02").code
     waiting = s.start("clerk1", "temp_staff", {"unit": cdc, "count": 2, "posts": "核酸检测辅助、样本转运",
@@ -116,7 +117,7 @@ def _people(suffix, count, holders=False):
 
 
 def exit_cases(s):
-    today = date.today()
+    today = clock.today()
     media, (oldest, second, third) = _people("B05", 3)  # 融媒体中心, over establishment: exits help
     done = s.start("clerk3", "staff_exit", {"unit": media.code, "person": oldest.code, "reason": "退休",
                                             "exit_date": (today - timedelta(days=3)).isoformat(),
@@ -131,7 +132,7 @@ def exit_cases(s):
 
 
 def post_cases(s):
-    today = date.today().isoformat()
+    today = clock.today().isoformat()
     cdc, (first, second) = _people("B01", 2)
     done = s.start("clerk1", "midlevel_post", {"unit": cdc.code, "action": "appoint", "person": first.code,
                                                "department": "业务二科", "level": "副职",

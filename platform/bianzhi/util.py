@@ -1,13 +1,8 @@
 """Small shared helpers."""
 import gc
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import timezone
 from zoneinfo import ZoneInfo
-
-
-def utcnow():
-    """Naive UTC timestamp (stored the same way on SQLite and PostgreSQL)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")

@@ -3,7 +3,7 @@
 chinese-calendar knows the years the State Council has announced; for a later year we count
 Monday to Friday, and `is_estimated` says so, until the package is updated.
 """
-from datetime import date, timedelta
+from datetime import timedelta
 from functools import lru_cache
 
 import chinese_calendar
@@ -51,6 +51,3 @@ def workdays_between(start, end):
         count += is_workday(current)
     return count
 
-
-def today():
-    return date.today()

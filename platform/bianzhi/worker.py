@@ -28,7 +28,6 @@ from .inbox.models import Job
 from .notifications import mail
 from .notices import operations as notices
 from .reports import roster_import
-from .util import utcnow
 
 log = logging.getLogger("bianzhi.worker")
 
@@ -58,7 +57,7 @@ def backoff(attempts):
 class Worker:
     def __init__(self, app, clock=None, lease=timedelta(minutes=5), name="worker"):
         self.app = app
-        self.clock = clock or utcnow  # the real time, unless a test gives another
+        self.clock = clock or clock.now  # the real time, unless a test gives another
         self.lease = lease
         self.name = name
         self.stop = threading.Event()

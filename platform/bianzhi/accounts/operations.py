@@ -6,11 +6,12 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
+from .. import clock
 from ..audit.models import AuditEntry
 from ..audit.operations import record as audit
 from ..errors import TooManyRequests, Unauthorized, ValidationFailed
 from ..extensions import db
-from ..util import local, utcnow
+from ..util import local
 from .models import ROLES, ApiToken, User, UserRole
 
 MIN_PASSWORD = 8
@@ -57,7 +58,7 @@ def authenticate(username, password, ip=None):
     LOGIN_LOCK_MINUTES) and per address; the caller commits even when this raises, so that
     failures are remembered."""
     cfg = current_app.config
-    now = utcnow()
+    now = clock.now()
     window = now - timedelta(minutes=cfg["LOGIN_LOCK_MINUTES"])
     if ip:
         recent = db.session.scalar(select(func.count()).select_from(AuditEntry).where(
@@ -92,7 +93,7 @@ def unlock(user, actor=None):
 def revoke_token(token, ip=None):
     row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == ApiToken.digest(token or "")))
     if row is not None and row.revoked_at is None:
-        row.revoked_at = utcnow()
+        row.revoked_at = clock.now()
         audit(row.user, "token.revoke", f"user:{row.user_id}", ip=ip)
 
 
@@ -100,7 +101,7 @@ def issue_token(user, ip=None, hours=None):
     token = secrets.token_urlsafe(32)
     hours = hours or current_app.config["API_TOKEN_HOURS"]
     db.session.add(ApiToken(token_hash=ApiToken.digest(token), user_id=user.id,
-                            expires_at=utcnow() + timedelta(hours=hours)))
+                            expires_at=clock.now() + timedelta(hours=hours)))
     audit(user, "token.issue", f"user:{user.id}", ip=ip)
     return token
 
@@ -109,6 +110,6 @@ def user_for_token(token):
     # token, user, unit and roles in one statement (every API call starts here)
     row = db.session.scalars(select(ApiToken).where(ApiToken.token_hash == ApiToken.digest(token or ""))
                              .options(joinedload(ApiToken.user).joinedload(User.role_rows))).unique().first()
-    if row is None or row.revoked_at is not None or row.expires_at < utcnow() or not row.user.active:
+    if row is None or row.revoked_at is not None or row.expires_at < clock.now() or not row.user.active:
         raise Unauthorized("令牌无效或已过期，请重新获取", code="bad_token")
     return row.user

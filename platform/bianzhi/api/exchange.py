@@ -6,12 +6,12 @@ from datetime import date
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context
 from sqlalchemy import select
 
+from .. import clock
 from ..audit.operations import record
 from ..errors import Forbidden, ValidationFailed
 from ..extensions import csrf, db
 from ..ledger.history import figures_as_of
 from ..ledger.models import Department, Establishment, Person, PostQuota, TempStaff, Unit
-from ..util import utcnow
 from ..web.errors import commit
 from .views import token_required
 
@@ -28,10 +28,10 @@ def headcounts():
     if not user.has_role("finance", "admin", "auditor", "leader"):
         raise Forbidden("无权读取人员编制统计数据")
     try:
-        on = date.fromisoformat(request.args["date"]) if request.args.get("date") else date.today()
+        on = date.fromisoformat(request.args["date"]) if request.args.get("date") else clock.today()
     except ValueError:
         raise ValidationFailed("日期格式应为 YYYY-MM-DD", fields={"date": ["日期格式应为 YYYY-MM-DD"]}) from None
-    if on > date.today():
+    if on > clock.today():
         raise ValidationFailed("不能查询未来日期", fields={"date": ["不能查询未来日期"]})
     units = []
     for unit in db.session.scalars(select(Unit).order_by(Unit.code)):
@@ -69,7 +69,7 @@ def ledger_export():
     units = {u.id: u for u in db.session.scalars(select(Unit))}
 
     def generate():
-        yield '{"format": "%s", "exported_at": "%s", "units": [' % (LEDGER_FORMAT, utcnow().isoformat() + "Z")
+        yield '{"format": "%s", "exported_at": "%s", "units": [' % (LEDGER_FORMAT, clock.now().isoformat() + "Z")
         for i, unit in enumerate(sorted(units.values(), key=lambda u: u.code)):
             item = _row(unit, UNIT_FIELDS)
             item["parent"] = units[unit.parent_id].code if unit.parent_id else None

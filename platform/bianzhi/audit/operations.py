@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, text
 
+from .. import clock
 from ..extensions import db
-from ..util import utcnow
 from .models import AuditEntry
 
 GENESIS = "0" * 64
@@ -36,7 +36,7 @@ def record(user, action, target=None, ip=None, **detail):
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
     prev = conn.execute(_HEAD).scalar() or GENESIS
-    at = utcnow()
+    at = clock.now()
     user_id = user.id if user is not None else None
     detail = json.loads(json.dumps(detail, ensure_ascii=False, default=str))  # as it will read back
     conn.execute(_TABLE.insert(), {"at": at, "user_id": user_id, "action": action, "target": target,

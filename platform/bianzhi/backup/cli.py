@@ -6,7 +6,9 @@ import click
 from flask import current_app
 from flask_migrate import upgrade
 
+from .. import clock
 from ..extensions import db
+from ..util import local
 from .operations import BackupError, restore, write
 
 
@@ -16,7 +18,7 @@ def register(app):
     def backup_cmd(out_path):
         """Write a consistent, checksummed archive of the whole database while the app serves."""
         path = Path(out_path or Path(current_app.instance_path) / "backups" /
-                    time.strftime("bianzhi-%Y%m%d-%H%M%S.tar.gz"))
+                    local(clock.now(), "bianzhi-%Y%m%d-%H%M%S.tar.gz"))
         path.parent.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         partial = path.with_suffix(path.suffix + ".part")

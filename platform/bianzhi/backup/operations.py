@@ -16,8 +16,8 @@ from datetime import date, datetime
 
 from sqlalchemy import Date, DateTime, LargeBinary, insert, select, text
 
+from .. import clock
 from ..extensions import db
-from ..util import utcnow
 
 FORMAT = "bianzhi-backup/1"
 
@@ -53,7 +53,7 @@ def _revision(conn):
 def write(out):
     """Write the archive to the binary file `out`; return the manifest."""
     tables = db.metadata.sorted_tables
-    manifest = {"format": FORMAT, "created_at": utcnow().isoformat(), "tables": []}
+    manifest = {"format": FORMAT, "created_at": clock.now().isoformat(), "tables": []}
     with db.engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))

@@ -2,10 +2,10 @@
 by the ledger's topic modules), states and notices set by events."""
 from dataclasses import dataclass
 
+from .. import clock
 from ..ledger import registered  # noqa: F401  registers the rules and operations below
 from ..ledger import vacancy
 from ..processes.registry import OPERATIONS, RULES
-from ..util import utcnow
 from .signals import milestone_reached
 
 
@@ -41,6 +41,6 @@ def set_state(ctx, state):
     case = ctx.case
     case.state = state
     if state in ("rejected", "completed", "withdrawn"):
-        case.finished_at = utcnow()
+        case.finished_at = clock.now()
         vacancy.release(ctx.user, case)
 

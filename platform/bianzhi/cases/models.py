@@ -10,7 +10,6 @@ from ..accounts.models import BUREAU_READERS
 from ..extensions import db
 from ..inbox.models import Delegation
 from ..ledger.policy import setting
-from ..util import utcnow
 from ..workdays import add_workdays
 
 STATES = ("running", "approved", "rejected", "withdrawn", "completed")
@@ -52,8 +51,8 @@ class Case(db.Model):
     data: Mapped[dict] = mapped_column(JSON, default=dict)  # latest application data, for display
     workflow_json: Mapped[str] = deferred(mapped_column(Text))  # serializer output, byte for byte
     revision: Mapped[int] = mapped_column(default=1)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now)
     finished_at: Mapped[datetime | None]
 
     __mapper_args__ = {"version_id_col": revision}
@@ -98,7 +97,7 @@ class OpenTask(db.Model):
     form_key: Mapped[str | None] = mapped_column(String(64))
     due_date: Mapped[date | None]
     sort_due: Mapped[date] = mapped_column(default=_sort_due)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     assigned_at: Mapped[datetime | None]
@@ -182,7 +181,7 @@ class CaseStep(db.Model):
     decision: Mapped[str] = mapped_column(String(16))
     opinion: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict] = mapped_column(JSON, default=dict)
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    at: Mapped[datetime] = mapped_column(default=clock.now)
 
     user = relationship("User", lazy="joined", foreign_keys=[user_id])
     on_behalf_of = relationship("User", foreign_keys=[on_behalf_of_id])
@@ -204,7 +203,7 @@ class Attachment(db.Model):
     sha256: Mapped[str] = mapped_column(String(64))
     content: Mapped[bytes] = deferred(mapped_column(LargeBinary))
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    uploaded_at: Mapped[datetime] = mapped_column(default=clock.now)
 
 
 class CaseSequence(db.Model):

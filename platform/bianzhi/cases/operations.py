@@ -6,7 +6,6 @@ state, open-task rows, ledger changes and audit entry therefore land together or
 import hashlib
 import io
 import zipfile
-from datetime import date
 from pathlib import PurePath
 
 from flask import current_app
@@ -27,7 +26,7 @@ from ..inbox.models import Delegation
 from ..processes import forms as formlib
 from ..processes import operations as processes
 from ..processes.registry import TITLES
-from ..util import local, utcnow
+from ..util import local
 from ..workdays import add_workdays
 from .effects import Context, check_rule, on_step, set_state
 from .models import Attachment, Case, CaseSequence, CaseStep, OpenTask, sort_due_of
@@ -55,7 +54,7 @@ def _validate_form(version, form_key, data):
 def next_numbers(prefix, count):
     """`count` case numbers (KBSY-2026-0001 …) as one block of a per-prefix, per-year counter
     row, incremented atomically."""
-    year = date.today().year
+    year = clock.today().year
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     db.session.execute(insert(CaseSequence).values(prefix=prefix, year=year, last=0)
@@ -336,7 +335,7 @@ def complete_task(user, task_id, data, files=(), ip=None):
     db.session.connection().execute(CaseStep.__table__.insert(), {
         "case_id": case.id, "task_id": task.id, "bpmn_id": task.bpmn_id, "name": task.name, "role": task.role,
         "user_id": user.id, "decision": decision, "on_behalf_of_id": principal.id if principal.id != user.id else None,
-        "opinion": values.get("opinion"), "data": values, "at": utcnow()})
+        "opinion": values.get("opinion"), "data": values, "at": clock.now()})
     run = adapter.Run.load(parsed, case.workflow_json)
     _run_engine(run.complete, task.id, values, on_step(ctx))
     if element.id == parsed.first_user_task().id:
@@ -356,9 +355,9 @@ def _save_run(case, run, user, open_rows=None):
     if run.completed and case.finished_at is None:
         if case.state == "running":
             case.state = "completed"
-        case.finished_at = utcnow()
+        case.finished_at = clock.now()
     case.workflow_json = run.dump()
-    case.updated_at = utcnow()
+    case.updated_at = clock.now()
     _sync_open_tasks(case, run, user, open_rows)
 
 

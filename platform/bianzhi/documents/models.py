@@ -4,8 +4,8 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from .. import clock
 from ..extensions import db
-from ..util import utcnow
 
 KINDS = ("批复", "三定规定", "通知", "会议纪要", "其他")
 
@@ -29,7 +29,7 @@ class Document(db.Model):
     pdf_sha256: Mapped[str | None] = mapped_column(String(64))
     pdf_size: Mapped[int | None]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     created_by = relationship("User")
     links = relationship("DocumentLink", back_populates="document", order_by="DocumentLink.id",
@@ -46,7 +46,7 @@ class DocumentLink(db.Model):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     chronicle_id: Mapped[int | None] = mapped_column(ForeignKey("chronicle.id"), index=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     document = relationship("Document", back_populates="links")
     unit = relationship("Unit")

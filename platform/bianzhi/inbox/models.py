@@ -5,9 +5,9 @@ from datetime import date, datetime
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from .. import clock
 from ..accounts.models import User
 from ..extensions import db
-from ..util import utcnow
 
 
 class Delegation(db.Model):
@@ -23,7 +23,7 @@ class Delegation(db.Model):
     start_date: Mapped[date]
     end_date: Mapped[date]
     note: Mapped[str | None] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
     revoked_at: Mapped[datetime | None]
 
     principal = relationship("User", foreign_keys=[principal_id])
@@ -58,7 +58,7 @@ class SavedFilter(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(40))
     query: Mapped[dict] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
 
 class CaseCopy(db.Model):
@@ -71,7 +71,7 @@ class CaseCopy(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     note: Mapped[str | None] = mapped_column(String(200))
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    at: Mapped[datetime] = mapped_column(default=clock.now)
     read_at: Mapped[datetime | None]
 
     case = relationship("Case", lazy="joined")
@@ -89,7 +89,7 @@ class Urge(db.Model):
     step: Mapped[str] = mapped_column(String(200))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     note: Mapped[str | None] = mapped_column(String(200))
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    at: Mapped[datetime] = mapped_column(default=clock.now)
 
     user = relationship("User", lazy="joined")
 
@@ -121,5 +121,5 @@ class Job(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
     done_at: Mapped[datetime | None]

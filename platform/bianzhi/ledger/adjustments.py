@@ -6,6 +6,7 @@ from datetime import date
 
 from sqlalchemy import select
 
+from .. import clock
 from ..errors import Conflict, Forbidden, ValidationFailed
 from ..extensions import db
 from ..processes.registry import operation, rule, title
@@ -90,8 +91,8 @@ def decision_approval(case, data):
     number) and date."""
     number = (data.get("minutes_no") or "").strip() or f"编制调整决定 {case.number}"
     when = data.get("meeting_date")
-    issued_on = date.fromisoformat(when) if when else date.today()
-    return Approval(number=number, issued_on=min(issued_on, date.today()),
+    issued_on = date.fromisoformat(when) if when else clock.today()
+    return Approval(number=number, issued_on=min(issued_on, clock.today()),
                     title=f"主任办公会决定：{case.unit.name}{case.title}", case=case)
 
 

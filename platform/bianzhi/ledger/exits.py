@@ -5,7 +5,7 @@ from datetime import date, timedelta, timezone
 
 from sqlalchemy import null, select
 
-from .. import workdays
+from .. import clock, workdays
 from ..errors import Conflict, Forbidden, ValidationFailed
 from ..extensions import db
 from ..processes.registry import operation, rule, title
@@ -145,7 +145,7 @@ def check_exit(unit, values, case=None):
         problems.add("reason", "出编原因应为：" + "、".join(reasons))
     exit_date = date.fromisoformat(values["exit_date"])
     limit = setting("EXIT_FUTURE_LIMIT_DAYS")
-    latest = workdays.today() + timedelta(days=limit)
+    latest = clock.today() + timedelta(days=limit)
     if exit_date > latest:
         problems.add("exit_date", f"出编时间最多只能提前 {limit} 天申报，不能晚于 {latest.isoformat()}")
     if person is not None and exit_date < person.entry_date:

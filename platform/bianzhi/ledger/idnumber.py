@@ -11,6 +11,7 @@ from functools import lru_cache
 from stdnum import numdb
 from stdnum.cn import ric
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
+from .. import clock
 
 
 class InvalidIdNumber(ValueError):
@@ -55,7 +56,7 @@ def parse(value):
         raise InvalidIdNumber("身份证号格式不正确（出生日期无效或含非法字符）") from None
     if not _region_known(number[:6], birth.year):
         raise InvalidIdNumber("身份证号的地区码不存在")
-    if birth > date.today():
+    if birth > clock.today():
         raise InvalidIdNumber("身份证号中的出生日期晚于今天")
     sex = "男" if int(number[16]) % 2 == 1 else "女"
     return IdInfo(number, birth, sex)

@@ -4,8 +4,8 @@ from datetime import date, datetime
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
+from .. import clock
 from ..extensions import db
-from ..util import utcnow
 
 CATEGORIES = ("行政编制", "事业编制", "工勤编制", "政法专项编制")
 FUNDING = ("全额", "差额", "自收自支")
@@ -83,7 +83,7 @@ class Person(db.Model):
     left_reason: Mapped[str | None] = mapped_column(String(32))
     exit_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     exit_late: Mapped[bool] = mapped_column(default=False)  # filed after the exit deadline
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     unit = relationship("Unit", foreign_keys=[unit_id])
     department = relationship("Department")
@@ -111,7 +111,7 @@ class Reservation(db.Model):
     count: Mapped[int]
     used: Mapped[int] = mapped_column(default=0)
     status: Mapped[str] = mapped_column(String(8), default="active")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     @property
     def remaining(self):
@@ -122,7 +122,7 @@ class ChronicleEntry(db.Model):
     """沿革: one entry per ledger change, before -> after, with the case that caused it."""
     __tablename__ = "chronicle"
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
@@ -175,7 +175,7 @@ class TempQuota(db.Model):
     funding: Mapped[str] = mapped_column(String(32))
     start_date: Mapped[date]
     end_date: Mapped[date]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
 
 class TempStaff(db.Model):
@@ -197,7 +197,7 @@ class TempStaff(db.Model):
     start_date: Mapped[date]
     end_date: Mapped[date]
     status: Mapped[str] = mapped_column(String(8), default="active")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
 
 class Absorption(db.Model):
@@ -217,7 +217,7 @@ class Absorption(db.Model):
     status: Mapped[str] = mapped_column(String(8), default="open")
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
     closed_at: Mapped[datetime | None]
 
 
@@ -232,7 +232,7 @@ class PersonPhoto(db.Model):
     sha256: Mapped[str] = mapped_column(String(64))
     content: Mapped[bytes] = deferred(mapped_column(LargeBinary))
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    uploaded_at: Mapped[datetime] = mapped_column(default=clock.now)
 
 
 class FinanceHeadcount(db.Model):
@@ -248,4 +248,4 @@ class FinanceHeadcount(db.Model):
     as_of: Mapped[date]
     source: Mapped[str] = mapped_column(String(64))
     reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    reported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reported_at: Mapped[datetime] = mapped_column(default=clock.now)

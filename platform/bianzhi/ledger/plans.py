@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import or_, select
 
+from .. import clock
 from ..cases.models import Case
 from ..errors import Conflict, Forbidden, ValidationFailed
 from ..extensions import db
@@ -35,7 +36,7 @@ def _own_unit(user, values):
 def allowed_years(kind, today=None):
     """年度用编计划: this year or next (units apply for next year's places; this year's are
     accepted too). 用编计划增加: this year only."""
-    year = (today or date.today()).year
+    year = (today or clock.today()).year
     return (year, year + 1) if kind == ANNUAL else (year,)
 
 
@@ -54,7 +55,7 @@ def check_year(kind, year, today=None):
 def check_decision_date(values, today=None):
     """The unit's leadership team must have decided before the unit applies."""
     when = values.get("team_date")
-    if when and date.fromisoformat(when) > (today or date.today()):
+    if when and date.fromisoformat(when) > (today or clock.today()):
         message = f"党组（班子）会议决定日期 {when} 晚于今天；请在会议作出决定后再申请"
         raise ValidationFailed(message, fields={"team_date": [message]})
 
@@ -63,7 +64,7 @@ def late_exits(unit, today=None):
     """[(person, exit case or None)] for people of `unit` whose exit was filed late, where the
     exit date or the day the exit case was decided lies within the lookback window. Counting
     the decision day too keeps a very late filing (exit date long ago) from escaping."""
-    since = (today or date.today()) - timedelta(days=setting("LATE_EXIT_LOOKBACK_DAYS"))
+    since = (today or clock.today()) - timedelta(days=setting("LATE_EXIT_LOOKBACK_DAYS"))
     rows = db.session.execute(
         select(Person, Case).outerjoin(Case, Case.id == Person.exit_case_id)
         .where(Person.unit_id == unit.id, Person.exit_late.is_(True),
@@ -194,7 +195,7 @@ def reserve_lines(user, case, unit, year, lines):
     """Reserve the approved plan lines: one Reservation(kind='plan') per (category, channel).
     Re-checked under the establishment row locks, so of two plans racing for the last places
     one is approved and the other gets a Conflict with the figures."""
-    if year < date.today().year:
+    if year < clock.today().year:
         raise Conflict(f"计划年度 {year} 年已过，不能再核准预留编制；请退回单位修改计划年度，或不予通过",
                        code="plan_year_past")
     merged = merge_lines(lines)
@@ -239,7 +240,7 @@ def expire_plan_lines(user=None, today=None):
     """Year end: close the plan lines of past years and give their unused places back to the
     vacancy (a plan is for its year and is not carried over). For a year-end job or CLI
     command; nothing calls it on its own yet. Returns the lines closed."""
-    year = (today or date.today()).year
+    year = (today or clock.today()).year
     lines = db.session.scalars(select(Reservation).where(Reservation.kind == "plan", Reservation.status == "active",
                                                          Reservation.year < year)
                                .order_by(Reservation.unit_id, Reservation.category, Reservation.id)).all()

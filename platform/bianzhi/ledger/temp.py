@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from .. import clock
 from ..cases.models import Case
 from ..errors import Conflict, Forbidden, ValidationFailed
 from ..extensions import db
@@ -39,7 +40,7 @@ def _date(value):
 def check_application(values, today=None):
     """Field errors of an application: end after start, at most TEMP_MAX_MONTHS, start not
     more than 30 days back. Raises ValidationFailed naming every field at once."""
-    today = today or date.today()
+    today = today or clock.today()
     start, end = _date(values["start_date"]), _date(values["end_date"])
     errors = {}
     if int(values["count"]) < 1:

@@ -22,7 +22,6 @@ from ..cases.models import Case
 from ..documents import operations as documents
 from ..errors import Conflict, ValidationFailed
 from ..extensions import db
-from ..util import utcnow
 from .models import (CATEGORIES, FUNDING, Absorption, Department, Establishment, Person, PostQuota,
                      Reservation, TempQuota, TempStaff, Unit)
 from .operations import chronicle, figure, figures
@@ -62,7 +61,7 @@ def approval_from(values, default_title=""):
         except ValueError:
             errors["doc_date"] = ["批准日期格式应为 YYYY-MM-DD"]
         else:
-            if issued_on > date.today():
+            if issued_on > clock.today():
                 errors["doc_date"] = [f"批准日期 {when} 晚于今天"]
     title = str(values.get("doc_title") or "").strip()[:200] or default_title
     if errors:
@@ -164,7 +163,7 @@ def close_absorbed(unit):
     for rec in db.session.scalars(select(Absorption).where(Absorption.unit_id == unit.id, Absorption.status == "open")):
         fig = figs.get(rec.category)
         if fig is None or fig["on_roll"] + fig["reserved"] <= fig["approved"]:
-            rec.status, rec.closed_at = "closed", utcnow()
+            rec.status, rec.closed_at = "closed", clock.now()
 
 
 def absorb(user, unit, category, excess, absorb_until, approval, why):
@@ -172,7 +171,7 @@ def absorb(user, unit, category, excess, absorb_until, approval, why):
     if absorb_until is None:
         raise ValidationFailed(f"{why}，将超编 {excess} 名；如确需调整，请选择「超编消化」并填写消化期限",
                                fields={"approved": [why]}, code="would_be_over")
-    if absorb_until <= date.today():
+    if absorb_until <= clock.today():
         raise ValidationFailed("消化期限应晚于今天", fields={"absorb_until": ["消化期限应晚于今天"]})
     rec = Absorption(unit_id=unit.id, category=category, excess=excess, target_date=absorb_until,
                      document=approval.number, user_id=user.id if user else None,

@@ -5,6 +5,7 @@ from datetime import date
 
 from sqlalchemy import select
 
+from .. import clock
 from ..errors import Conflict, Forbidden, ValidationFailed
 from ..extensions import db
 from ..processes.registry import operation, rule
@@ -63,7 +64,7 @@ def _draw(lines, count):
 def reserve(user, case, unit, category, count, channel=None, year=None):
     """Hold `count` places for an approved case. Exactly one of two concurrent approvals for
     the last places wins; the other gets a Conflict with the figures."""
-    year = year or date.today().year
+    year = year or clock.today().year
     lock_establishment(unit, category)
     fig = figure(unit, category)
     if channel in setting("RECRUITMENT_CHANNELS"):
@@ -208,7 +209,7 @@ def vacancy_available(ctx, values):
     user = ctx.user
     if values.get("unit") != user.unit.code:
         raise Forbidden("只能为本单位申请", fields={"unit": [f"只能为本单位（{user.unit.name}，{user.unit.code}）申请"]})
-    check_application(user.unit, values["category"], values["count"], values.get("channel"), date.today().year)
+    check_application(user.unit, values["category"], values["count"], values.get("channel"), clock.today().year)
 
 
 @rule("registration_people")

@@ -4,8 +4,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
+from .. import clock
 from ..extensions import db
-from ..util import utcnow
 
 
 class Notice(db.Model):
@@ -17,7 +17,7 @@ class Notice(db.Model):
     verify_code: Mapped[str] = mapped_column(String(32), unique=True)
     html: Mapped[str] = deferred(mapped_column(Text))
     pdf: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
-    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    issued_at: Mapped[datetime] = mapped_column(default=clock.now)
     rendered_at: Mapped[datetime | None]
 
     case = relationship("Case", lazy="joined")

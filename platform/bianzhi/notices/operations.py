@@ -11,13 +11,13 @@ import secrets
 from flask import current_app, has_request_context, render_template, url_for
 from sqlalchemy import select, update
 
+from .. import clock
 from ..cases.models import DECISION_LABELS, CaseStep
 from ..cases.signals import milestone_reached
 from ..errors import NotFound
 from ..extensions import db
 from ..inbox.models import Job
 from ..ledger.models import Person, TempStaff
-from ..util import utcnow
 from . import render
 from .models import Notice
 
@@ -47,7 +47,7 @@ def issue(case, user, element):
     temp_staff = db.session.scalars(select(TempStaff).where(TempStaff.case_id == case.id)
                                     .order_by(TempStaff.id)).all()
     code = _code()
-    issued_at = utcnow()
+    issued_at = clock.now()
     context = {
         "title": props.get("notice_title") or element.name,
         "case": {"number": case.number, "process": case.version.name, "title": case.title,
@@ -73,7 +73,7 @@ def issue(case, user, element):
     db.session.flush()
     # the PDF is rendered by the worker after this commits (WeasyPrint takes a process to ~800 MB
     # with the CJK fonts: better the worker's than a web server's), or on first download if sooner
-    db.session.add(Job(kind="notice_pdf", key=f"notice_pdf:{notice.id}", run_at=utcnow(), case_id=case.id,
+    db.session.add(Job(kind="notice_pdf", key=f"notice_pdf:{notice.id}", run_at=clock.now(), case_id=case.id,
                        payload={"notice_id": notice.id}))
     return notice
 
@@ -95,7 +95,7 @@ def pdf_of(notice):
     """The notice's PDF: the one the worker rendered, else rendered now from the stored HTML and kept."""
     if notice.pdf is None:
         notice.pdf = _render(notice.html)
-        notice.rendered_at = utcnow()
+        notice.rendered_at = clock.now()
         db.session.flush()
     return notice.pdf
 
@@ -111,7 +111,7 @@ def render_pdf_job(payload):
     db.session.rollback()
     pdf = _render(html)
     db.session.execute(update(Notice).where(Notice.id == notice_id, Notice.pdf.is_(None))
-                       .values(pdf=pdf, rendered_at=utcnow()))
+                       .values(pdf=pdf, rendered_at=clock.now()))
     db.session.commit()
 
 

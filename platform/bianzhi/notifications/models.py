@@ -4,8 +4,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from .. import clock
 from ..extensions import db
-from ..util import utcnow
 
 KINDS = {"urge": "催办", "remind": "到期提醒", "escalate": "超期督办", "transfer": "转办", "cc": "抄送",
          "case": "案件进展", "timer": "自动处理", "delegation": "委托"}
@@ -21,7 +21,7 @@ class Notification(db.Model):
     body: Mapped[str | None] = mapped_column(Text)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     link: Mapped[str | None] = mapped_column(String(200))  # a path inside the platform
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
     read_at: Mapped[datetime | None]
 
     case = relationship("Case")
@@ -37,4 +37,4 @@ class MailAddress(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     email: Mapped[str] = mapped_column(String(254))
     enabled: Mapped[bool] = mapped_column(default=True)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now)

@@ -12,11 +12,11 @@ from flask import current_app
 from lxml import etree
 from sqlalchemy import select
 
+from .. import clock
 from ..accounts.models import ROLES
 from ..audit.operations import record as audit
 from ..errors import Conflict, DefinitionError, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
-from ..util import utcnow
 from . import lint
 from . import operations as processes
 from .models import ProcessDraft, ProcessVersion
@@ -234,7 +234,7 @@ def save_draft(user, key, bpmn_xml, forms, ip=None):
     draft.dmn_json = json.dumps(decisions_for(bpmn_xml, json.loads(draft.dmn_json or "{}")), ensure_ascii=False)
     draft.updated_by_id = user.id
     draft.updated_by = user
-    draft.updated_at = utcnow()
+    draft.updated_at = clock.now()
     db.session.flush()
     audit(user, "process.draft_save", f"process:{key}", ip=ip, based_on=base.version if base else None,
           forms=sorted(forms))

@@ -4,8 +4,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
+from .. import clock
 from ..extensions import db
-from ..util import utcnow
 
 
 class ProcessVersion(db.Model):
@@ -21,7 +21,7 @@ class ProcessVersion(db.Model):
     forms_json: Mapped[str] = deferred(mapped_column(Text))  # {"form key": {...form...}}, as deployed
     dmn_json: Mapped[str] = deferred(mapped_column(Text, default="{}"))  # {"file.dmn": "<xml>"} it calls
     comment: Mapped[str | None] = mapped_column(Text)
-    deployed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deployed_at: Mapped[datetime] = mapped_column(default=clock.now)
     deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     deployed_by = relationship("User")
@@ -39,7 +39,7 @@ class ProcessDraft(db.Model):
     dmn_json: Mapped[str] = mapped_column(Text, default="{}")  # decision tables it calls, as deployed
     based_on_version_id: Mapped[int | None] = mapped_column(ForeignKey("process_versions.id"))
     updated_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     based_on = relationship("ProcessVersion")
     updated_by = relationship("User")

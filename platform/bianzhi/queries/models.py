@@ -4,8 +4,8 @@ from datetime import datetime
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from .. import clock
 from ..extensions import db
-from ..util import utcnow
 
 
 class SavedQuery(db.Model):
@@ -19,7 +19,7 @@ class SavedQuery(db.Model):
     target: Mapped[str] = mapped_column(String(8))
     definition: Mapped[dict] = mapped_column(JSON)
     shared: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     owner = relationship("User")
 
@@ -41,7 +41,7 @@ class QualityRule(db.Model):
     severity: Mapped[str] = mapped_column(String(8), default="warning")
     active: Mapped[bool] = mapped_column(default=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
 
 class QualityFinding(db.Model):
@@ -60,7 +60,7 @@ class QualityFinding(db.Model):
     entity_id: Mapped[int]
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     status: Mapped[str] = mapped_column(String(8), default="open")
-    found_at: Mapped[datetime] = mapped_column(default=utcnow)
+    found_at: Mapped[datetime] = mapped_column(default=clock.now)
     fixed_at: Mapped[datetime | None]
     message: Mapped[str] = mapped_column(Text)
 

@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from .. import clock
 from ..extensions import db
-from ..util import utcnow
 
 IMPORT_STATUSES = ("previewed", "queued", "running", "done", "failed")
 IMPORT_MODES = ("all", "valid")  # all: nothing if any row is refused; valid: the valid rows only
@@ -37,7 +37,7 @@ class RosterImport(db.Model):
     # the preview (or the failed import's) findings, per-unit counts and warnings
     report: Mapped[dict] = mapped_column(JSON, default=dict)
     message: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
     finished_at: Mapped[datetime | None]
 
     user = relationship("User")

@@ -34,7 +34,6 @@ from ..ledger.models import CATEGORIES, ChronicleEntry, Department, Establishmen
 from ..ledger.policy import setting
 from ..ledger.privacy import mask_id_number
 from ..ledger.vacancy import new_person_code
-from ..util import utcnow
 from .models import RosterImport
 from .operations import DETAIL_COLUMNS, ROSTER_HEADER
 from .roster_file import cell_date, cell_text, check_upload, read_rows
@@ -418,7 +417,7 @@ def job_given_up(payload, error):
     (nothing was imported: each attempt ran in one transaction that rolled back)."""
     db.session.execute(update(RosterImport).where(RosterImport.id == payload.get("import_id"),
                                                   RosterImport.status.in_(("queued", "running")))
-                       .values(status="failed", phase=None, finished_at=utcnow(),
+                       .values(status="failed", phase=None, finished_at=clock.now(),
                                message=f"导入多次出错后已停止，未导入任何人员；请联系系统管理员（{error.splitlines()[0][:200]}）"))
 
 
@@ -449,7 +448,7 @@ def run_job(payload):
     except ValidationFailed as exc:
         db.session.rollback()
         outcome = getattr(exc, "outcome", None)
-        values = {"status": "failed", "message": exc.message, "finished_at": utcnow(), "phase": None}
+        values = {"status": "failed", "message": exc.message, "finished_at": clock.now(), "phase": None}
         if outcome is not None:
             values.update(refused=outcome.refused, report=outcome.report(), done=0,
                           total=outcome.total)
@@ -458,7 +457,7 @@ def run_job(payload):
         return
     db.session.execute(update(RosterImport).where(RosterImport.id == job_id).values(
         status="done", phase=None, total=outcome.total, done=outcome.total, imported=outcome.valid,
-        skipped=len(outcome.skipped), refused=outcome.refused, finished_at=utcnow(),
+        skipped=len(outcome.skipped), refused=outcome.refused, finished_at=clock.now(),
         message=f"已导入 {outcome.valid} 人"))
     db.session.commit()
 

@@ -4,8 +4,8 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, ForeignKey, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from .. import clock
 from ..extensions import db
-from ..util import utcnow
 
 
 class AnnualReview(db.Model):
@@ -16,7 +16,7 @@ class AnnualReview(db.Model):
     deadline: Mapped[date]  # the units confirm by this date (working days count from here)
     version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"))
     started_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))  # the bureau user who started it
-    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(default=clock.now)
     units: Mapped[int]  # how many unit cases it opened
 
     started_by = relationship("User")
