@@ -57,7 +57,7 @@ def backoff(attempts):
 class Worker:
     def __init__(self, app, clock=None, lease=timedelta(minutes=5), name="worker"):
         self.app = app
-        self.clock = clock or clock.now  # the real time, unless a test gives another
+        self.clock = clock or platform_clock.real_now  # the real time, unless a test gives another
         self.lease = lease
         self.name = name
         self.stop = threading.Event()
