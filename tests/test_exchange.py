@@ -13,7 +13,7 @@ from tests.fixtures.cases import CLERK1_UNIT, approve_through, decide, only_task
 
 def test_finance_reads_head_counts_on_a_date_and_nothing_else(api, ctx):
     clerk, reviewer, leader, finance = api("clerk1"), api("reviewer1"), api("leader1"), api("finance1")
-    before = clock.now().date().isoformat()
+    before = clock.today().isoformat()
     case = approve_through(reviewer, leader, start(clerk, count=1))
     clerk.post(f"/api/v1/tasks/{only_task(case)}/complete", json={"data": {"people": [person(9)]}})
     decide(reviewer, only_task(clerk.get(f"/api/v1/cases/{case['id']}").json))
