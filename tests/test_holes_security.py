@@ -53,3 +53,22 @@ def test_ordinary_nesting_still_parses(api):
     definition = {"op": "and", "items": [{"op": "or", "items": [{"field": "person.sex", "op": "eq", "value": "女"}]}]}
     response = reviewer.post("/api/v1/queries/run", json={"target": "person", "definition": definition})
     assert response.status_code == 200, response.json
+
+
+# --- 9. redirects through `next` -------------------------------------------------------
+
+UNSAFE = ["/\t/evil.example", "//evil.example", "/\\evil.example", "\\\\evil.example", "/\r\nSet-Cookie: x=1",
+          "/ok\n", "https://evil.example/", "javascript:alert(1)", " /tasks", "/\u3000/evil.example",
+          "/\x7f/evil.example", "/tasks/\x0b", ""]
+
+
+def test_unsafe_next_goes_to_the_default(app, api):
+    task = only_task(start(api("clerk1")))
+    client = user_client(app, "reviewer1")
+    token = csrf_token(client, "/inbox")
+    for target in UNSAFE:  # the first claim succeeds, the others are refused: each goes back
+        response = client.post(f"/tasks/{task}/claim", data={"csrf_token": token, "next": target})
+        assert response.status_code == 302, (target, response.status_code)
+        assert response.headers["Location"] == "/inbox", (target, response.headers["Location"])
+    response = client.post(f"/tasks/{task}/claim", data={"csrf_token": token, "next": "/inbox?scope=group&q=%E5%BC%A0"})
+    assert response.status_code == 302 and response.headers["Location"] == "/inbox?scope=group&q=%E5%BC%A0"

@@ -44,6 +44,17 @@ def _deeper_than(value, limit):
     return False
 
 
+def safe_next(target, default):
+    """`target` when it is a path on this site, else `default`. Only "/" followed by anything but
+    a second "/"; no backslash (browsers read it as "/"), whitespace or control character
+    (browsers drop tabs and newlines, so "/\t/evil.example" would become "//evil.example", and
+    CR/LF cannot go in a Location header)."""
+    if (not isinstance(target, str) or not target.startswith("/") or target.startswith("//")
+            or any(c == "\\" or c.isspace() or not c.isprintable() for c in target)):
+        return default
+    return target
+
+
 class JSONProvider(DefaultJSONProvider):
     """Flask's JSON with loads() depth-limited: request.get_json() everywhere goes through it."""
 
