@@ -55,6 +55,81 @@ def test_ordinary_nesting_still_parses(api):
     assert response.status_code == 200, response.json
 
 
+# --- 8. user enumeration ---------------------------------------------------------------
+
+def _token(client, username, password, ip="10.0.0.1"):
+    return client.post("/api/v1/tokens", json={"username": username, "password": password},
+                       environ_base={"REMOTE_ADDR": ip})
+
+
+def _lock(client, username):
+    for _ in range(5):
+        assert _token(client, username, "wrong-pass1", ip="10.0.0.2").status_code == 401
+
+
+def test_unknown_wrong_and_locked_answer_alike(client, ctx):
+    _lock(client, "reviewer1")
+    answers = [_token(client, "nobody_here", "wrong-pass1"), _token(client, "leader1", "wrong-pass1"),
+               _token(client, "reviewer1", "wrong-pass1"), _token(client, "reviewer1", PASSWORD)]
+    assert [a.status_code for a in answers] == [401] * 4
+    assert all(a.json == answers[0].json for a in answers), [a.json for a in answers]
+    user = db.session.scalar(select(User).where(User.username == "reviewer1"))
+    assert user.locked_until is not None  # the lockout still holds: the right password was refused
+
+
+def test_login_page_answers_alike(client):
+    def attempt(username, password):
+        response = client.post("/login", data={"username": username, "password": password,
+                                               "csrf_token": csrf_token(client, "/login")})
+        message = re.search(r'role="alert">([^<]*)<', response.get_data(as_text=True))
+        return response.status_code, message and message.group(1)
+
+    for _ in range(5):
+        attempt("clerk2", "bad-pass1")
+    answers = [attempt("nobody_here", "bad-pass1"), attempt("clerk3", "bad-pass1"), attempt("clerk2", PASSWORD)]
+    assert answers == [(401, "用户名或密码错误")] * 3
+
+
+def test_every_failure_verifies_a_password_hash(app, client, monkeypatch):
+    """Unknown, locked and deactivated accounts cost one hash check, as a wrong password does."""
+    calls = []
+    real = accounts.check_password_hash
+
+    def spy(pwhash, password):
+        calls.append(pwhash.split("$")[0])
+        return real(pwhash, password)
+
+    _lock(client, "reviewer1")
+    with app.app_context():
+        db.session.scalar(select(User).where(User.username == "auditor1")).active = False
+        db.session.commit()
+    monkeypatch.setattr(accounts, "check_password_hash", spy)
+    for username in ("nobody_here", "leader1", "reviewer1", "auditor1"):
+        calls.clear()
+        assert _token(client, username, "wrong-pass1").status_code == 401
+        assert calls == [app.config["PASSWORD_HASH_METHOD"]], (username, calls)
+
+
+def test_unknown_user_takes_as_long_as_a_wrong_password(app, client, monkeypatch):
+    slow = "pbkdf2:sha256:60000"  # ~20-50 ms a check: far above the request's own cost
+    monkeypatch.setitem(app.config, "PASSWORD_HASH_METHOD", slow)
+    with app.app_context():
+        accounts.create_user("slowhash", "slowpass1", "慢", ["reviewer"])
+        db.session.commit()
+
+    def median(username):
+        times = []
+        for i in range(5):
+            t0 = time.perf_counter()
+            assert _token(client, username, "wrong-pass1", ip=f"10.1.0.{i}").status_code == 401
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+
+    median("nobodyhere")  # warm up (the dummy hash is made once per method)
+    known, unknown = median("slowhash"), median("nobodyhere")
+    assert unknown > 0.5 * known, (unknown, known)
+
+
 # --- 9. redirects through `next` -------------------------------------------------------
 
 UNSAFE = ["/\t/evil.example", "//evil.example", "/\\evil.example", "\\\\evil.example", "/\r\nSet-Cookie: x=1",
