@@ -55,6 +55,64 @@ def test_ordinary_nesting_still_parses(api):
     assert response.status_code == 200, response.json
 
 
+# --- 7. sessions and tokens end with logout, password change and deactivation ---------
+
+def _session_cookie(client):
+    return next(c for c in client._cookies.values() if c.key == "session").value
+
+
+def _replay(app, cookie):
+    other = app.test_client()
+    other.set_cookie("session", cookie, domain="localhost")
+    return other
+
+
+def test_a_copied_session_cookie_dies_with_logout(app):
+    client = user_client(app, "clerk1")
+    stolen = _session_cookie(client)
+    assert _replay(app, stolen).get("/window").status_code == 200
+    assert client.post("/logout", data={"csrf_token": csrf_token(client, "/window")}).status_code == 302
+    response = _replay(app, stolen).get("/window")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_logout_ends_every_session_and_token_of_the_user(app):
+    first, second = user_client(app, "clerk1"), user_client(app, "clerk1")
+    token = Api(app.test_client(), "clerk1")
+    bystander = user_client(app, "clerk2")
+    first.post("/logout", data={"csrf_token": csrf_token(first, "/window")})
+    assert second.get("/window").status_code == 302
+    assert token.get("/api/v1/me").status_code == 401
+    assert bystander.get("/window").status_code == 200  # another user's session is untouched
+    assert user_client(app, "clerk1").get("/window").status_code == 200  # signing in again works
+
+
+def test_password_change_ends_sessions_and_tokens(app):
+    client, token = user_client(app, "clerk1"), Api(app.test_client(), "clerk1")
+    result = app.test_cli_runner().invoke(args=["set-password", "clerk1", "--password", "newpass2026"])
+    assert result.exit_code == 0, result.output
+    assert client.get("/window").status_code == 302
+    assert token.get("/api/v1/me").status_code == 401
+    assert app.test_client().post("/api/v1/tokens", json={"username": "clerk1", "password": PASSWORD}).status_code == 401
+    assert login(app.test_client(), "clerk1", "newpass2026").get("/window").status_code == 200
+    refused = app.test_cli_runner().invoke(args=["set-password", "clerk1", "--password", "short"])
+    assert refused.exit_code == 1 and "密码至少 8 位" in refused.output
+
+
+def test_deactivation_ends_sessions_and_tokens(app):
+    client, token = user_client(app, "clerk1"), Api(app.test_client(), "clerk1")
+    result = app.test_cli_runner().invoke(args=["deactivate-user", "clerk1"])
+    assert result.exit_code == 0, result.output
+    assert client.get("/window").status_code == 302
+    assert token.get("/api/v1/me").status_code == 401
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.username == "clerk1"))
+        assert not user.active
+        open_tokens = db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
+                                                                ApiToken.revoked_at.is_(None))).all()
+        assert open_tokens == []  # revoked, not merely refused while the account is off
+
+
 # --- 8. user enumeration ---------------------------------------------------------------
 
 def _token(client, username, password, ip="10.0.0.1"):

@@ -3,10 +3,11 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from .. import clock
 from ..audit.models import AuditEntry
 from ..audit.operations import record as audit
 from ..errors import TooManyRequests, Unauthorized, ValidationFailed
@@ -102,6 +103,40 @@ def _dummy_hash():
 def unlock(user, actor=None):
     user.failed_logins, user.locked_until = 0, None
     audit(actor, "user.unlock", f"user:{user.id}", username=user.username)
+
+
+def end_sessions(user):
+    """Every session of the user stops working (their cookies carry the old session version)
+    and every API token is revoked."""
+    user.session_version = (user.session_version or 0) + 1
+    revoked = db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                                 .values(revoked_at=clock.now())).rowcount
+    return revoked
+
+
+def logout(user, ip=None):
+    """Signing out ends the user's sessions everywhere and their API tokens: a copied cookie
+    or a forgotten token does not outlive it."""
+    revoked = end_sessions(user)
+    audit(user, "logout", f"user:{user.id}", ip=ip, tokens_revoked=revoked)
+
+
+def set_password(user, password, actor=None):
+    """A new password (the policy applies); the old one's sessions and tokens end."""
+    problems = password_problems(password, user.username)
+    if problems:
+        raise ValidationFailed("密码不符合要求", fields={"password": problems})
+    user.set_password(password)
+    user.failed_logins, user.locked_until = 0, None
+    revoked = end_sessions(user)
+    audit(actor, "user.password", f"user:{user.id}", username=user.username, tokens_revoked=revoked)
+
+
+def deactivate(user, actor=None):
+    """The account can no longer sign in; its sessions and tokens end now."""
+    user.active = False
+    revoked = end_sessions(user)
+    audit(actor, "user.deactivate", f"user:{user.id}", username=user.username, tokens_revoked=revoked)
 
 
 def revoke_token(token, ip=None):
