@@ -12,7 +12,7 @@ from ..audit.models import AuditEntry
 from ..audit.operations import record as audit
 from ..errors import TooManyRequests, Unauthorized, ValidationFailed
 from ..extensions import db
-from ..util import local, utcnow
+from ..util import utcnow
 from .models import ROLES, ApiToken, User, UserRole
 
 MIN_PASSWORD = 8
