@@ -14,9 +14,10 @@ def token_response(client, username, password, ip="10.0.0.1"):
 def test_account_locks_after_five_failures_and_admin_unlocks(app, client, ctx):
     for _ in range(5):
         assert token_response(client, "reviewer1", "wrong-pass1").status_code == 401
-    response = token_response(client, "reviewer1", PASSWORD)
-    assert response.status_code == 429
-    assert response.json["error"]["code"] == "account_locked" and "已锁定至" in response.json["error"]["message"]
+    response = token_response(client, "reviewer1", PASSWORD)  # locked: refused like a wrong password
+    assert response.status_code == 401
+    assert response.json["error"]["code"] == "bad_credentials" and response.json["error"]["message"] == "用户名或密码错误"
+    assert db.session.scalar(select(User).where(User.username == "reviewer1")).locked_until is not None
     result = app.test_cli_runner().invoke(args=["unlock-user", "reviewer1"])
     assert result.exit_code == 0, result.output
     assert token_response(client, "reviewer1", PASSWORD).status_code == 201
@@ -42,13 +43,13 @@ def test_one_address_guessing_many_accounts_is_throttled(app, client):
     assert token_response(client, "clerk1", PASSWORD, ip="10.9.9.10").status_code == 201
 
 
-def test_login_page_shows_lockout(client):
+def test_login_page_keeps_a_locked_account_out(client):
     for _ in range(5):
         client.post("/login", data={"username": "clerk2", "password": "bad-pass1",
                                     "csrf_token": csrf_token(client, "/login")})
     response = client.post("/login", data={"username": "clerk2", "password": PASSWORD,
                                            "csrf_token": csrf_token(client, "/login")})
-    assert response.status_code == 429 and "已锁定" in response.get_data(as_text=True)
+    assert response.status_code == 401 and "用户名或密码错误" in response.get_data(as_text=True)
 
 
 def test_revoked_token_no_longer_works(client):

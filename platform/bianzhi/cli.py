@@ -6,7 +6,7 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 
 from .accounts.models import User
-from .accounts.operations import create_user, issue_token, unlock
+from .accounts.operations import create_user, deactivate, issue_token, set_password, unlock
 from .audit import cli as audit_cli
 from .backup import cli as backup_cli
 from . import demo_scale
@@ -102,6 +102,33 @@ def register(app):
         unlock(user)
         db.session.commit()
         click.echo(f"已解锁 {username}")
+
+    @app.cli.command("set-password")
+    @click.argument("username")
+    @click.option("--password", required=True)
+    def set_password_cmd(username, password):
+        """Set a user's password; their sessions and API tokens end."""
+        user = db.session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise click.ClickException(f"没有用户 {username}")
+        try:
+            set_password(user, password)
+        except DomainError as exc:
+            db.session.rollback()
+            _fail(exc)
+        db.session.commit()
+        click.echo(f"已修改 {username} 的密码，其登录会话和令牌均已失效")
+
+    @app.cli.command("deactivate-user")
+    @click.argument("username")
+    def deactivate_user(username):
+        """Deactivate an account: it cannot sign in, its sessions and API tokens end."""
+        user = db.session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise click.ClickException(f"没有用户 {username}")
+        deactivate(user)
+        db.session.commit()
+        click.echo(f"已停用 {username}，其登录会话和令牌均已失效")
 
     @app.cli.command("issue-token")
     @click.argument("username")

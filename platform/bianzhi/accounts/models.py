@@ -45,6 +45,9 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(default=0)  # consecutive, reset on success
     locked_until: Mapped[datetime | None]
+    # part of the id a session cookie carries: logout, a password change and deactivation raise
+    # it, and every session signed with the old value stops working (the cookie lives in the browser)
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     unit = relationship("Unit", lazy="joined")
@@ -60,6 +63,10 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self):
         return self.active
+
+    def get_id(self):
+        """What Flask-Login keeps in the session: the id and the session version ("12:3")."""
+        return f"{self.id}:{self.session_version}"
 
     def set_password(self, password):
         self.password_hash = generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])

@@ -3,15 +3,15 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import clock
 from ..audit.models import AuditEntry
 from ..audit.operations import record as audit
 from ..errors import TooManyRequests, Unauthorized, ValidationFailed
 from ..extensions import db
-from ..util import local
 from .models import ROLES, ApiToken, User, UserRole
 
 MIN_PASSWORD = 8
@@ -56,7 +56,9 @@ def create_user(username, password, display_name, roles, unit=None, actor=None):
 def authenticate(username, password, ip=None):
     """The user, or an error. Failures count per account (locked after LOGIN_MAX_FAILURES for
     LOGIN_LOCK_MINUTES) and per address; the caller commits even when this raises, so that
-    failures are remembered."""
+    failures are remembered. An unknown name, a wrong password, a locked or a deactivated account
+    get the same answer after the same work (one password hash checked), so neither the answer nor
+    its time tells whether a user name exists."""
     cfg = current_app.config
     now = clock.now()
     window = now - timedelta(minutes=cfg["LOGIN_LOCK_MINUTES"])
@@ -67,11 +69,11 @@ def authenticate(username, password, ip=None):
             raise TooManyRequests(f"该地址登录失败次数过多，请 {cfg['LOGIN_LOCK_MINUTES']} 分钟后再试",
                                   code="address_throttled")
     user = db.session.scalar(select(User).where(User.username == (username or "")))
+    matches = check_password_hash(user.password_hash if user is not None else _dummy_hash(), password or "")
     if user is not None and user.locked_until is not None and user.locked_until > now:
         audit(user, "login.locked", f"user:{user.id}", ip=ip)
-        raise TooManyRequests(f"账号因多次密码错误已锁定至 {local(user.locked_until)}，请稍后再试或联系系统管理员解锁",
-                              code="account_locked")
-    if user is None or not user.active or not user.check_password(password or ""):
+        raise Unauthorized(BAD_CREDENTIALS, code="bad_credentials")  # the lock is not told apart
+    if user is None or not user.active or not matches:
         audit(user, "login.failed", None, ip=ip, username=(username or "")[:64])
         if user is not None:
             user.failed_logins += 1
@@ -79,15 +81,61 @@ def authenticate(username, password, ip=None):
                 user.locked_until = now + timedelta(minutes=cfg["LOGIN_LOCK_MINUTES"])
                 user.failed_logins = 0
                 audit(user, "user.lock", f"user:{user.id}", ip=ip)
-        raise Unauthorized("用户名或密码错误", code="bad_credentials")
+        raise Unauthorized(BAD_CREDENTIALS, code="bad_credentials")
     user.failed_logins, user.locked_until = 0, None
     audit(user, "login", f"user:{user.id}", ip=ip)
     return user
 
 
+BAD_CREDENTIALS = "用户名或密码错误"
+_dummy_hashes = {}
+
+
+def _dummy_hash():
+    """A hash made the way passwords are now, checked when there is no user to check against."""
+    method = current_app.config["PASSWORD_HASH_METHOD"]
+    if method not in _dummy_hashes:
+        _dummy_hashes[method] = generate_password_hash(secrets.token_urlsafe(16), method=method)
+    return _dummy_hashes[method]
+
+
 def unlock(user, actor=None):
     user.failed_logins, user.locked_until = 0, None
     audit(actor, "user.unlock", f"user:{user.id}", username=user.username)
+
+
+def end_sessions(user):
+    """Every session of the user stops working (their cookies carry the old session version)
+    and every API token is revoked."""
+    user.session_version = (user.session_version or 0) + 1
+    revoked = db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                                 .values(revoked_at=clock.now())).rowcount
+    return revoked
+
+
+def logout(user, ip=None):
+    """Signing out ends the user's sessions everywhere and their API tokens: a copied cookie
+    or a forgotten token does not outlive it."""
+    revoked = end_sessions(user)
+    audit(user, "logout", f"user:{user.id}", ip=ip, tokens_revoked=revoked)
+
+
+def set_password(user, password, actor=None):
+    """A new password (the policy applies); the old one's sessions and tokens end."""
+    problems = password_problems(password, user.username)
+    if problems:
+        raise ValidationFailed("密码不符合要求", fields={"password": problems})
+    user.set_password(password)
+    user.failed_logins, user.locked_until = 0, None
+    revoked = end_sessions(user)
+    audit(actor, "user.password", f"user:{user.id}", username=user.username, tokens_revoked=revoked)
+
+
+def deactivate(user, actor=None):
+    """The account can no longer sign in; its sessions and tokens end now."""
+    user.active = False
+    revoked = end_sessions(user)
+    audit(actor, "user.deactivate", f"user:{user.id}", username=user.username, tokens_revoked=revoked)
 
 
 def revoke_token(token, ip=None):

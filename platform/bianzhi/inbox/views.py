@@ -9,6 +9,7 @@ from ..errors import DomainError, ValidationFailed
 from ..extensions import db
 from ..notifications import operations as notifications
 from ..web.errors import commit
+from ..security import safe_next
 from . import assignment, followup, reminders
 from . import operations as inbox
 from .models import CaseCopy
@@ -40,8 +41,7 @@ def task_colleagues(task):
 
 def _back(default):
     """Return to the page the form was on (same site only)."""
-    target = request.form.get("next") or ""
-    return redirect(target if target.startswith("/") and not target.startswith("//") else default)
+    return redirect(safe_next(request.form.get("next"), default))
 
 
 def _act(fn, success, default):

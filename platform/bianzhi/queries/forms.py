@@ -6,6 +6,7 @@ import json
 import re
 
 from ..errors import ValidationFailed
+from ..security import loads_json
 
 MAX_ROWS = 30
 GROUPS = ("1", "2", "3")
@@ -18,7 +19,7 @@ def definition_from_args(args):
     text = (args.get("definition") or "").strip()
     if text:
         try:
-            return target, json.loads(text)
+            return target, loads_json(text)
         except ValueError:
             raise ValidationFailed("JSON 查询定义格式不正确", fields={"definition": ["不是有效的 JSON"]}) from None
     top = {"op": args.get("op") or "and", "items": []}

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from ..audit.operations import record as audit
 from ..errors import ValidationFailed
+from ..security import loads_json
 from ..web.errors import commit
 from . import fields as qf
 from . import operations as queries
@@ -89,7 +90,7 @@ def export():
 def _posted_definition():
     text = request.form.get("definition") or ""
     try:
-        definition = json.loads(text) if text.strip() else None
+        definition = loads_json(text) if text.strip() else None
     except ValueError:
         definition = None
     if definition is None:

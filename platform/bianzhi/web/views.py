@@ -60,6 +60,8 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    accounts.logout(current_user, ip=request.remote_addr)  # every session and token of the user ends
+    commit()
     logout_user()
     flash("已退出登录", "info")
     return redirect(url_for("web.login"))
