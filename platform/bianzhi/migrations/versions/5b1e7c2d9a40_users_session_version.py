@@ -17,11 +17,11 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ALTER TABLE on both databases (SQLite >= 3.35 drops a column in place): a batch operation
+# would copy and drop `users`, which the foreign keys of a populated database refuse.
 def upgrade():
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('session_version', sa.Integer(), server_default='0', nullable=False))
+    op.add_column('users', sa.Column('session_version', sa.Integer(), server_default='0', nullable=False))
 
 
 def downgrade():
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.drop_column('session_version')
+    op.drop_column('users', 'session_version')
