@@ -2,7 +2,6 @@
 by the ledger's topic modules), states and notices set by events."""
 from dataclasses import dataclass
 
-from ..ledger import registered  # noqa: F401  registers the rules and operations below
 from ..ledger import vacancy
 from ..processes.registry import OPERATIONS, RULES
 from ..util import utcnow

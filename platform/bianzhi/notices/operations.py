@@ -12,7 +12,6 @@ from flask import current_app, has_request_context, render_template, url_for
 from sqlalchemy import select, update
 
 from ..cases.models import DECISION_LABELS, CaseStep
-from ..cases.signals import milestone_reached
 from ..errors import NotFound
 from ..extensions import db
 from ..inbox.models import Job
@@ -78,8 +77,8 @@ def issue(case, user, element):
     return notice
 
 
-@milestone_reached.connect
-def _on_milestone(case, user, element):
+def on_milestone(case, user, element):
+    """Listener of cases.signals.milestone_reached (connected in bianzhi.registry)."""
     issue(case, user, element)
 
 
