@@ -37,4 +37,6 @@ def register_domain():
     tasks_synced.connect(deadlines.on_tasks_synced)  # reminders, escalations, timers; the unit told
     tasks_synced.connect(monitoring.log_steps)  # the step log 审批监测 reads
     milestone_reached.connect(notices.on_milestone)  # a notice issued at a decision
+
+    from . import jobs  # noqa: F401  the worker's handlers by job kind: jobs.HANDLERS, jobs.GIVEN_UP
     _registered = True

@@ -20,15 +20,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from .. import clock
-from ..accounts.models import ROLES, User
-from ..audit.operations import record as audit
-from ..cases import operations as cases
+from ..accounts.models import User
 from ..cases.models import CaseStep, OpenTask
 from ..extensions import db
 from ..ledger.policy import setting
 from ..notifications.operations import notify
 from ..workdays import add_workdays
-from .assignment import holders, users_with_roles
+from .assignment import holders
 from .models import Job
 
 DEADLINE_JOBS = ("remind", "escalate", "timer")
@@ -121,7 +119,7 @@ def _tell_the_unit(case, user, opened):
                case=case, exclude=user)
 
 
-# --- job handlers (the worker calls them inside the transaction that marks the job done) ---
+# the worker's handlers for the jobs scheduled here (remind, escalate, timer): bianzhi.jobs.deadlines
 
 def system_user():
     """The account automatic actions are recorded under; it cannot log in."""
@@ -136,50 +134,6 @@ def system_user():
     except IntegrityError:  # another worker made it at the same moment
         user = db.session.scalar(select(User).where(User.username == SYSTEM_USERNAME))
     return user
-
-
-def _open_task(job):
-    return db.session.scalar(select(OpenTask).where(OpenTask.id == job.task_id))
-
-
-def remind(job, now):
-    task = _open_task(job)
-    if task is None:
-        return "skipped"
-    case = task.case
-    notify(holders(task, clock.local_date(now)), "remind",
-           f"到期提醒：「{case.number} {task.name}」将于 {task.due_date} 到期",
-           body=f"{case.title}。请在办理期限内办理。", case=case, link=f"/tasks/{task.id}")
-    return "done"
-
-
-def escalate(job, now):
-    task = _open_task(job)
-    if task is None:
-        return "skipped"
-    case = task.case
-    task.escalated_at = now
-    day = clock.local_date(now)
-    title = f"超期督办：「{case.number} {task.name}」已超过办理期限 {task.due_date}"
-    acting = holders(task, day)
-    who = "、".join(u.display_name for u in acting) or "（无人）"
-    roles = setting("ESCALATE_TO").get(task.role, ("leader",))
-    told = notify(users_with_roles(roles), "escalate", title,
-                  body=f"{case.unit.name}：{case.title}。当前办理人：{who}。", case=case)
-    already = {n.user_id for n in told}
-    notify([u for u in acting if u.id not in already], "escalate",
-           f"已超期：「{case.number} {task.name}」办理期限为 {task.due_date}",
-           body=f"该环节已超过办理期限，已报告{'、'.join(ROLES[r][0] for r in roles)}，请尽快办理。", case=case,
-           link=f"/tasks/{task.id}")
-    audit(system_user(), "task.escalate", f"case:{case.id}", number=case.number, step=task.name,
-          due=task.due_date)
-    db.session.flush()
-    return "done"
-
-
-def fire_timer(job, now):
-    case = cases.fire_timer(system_user(), job.case_id, job.task_id)
-    return "done" if case is not None else "skipped"
 
 
 def schedule_missing(now=None, batch=1000):

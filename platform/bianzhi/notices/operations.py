@@ -2,14 +2,15 @@
 
 The notice's HTML is rendered from its template at decision time and stored: a later change
 to the case or the template does not alter an issued notice. The PDF (WeasyPrint, ~200 ms)
-is made from that HTML by the worker after the decision commits (job `notice_pdf`), or on
-first download if that comes sooner, outside any task completion, and kept.
+is made from that HTML by the worker after the decision commits (job `notice_pdf`,
+bianzhi.jobs.notices), or on first download if that comes sooner, outside any task
+completion, and kept.
 """
 import re
 import secrets
 
 from flask import current_app, has_request_context, render_template, url_for
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from ..cases.models import DECISION_LABELS, CaseStep
 from ..errors import NotFound
@@ -97,21 +98,6 @@ def pdf_of(notice):
         notice.rendered_at = utcnow()
         db.session.flush()
     return notice.pdf
-
-
-def render_pdf_job(payload):
-    """The worker's handler (leased: it commits itself). The read ends before the render, so a
-    second-long render holds no lock; a download that rendered it meanwhile wins."""
-    notice = db.session.get(Notice, payload.get("notice_id"))
-    if notice is None or notice.pdf is not None:
-        db.session.rollback()
-        return
-    notice_id, html = notice.id, notice.html
-    db.session.rollback()
-    pdf = _render(html)
-    db.session.execute(update(Notice).where(Notice.id == notice_id, Notice.pdf.is_(None))
-                       .values(pdf=pdf, rendered_at=utcnow()))
-    db.session.commit()
 
 
 def by_code(code):
