@@ -86,12 +86,12 @@ def test_thresholds_come_from_policy_and_the_diagram_step(app):
     remind_workdays_before / escalate_after_workdays override them; a reminder whose moment has
     passed when the step arrives is not scheduled."""
     task = SimpleNamespace(id="t1", case_id=1, due_date=date(2024, 10, 12))  # the make-up Saturday
-    plain = SimpleNamespace(properties={})
+    plain = {}
     with app.app_context():
         rows = deadlines.deadline_jobs(task, plain, beijing(2024, 10, 8))
         assert [(r["kind"], r["run_at"]) for r in rows] == [("remind", beijing(2024, 10, 11, 9)),
                                                             ("escalate", beijing(2024, 10, 14, 9))]
-        custom = SimpleNamespace(properties={"remind_workdays_before": "3", "escalate_after_workdays": "0"})
+        custom = {"remind_workdays_before": "3", "escalate_after_workdays": "0"}
         rows = deadlines.deadline_jobs(task, custom, beijing(2024, 10, 8))
         assert [(r["kind"], r["run_at"]) for r in rows] == [("remind", beijing(2024, 10, 9, 9)),
                                                             ("escalate", beijing(2024, 10, 13, 0))]

@@ -322,15 +322,15 @@ def test_a_failed_move_moves_nothing(app, api, monkeypatch):
     first, second = start(clerk), start(clerk, count=1)
     with app.app_context():
         deploy_v2()
-    real, calls = migration._refresh_open_tasks, []
+    real, calls = migration.sync_open_tasks, []
 
-    def flaky(*args):
+    def flaky(*args, **kwargs):
         calls.append(1)
         if len(calls) == 2:  # the first case has moved by now; the second fails
             raise Conflict("模拟的故障")
-        return real(*args)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(migration, "_refresh_open_tasks", flaky)
+    monkeypatch.setattr(migration, "sync_open_tasks", flaky)
     response = form_post(user(app, "admin"), f"/design/{KEY}/migrate", {"from": "1"}, follow_redirects=True)
     assert "模拟的故障" in response.get_data(as_text=True) and len(calls) == 2
     with app.app_context():

@@ -42,9 +42,9 @@ def configure_app(app, overrides):
 def configure_extensions(app):
     from .accounts import loader  # noqa: F401  registers the user loader
     from .extensions import configure_sqlite, csrf, db, login_manager, migrate
-    from .inbox import deadlines  # noqa: F401  schedules deadlines and timers as tasks open
-    from .notices import operations  # noqa: F401  connects notice issuing to milestones
-    from .statistics import monitoring  # noqa: F401  logs each step's opening, due date and closing
+    from .registry import register_domain
+
+    register_domain()  # rules, operations, signal listeners, job handlers: not left to imports
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
@@ -88,7 +88,7 @@ def register_blueprints(app):
     from .api.reconcile import bp as api_reconcile_bp  # 财供人数, 四清两对应
     from .api.review import bp as api_review_bp  # 年审进度
     from .records.views import bp as records_bp
-    from .review.views import bp as review_bp  # 年审; registers its diagram rule
+    from .review.views import bp as review_bp  # 年审
     app.register_blueprint(api_people_bp)
     app.register_blueprint(api_reconcile_bp)
     app.register_blueprint(api_review_bp)

@@ -25,28 +25,27 @@ from . import clock as platform_clock
 from .extensions import db
 from .inbox import deadlines
 from .inbox.models import Job
-from .notifications import mail
-from .notices import operations as notices
-from .reports import roster_import
+from .jobs import GIVEN_UP, HANDLERS  # kind -> (handler, leased); see bianzhi.jobs
 
 log = logging.getLogger("bianzhi.worker")
 
-# kind -> (handler, external). A database handler takes (job, now) and changes the session; an
-# external one takes the job's payload and talks to the world outside the database.
-HANDLERS = {
-    "remind": (deadlines.remind, False),
-    "escalate": (deadlines.escalate, False),
-    "timer": (deadlines.fire_timer, False),
-    "mail": (lambda payload: mail.send(payload), True),
-    # leased like mail: the import commits its own progress (reports/roster_import.py run_job)
-    "roster_import": (roster_import.run_job, True),
-    # leased: renders outside any transaction (a second of WeasyPrint must not hold SQLite's lock)
-    "notice_pdf": (notices.render_pdf_job, True),
-}
-# kind -> fn(payload, error): told when a leased job has failed its last attempt
-GIVEN_UP = {"roster_import": roster_import.job_given_up}
 MAX_ATTEMPTS = 5
 KEEP_FINISHED = timedelta(days=90)  # done and cancelled jobs are kept this long, then purged
+
+
+class Checkpoint:
+    """What a leased job's handler may ask of the worker, which owns the job's commits (the
+    handlers never commit): `checkpoint()` commits the work so far (progress others should see
+    now); `checkpoint.outside(statement)` runs one statement in a transaction of its own,
+    committed at once whatever the job's transaction does (the progress of a long one)."""
+
+    def __call__(self):
+        db.session.commit()
+
+    def outside(self, statement):
+        with db.engine.connect() as conn:
+            conn.execute(statement)
+            conn.commit()
 
 
 def backoff(attempts):
@@ -125,22 +124,22 @@ class Worker:
         job_id, job_kind, payload, attempts = job.id, job.kind, dict(job.payload), job.attempts
         db.session.commit()
         try:
-            handler(payload)
+            handler(payload, Checkpoint())
+            # the handler's last changes and the done mark: one commit
+            db.session.execute(update(Job).where(Job.id == job_id, Job.status == "running")
+                               .values(status="done", done_at=now, locked_until=None, last_error=None))
+            db.session.commit()
         except Exception as exc:
             db.session.rollback()
             final = attempts >= MAX_ATTEMPTS
             db.session.execute(update(Job).where(Job.id == job_id, Job.status == "running").values(
                 status="failed" if final else "pending", locked_until=None, last_error=_describe(exc),
                 run_at=now + backoff(attempts), done_at=now if final else None))
-            db.session.commit()
             if final and job_kind in GIVEN_UP:
                 GIVEN_UP[job_kind](payload, _describe(exc))
-                db.session.commit()
+            db.session.commit()
             log.warning("%s: %s #%s failed: %s", self.name, job_kind, job_id, exc)
             return True
-        db.session.execute(update(Job).where(Job.id == job_id, Job.status == "running")
-                           .values(status="done", done_at=now, locked_until=None, last_error=None))
-        db.session.commit()
         log.info("%s: %s #%s done", self.name, job_kind, job_id)
         return True
 

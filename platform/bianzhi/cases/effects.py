@@ -3,7 +3,6 @@ by the ledger's topic modules), states and notices set by events."""
 from dataclasses import dataclass
 
 from .. import clock
-from ..ledger import registered  # noqa: F401  registers the rules and operations below
 from ..ledger import vacancy
 from ..processes.registry import OPERATIONS, RULES
 from .signals import milestone_reached

@@ -13,7 +13,6 @@ from marshmallow import ValidationError
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import lazyload, undefer
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from .. import clock
@@ -27,10 +26,9 @@ from ..processes import forms as formlib
 from ..processes import operations as processes
 from ..processes.registry import TITLES
 from ..util import local
-from ..workdays import add_workdays
 from .effects import Context, check_rule, on_step, set_state
-from .models import Attachment, Case, CaseSequence, CaseStep, OpenTask, sort_due_of
-from .signals import tasks_synced
+from .models import Attachment, Case, CaseSequence, CaseStep, OpenTask
+from .sync import sync_open_tasks
 
 MAGIC = {".pdf": [b"%PDF-"], ".png": [b"\x89PNG\r\n\x1a\n"], ".jpg": [b"\xff\xd8\xff"],
          ".jpeg": [b"\xff\xd8\xff"], ".docx": [b"PK\x03\x04"], ".xlsx": [b"PK\x03\x04"]}
@@ -72,47 +70,6 @@ def _number_prefix(parsed):
     if parsed.start_properties.get("number_prefix"):
         return parsed.start_properties["number_prefix"]
     return "".join(ch for ch in parsed.process_id.upper() if ch.isalnum())[:8] or "CASE"
-
-
-def _due(element):
-    days = element.properties.get("deadline_days")
-    return add_workdays(clock.today(), int(days)) if days not in (None, "") else None
-
-
-def _sync_open_tasks(case, run, user, existing=None):
-    """Make open_tasks match the engine's ready human tasks for this case. `existing`: the
-    case's open-task rows as they are in the database, when the caller has just read them."""
-    ready = {t.id: t for t in run.human_tasks()}
-    if existing is None:
-        existing = db.session.scalars(select(OpenTask).where(OpenTask.case_id == case.id))
-    existing = {t.id: t for t in existing}
-    closed = [task_id for task_id in existing if task_id not in ready]
-    opened = []
-    for task_id, task in ready.items():
-        if task_id in existing:
-            continue
-        el = task.element
-        role = role_for_lane(el.lane)
-        due = _due(el)
-        row = OpenTask(id=task_id, case_id=case.id, bpmn_id=el.id, name=el.name, lane=el.lane, role=role,
-                       unit_id=case.unit_id if role == "unit_clerk" else None, form_key=el.form_key,
-                       due_date=due, sort_due=sort_due_of(due), created_at=clock.now())
-        set_committed_value(row, "case", case)  # a plain object: shown and signalled, not tracked
-        opened.append(row)
-    # Core statements, not the unit of work: these rows are written once and never changed here
-    table = OpenTask.__table__
-    conn = db.session.connection()
-    if closed:
-        conn.execute(table.delete().where(table.c.id.in_(closed)))
-        for task_id in closed:
-            if existing[task_id] in db.session:
-                db.session.expunge(existing[task_id])
-    if opened:
-        conn.execute(table.insert(), [{c.key: getattr(row, c.key) for c in table.columns} for row in opened])
-    # what the case shows as open now, without reading back the rows just written
-    still_open = [row for task_id, row in existing.items() if task_id in ready] + opened
-    set_committed_value(case, "open_tasks", sorted(still_open, key=lambda t: t.created_at))
-    tasks_synced.send(case, user=user, run=run, opened=opened, closed=closed)
 
 
 def _decision_of(values, role):
@@ -164,7 +121,7 @@ def start_case(user, process_key, data, files=(), ip=None):
                             role="unit_clerk", user_id=user.id, decision="submit", opinion=None, data=values))
     _run_engine(run.complete, task.id, values, on_step(ctx))
     case.workflow_json = run.dump()
-    _sync_open_tasks(case, run, user, existing=())  # a new case has none yet
+    sync_open_tasks(case, run, user, existing=())  # a new case has none yet
     _store_files(user, case, files)
     audit(user, "case.start", f"case:{case.id}", ip=ip, number=case.number, process=version.key,
           version=version.version)
@@ -358,7 +315,7 @@ def _save_run(case, run, user, open_rows=None):
         case.finished_at = clock.now()
     case.workflow_json = run.dump()
     case.updated_at = clock.now()
-    _sync_open_tasks(case, run, user, open_rows)
+    sync_open_tasks(case, run, user, open_rows)
 
 
 def fire_timer(system_user, case_id, timer_id):

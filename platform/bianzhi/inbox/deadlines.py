@@ -13,24 +13,20 @@ override with the properties remind_workdays_before / escalate_after_workdays):
   duration (calendar time) or date says.
 """
 import secrets
+from types import SimpleNamespace
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from .. import clock
-from ..accounts.models import ROLES, User
-from ..audit.operations import record as audit
-from ..cases import operations as cases
+from ..accounts.models import User
 from ..cases.models import CaseStep, OpenTask
-from ..cases.signals import tasks_synced
-from ..engine import adapter
-from ..errors import Conflict
 from ..extensions import db
 from ..ledger.policy import setting
 from ..notifications.operations import notify
 from ..workdays import add_workdays
-from .assignment import holders, users_with_roles
+from .assignment import holders
 from .models import Job
 
 DEADLINE_JOBS = ("remind", "escalate", "timer")
@@ -51,18 +47,19 @@ def _insert_jobs(rows):
                        [{"status": "pending", "attempts": 0, "payload": {}, "created_at": now, **r} for r in rows])
 
 
-def _property_days(element, name, default):
-    value = (element.properties if element is not None else {}).get(name)
+def _property_days(properties, name, default):
+    value = (properties or {}).get(name)
     return int(value) if value not in (None, "") and str(value).isdigit() else default
 
 
-def deadline_jobs(task, element, now):
-    """The reminder and escalation rows for an open task with a due date."""
+def deadline_jobs(task, properties, now):
+    """The reminder and escalation rows for an open task with a due date; `properties`: its
+    diagram step's (None when not known)."""
     if task.due_date is None:
         return []
     hour = setting("DEADLINE_NOTIFY_HOUR")
-    before = _property_days(element, "remind_workdays_before", setting("REMIND_WORKDAYS_BEFORE"))
-    after = _property_days(element, "escalate_after_workdays", setting("ESCALATE_AFTER_WORKDAYS"))
+    before = _property_days(properties, "remind_workdays_before", setting("REMIND_WORKDAYS_BEFORE"))
+    after = _property_days(properties, "escalate_after_workdays", setting("ESCALATE_AFTER_WORKDAYS"))
     rows = []
     remind_at = clock.at_local(add_workdays(task.due_date, -before), hour)
     if before > 0 and remind_at > now:
@@ -76,7 +73,7 @@ def deadline_jobs(task, element, now):
 
 
 def timer_fire_time(timer, now):
-    days = _property_days(timer.element, "timer_workdays", None)
+    days = _property_days(timer.properties, "timer_workdays", None)
     if days:
         return clock.start_of_next_day(add_workdays(clock.local_date(now), days))
     if timer.duration is not None:
@@ -84,21 +81,18 @@ def timer_fire_time(timer, now):
     return timer.at
 
 
-@tasks_synced.connect
-def _on_tasks_synced(case, user, run, opened, closed):
+def on_tasks_synced(case, user, opened, closed, open_ids, timers):
+    """Listener of cases.signals.tasks_synced (connected in bianzhi.registry): each opened step's
+    reminder and escalation, each waiting timer's firing; a closed step's jobs cancelled."""
     now = clock.now()
     rows = []
     for task in opened:
-        rows.extend(deadline_jobs(task, run.parsed.elements.get(task.bpmn_id), now))
-    try:
-        timers = run.waiting_timers()
-    except adapter.EngineError as exc:
-        raise Conflict(exc.message, code="engine_error") from None
+        rows.extend(deadline_jobs(task, task.properties, now))
     rows.extend({"kind": "timer", "key": f"timer:{t.id}", "run_at": timer_fire_time(t, now), "case_id": case.id,
-                 "task_id": t.id, "payload": {"element": t.element.id}} for t in timers)
+                 "task_id": t.id, "payload": {"element": t.element_id}} for t in timers)
     _insert_jobs(rows)
     if closed:
-        live = [t.id for t in run.human_tasks()] + [t.id for t in timers]
+        live = [*open_ids, *(t.id for t in timers)]
         jobs = Job.__table__
         db.session.execute(jobs.update().where(jobs.c.case_id == case.id, jobs.c.status == "pending",
                                                jobs.c.kind.in_(DEADLINE_JOBS), jobs.c.task_id.not_in(live))
@@ -116,8 +110,8 @@ def _tell_the_unit(case, user, opened):
         why = ""
         if last is not None:
             why = f"（{last.name}：{last.decision_label}{'，' + last.opinion if last.opinion else ''}）"
-        for task in unit_tasks:
-            notify(holders(task), "case", f"待办理：「{case.number}」{task.name}{why}",
+        for task in unit_tasks:  # just opened: nobody has claimed it yet
+            notify(holders(SimpleNamespace(assignee_id=None, role=task.role, case=case)), "case", f"待办理：「{case.number}」{task.name}{why}",
                    body=f"办理期限 {task.due_date}" if task.due_date else None, case=case,
                    link=f"/tasks/{task.id}", exclude=user)
     if case.finished_at is not None and not opened:
@@ -125,7 +119,7 @@ def _tell_the_unit(case, user, opened):
                case=case, exclude=user)
 
 
-# --- job handlers (the worker calls them inside the transaction that marks the job done) ---
+# the worker's handlers for the jobs scheduled here (remind, escalate, timer): bianzhi.jobs.deadlines
 
 def system_user():
     """The account automatic actions are recorded under; it cannot log in."""
@@ -140,50 +134,6 @@ def system_user():
     except IntegrityError:  # another worker made it at the same moment
         user = db.session.scalar(select(User).where(User.username == SYSTEM_USERNAME))
     return user
-
-
-def _open_task(job):
-    return db.session.scalar(select(OpenTask).where(OpenTask.id == job.task_id))
-
-
-def remind(job, now):
-    task = _open_task(job)
-    if task is None:
-        return "skipped"
-    case = task.case
-    notify(holders(task, clock.local_date(now)), "remind",
-           f"到期提醒：「{case.number} {task.name}」将于 {task.due_date} 到期",
-           body=f"{case.title}。请在办理期限内办理。", case=case, link=f"/tasks/{task.id}")
-    return "done"
-
-
-def escalate(job, now):
-    task = _open_task(job)
-    if task is None:
-        return "skipped"
-    case = task.case
-    task.escalated_at = now
-    day = clock.local_date(now)
-    title = f"超期督办：「{case.number} {task.name}」已超过办理期限 {task.due_date}"
-    acting = holders(task, day)
-    who = "、".join(u.display_name for u in acting) or "（无人）"
-    roles = setting("ESCALATE_TO").get(task.role, ("leader",))
-    told = notify(users_with_roles(roles), "escalate", title,
-                  body=f"{case.unit.name}：{case.title}。当前办理人：{who}。", case=case)
-    already = {n.user_id for n in told}
-    notify([u for u in acting if u.id not in already], "escalate",
-           f"已超期：「{case.number} {task.name}」办理期限为 {task.due_date}",
-           body=f"该环节已超过办理期限，已报告{'、'.join(ROLES[r][0] for r in roles)}，请尽快办理。", case=case,
-           link=f"/tasks/{task.id}")
-    audit(system_user(), "task.escalate", f"case:{case.id}", number=case.number, step=task.name,
-          due=task.due_date)
-    db.session.flush()
-    return "done"
-
-
-def fire_timer(job, now):
-    case = cases.fire_timer(system_user(), job.case_id, job.task_id)
-    return "done" if case is not None else "skipped"
 
 
 def schedule_missing(now=None, batch=1000):

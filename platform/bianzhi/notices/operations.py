@@ -2,18 +2,18 @@
 
 The notice's HTML is rendered from its template at decision time and stored: a later change
 to the case or the template does not alter an issued notice. The PDF (WeasyPrint, ~200 ms)
-is made from that HTML by the worker after the decision commits (job `notice_pdf`), or on
-first download if that comes sooner, outside any task completion, and kept.
+is made from that HTML by the worker after the decision commits (job `notice_pdf`,
+bianzhi.jobs.notices), or on first download if that comes sooner, outside any task
+completion, and kept.
 """
 import re
 import secrets
 
 from flask import current_app, has_request_context, render_template, url_for
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from .. import clock
 from ..cases.models import DECISION_LABELS, CaseStep
-from ..cases.signals import milestone_reached
 from ..errors import NotFound
 from ..extensions import db
 from ..inbox.models import Job
@@ -78,8 +78,8 @@ def issue(case, user, element):
     return notice
 
 
-@milestone_reached.connect
-def _on_milestone(case, user, element):
+def on_milestone(case, user, element):
+    """Listener of cases.signals.milestone_reached (connected in bianzhi.registry)."""
     issue(case, user, element)
 
 
@@ -98,21 +98,6 @@ def pdf_of(notice):
         notice.rendered_at = clock.now()
         db.session.flush()
     return notice.pdf
-
-
-def render_pdf_job(payload):
-    """The worker's handler (leased: it commits itself). The read ends before the render, so a
-    second-long render holds no lock; a download that rendered it meanwhile wins."""
-    notice = db.session.get(Notice, payload.get("notice_id"))
-    if notice is None or notice.pdf is not None:
-        db.session.rollback()
-        return
-    notice_id, html = notice.id, notice.html
-    db.session.rollback()
-    pdf = _render(html)
-    db.session.execute(update(Notice).where(Notice.id == notice_id, Notice.pdf.is_(None))
-                       .values(pdf=pdf, rendered_at=clock.now()))
-    db.session.commit()
 
 
 def by_code(code):

@@ -12,16 +12,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
 
-from .. import clock
-from ..accounts.models import role_for_lane
 from ..audit.operations import record as audit
 from ..cases.effects import Context, on_step
-from ..cases.models import Case, OpenTask
-from ..cases.signals import tasks_synced
+from ..cases.models import Case
+from ..cases.sync import sync_open_tasks
 from ..engine import adapter
 from ..errors import Conflict, Forbidden, ValidationFailed
 from ..extensions import db
-from ..workdays import add_workdays
 from . import operations as processes
 from .drafts import get_version, newest
 
@@ -97,7 +94,9 @@ def move(user, key, from_number, ip=None):
         case.workflow_json = run.dump()
         case.version_id = target.id
         case.version = target
-        _refresh_open_tasks(user, case, run)
+        # the same task ids: a kept row takes the new version's step name, lane, role and form,
+        # its claim, due date and creation time stay as they were
+        sync_open_tasks(case, run, user, refresh=True)
         audit(user, "case.migrate", f"case:{case.id}", ip=ip, number=case.number, process=key,
               from_version=source.version, to_version=target.version)
         moved.append(case)
@@ -109,31 +108,3 @@ def move(user, key, from_number, ip=None):
     except StaleDataError:
         raise Conflict("迁移期间有案件被他人办理，未迁移任何案件，请重新试运行", code="conflict") from None
     return target, moved, stayed
-
-
-def _refresh_open_tasks(user, case, run):
-    """Open-task rows follow the moved case: same task ids, the new version's step names,
-    lanes, roles and forms; a claim, due date and creation time stay as they were."""
-    ready = {t.id: t for t in run.human_tasks()}
-    rows = {t.id: t for t in db.session.scalars(select(OpenTask).where(OpenTask.case_id == case.id))}
-    closed, opened = [], []
-    for task_id, row in rows.items():
-        if task_id not in ready:
-            db.session.delete(row)
-            closed.append(task_id)
-    for task_id, task in ready.items():
-        el = task.element
-        role = role_for_lane(el.lane)
-        values = {"bpmn_id": el.id, "name": el.name, "lane": el.lane, "role": role, "form_key": el.form_key,
-                  "unit_id": case.unit_id if role == "unit_clerk" else None}
-        row = rows.get(task_id)
-        if row is not None:
-            for attr, value in values.items():
-                setattr(row, attr, value)
-            continue
-        days = el.properties.get("deadline_days")
-        due = add_workdays(clock.today(), int(days)) if days not in (None, "") else None
-        opened.append(OpenTask(id=task_id, case_id=case.id, due_date=due, created_at=clock.now(), **values))
-    db.session.add_all(opened)
-    if opened or closed:
-        tasks_synced.send(case, user=user, run=run, opened=opened, closed=closed)

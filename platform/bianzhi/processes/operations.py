@@ -11,7 +11,6 @@ from ..accounts.models import ROLES, role_for_lane
 from ..engine import adapter, sandbox
 from ..errors import DefinitionError, NotFound
 from ..extensions import db
-from ..ledger import registered  # noqa: F401  the rules and operations a diagram may name
 from . import forms as formlib
 from . import lint
 from .models import ProcessVersion

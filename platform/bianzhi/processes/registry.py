@@ -1,8 +1,9 @@
 """Names a diagram may use: ledger operations for service tasks, rules for user tasks; and
 per-process case titles.
 
-The callables are registered by the features that own them (cases.effects), so that the
-validator knows the names without importing the ledger.
+The callables are registered by the features that own them (the ledger's topic modules,
+review.operations), with the decorators below; bianzhi.registry.register_domain imports every
+one of them, so the validator knows the names whichever blueprints exist.
 """
 OPERATIONS = {}
 RULES = {}

@@ -21,10 +21,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select
 
 from .. import clock
-from ..accounts.models import User
 from ..audit.operations import record as audit
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..extensions import db
@@ -404,70 +403,7 @@ def queue(user, job, valid_only):
     return job
 
 
-# Why the worker, and why two passes: the import must be one transaction, may take minutes for
-# a province and must not die with an HTTP timeout; the worker runs it whichever app server
-# queued it, and any app server answers the page's status polls from this row. Pass 1 checks
-# the file again (the ledger may have changed since the preview), committing its progress per
-# batch, which every database shows. Pass 2 inserts in one transaction; its progress goes
-# through a separate connection on PostgreSQL. SQLite has a single writer, so there the bar
-# shows 写入中 until the commit (pass 2 is the short part: no parsing is slower than inserts).
-
-def job_given_up(payload, error):
-    """The worker gave up on the import after its last attempt: say so on the import's page
-    (nothing was imported: each attempt ran in one transaction that rolled back)."""
-    db.session.execute(update(RosterImport).where(RosterImport.id == payload.get("import_id"),
-                                                  RosterImport.status.in_(("queued", "running")))
-                       .values(status="failed", phase=None, finished_at=clock.now(),
-                               message=f"导入多次出错后已停止，未导入任何人员；请联系系统管理员（{error.splitlines()[0][:200]}）"))
-
-
-def run_job(payload):
-    """The worker's handler (leased job: it commits itself). Safe to run twice."""
-    job = db.session.get(RosterImport, payload.get("import_id"))
-    if job is None or job.status not in ("queued", "running"):
-        db.session.rollback()
-        return
-    job_id, total, filename = job.id, job.total, job.filename
-    user, valid_only, content = db.session.get(User, job.user_id), job.mode == "valid", job.content
-    job.status, job.phase, job.done = "running", "校验", 0
-    db.session.commit()
-
-    def checked(n):
-        db.session.execute(update(RosterImport).where(RosterImport.id == job_id)
-                           .values(done=min(n, total), phase="校验"))
-        db.session.commit()
-
-    try:
-        first = walk(content, progress=checked)
-        if first.refused and not valid_only:
-            raise RosterRefused(first)
-        _progress_outside(job_id, "写入", 0, first.total)
-        outcome = import_roster(user, content, valid_only=valid_only, target=f"roster_import:{job_id}",
-                                filename=filename,
-                                progress=lambda n: _progress_outside(job_id, "写入", n, first.total))
-    except ValidationFailed as exc:
-        db.session.rollback()
-        outcome = getattr(exc, "outcome", None)
-        values = {"status": "failed", "message": exc.message, "finished_at": clock.now(), "phase": None}
-        if outcome is not None:
-            values.update(refused=outcome.refused, report=outcome.report(), done=0,
-                          total=outcome.total)
-        db.session.execute(update(RosterImport).where(RosterImport.id == job_id).values(**values))
-        db.session.commit()
-        return
-    db.session.execute(update(RosterImport).where(RosterImport.id == job_id).values(
-        status="done", phase=None, total=outcome.total, done=outcome.total, imported=outcome.valid,
-        skipped=len(outcome.skipped), refused=outcome.refused, finished_at=clock.now(),
-        message=f"已导入 {outcome.valid} 人"))
-    db.session.commit()
-
-
-def _progress_outside(job_id, phase, n, total):
-    if db.engine.dialect.name != "postgresql":
-        return  # SQLite: the import holds the only write lock (see above)
-    with db.engine.connect() as conn:  # its own transaction: visible now, whatever the import does
-        conn.execute(update(RosterImport).where(RosterImport.id == job_id).values(done=min(n, total), phase=phase))
-        conn.commit()
+# The import itself runs in the worker: bianzhi.jobs.roster (why there, and why two passes).
 
 
 def status(job):

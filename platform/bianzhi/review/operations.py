@@ -16,10 +16,10 @@ from sqlalchemy import func, select
 
 from .. import clock
 from ..audit.operations import record as audit
+from ..cases import sync
 from ..cases.effects import Context, on_step
 from ..cases.operations import next_numbers
 from ..cases.models import Case, CaseStep, OpenTask
-from ..cases.signals import tasks_synced
 from ..engine import adapter
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
@@ -91,7 +91,6 @@ def start_review(user, year, deadline, ip=None):
                        "不能重复发起", code="review_exists")
     version = processes.latest(PROCESS_KEY)
     parsed = processes.parsed_version(version)
-    first = parsed.first_user_task()
     units = active_units()
     if not units:
         raise ValidationFailed("没有在用的单位，无需年审")
@@ -108,21 +107,18 @@ def start_review(user, year, deadline, ip=None):
              for number, unit in zip(numbers, units)]
     db.session.add_all(cases)
     db.session.flush()
-    started = []
+    synced = []
     for case, unit in zip(cases, units):
         case.unit = unit
         run = adapter.Run.start(parsed, on_step(Context(starter, case)))
-        ready = [t for t in run.human_tasks() if t.element.id == first.id]
         case.workflow_json = run.dump()
-        opened = [OpenTask(id=t.id, case_id=case.id, bpmn_id=first.id, name=first.name, lane=first.lane,
-                           role="unit_clerk", unit_id=unit.id, form_key=first.form_key, due_date=deadline,
-                           created_at=clock.now()) for t in ready]
-        started.append((case, run, opened))
-        db.session.add_all(opened)
+        # the unit's step is due on the review's deadline, not in the diagram's working days
+        synced.append(sync.changes(case, run, existing=(), due_date=deadline))
         db.session.add(ReviewCase(review_id=review.id, unit_id=unit.id, case_id=case.id))
+    sync.write(synced)  # every unit's open task in one insert
     db.session.flush()
-    for case, run, opened in started:  # the deadline's reminder and escalation; the unit's clerks told
-        tasks_synced.send(case, user=user, run=run, opened=opened, closed=[])
+    for changes in synced:  # the deadline's reminder and escalation; the unit's clerks told
+        sync.announce(changes, user)
     audit(user, "review.start", f"review:{year}", ip=ip, year=year, deadline=deadline.isoformat(), units=len(units),
           version=version.version)
     db.session.flush()

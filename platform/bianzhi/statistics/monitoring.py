@@ -29,7 +29,6 @@ from sqlalchemy import or_, select
 from .. import clock
 from ..accounts.models import BUREAU_READERS
 from ..cases.models import Case, CaseStep
-from ..cases.signals import tasks_synced
 from ..errors import Forbidden, ValidationFailed
 from ..extensions import db
 from ..ledger.models import Unit
@@ -64,15 +63,15 @@ DEFINITIONS = {
 
 # -- the step log, kept as open tasks come and go ----------------------------------------------
 
-@tasks_synced.connect
-def _log_steps(case, user, run, opened, closed):
+def log_steps(case, user, opened, closed, **_):
+    """Listener of cases.signals.tasks_synced (connected in bianzhi.registry)."""
     now = clock.now()
     log = StepLog.__table__  # Core statements: no ORM unit of work for a row nobody reads back here
     if opened:
         db.session.execute(log.insert(), [
             {"task_id": task.id, "case_id": case.id, "process_key": case.process_key, "unit_id": case.unit_id,
              "bpmn_id": task.bpmn_id, "name": task.name, "role": task.role,
-             "opened_at": task.created_at or now, "due_date": task.due_date, "closed_at": None}
+             "opened_at": task.created_at, "due_date": task.due_date, "closed_at": None}
             for task in opened])
     if closed:
         db.session.execute(log.update().where(log.c.task_id.in_(closed), log.c.closed_at.is_(None))
