@@ -1,6 +1,7 @@
 """Holes in the process engine's shell: a diagram in which the unit approves itself, form keys
 that are paths, a missing decision table named by its task, and the sandbox's resource limits."""
 import json
+import re
 import subprocess
 import sys
 import time
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bianzhi.cases.models import Case
 from bianzhi.errors import DefinitionError
 from bianzhi.extensions import db
 from bianzhi.processes import drafts
@@ -182,3 +184,110 @@ def test_validate_command_names_the_business_rule_task_of_a_missing_decision_tab
     assert result.output.splitlines() == [
         f"{path}: Rule_meeting（是否提交主任办公会）：找不到决策表 extra_plan_meeting"
         "（camunda:decisionRef；应在 bpmn/ 下或流程图旁的 .dmn 文件中）"]
+
+
+# --- 3. the sandbox's resource limits ---------------------------------------------------------
+
+PAYLOADS = [  # (code, is_script): each passes validation; only running shows the size
+    ("a = ['x']\nfor i in range(40):\n    a.extend(a)", True),
+    ("''.join(['a' * 1000000] * 200000)", False),
+    ("('a' * 999999 + 'b') in ['a' * 1000000] * 200000", False),
+    # the same lists built a line at a time, where `*` cannot see them coming
+    ("s = 'a' * 1000000\nL = [s]\nfor i in range(17):\n    L.extend(L)\nx = ''.join(L)", True),
+    ("s = 'a' * 1000000\nL = [s]\nfor i in range(17):\n    L.extend(L)\nx = ('a' * 999999 + 'b') in L", True),
+    ("s = 'a' * 1000000\nL = [s]\nfor i in range(17):\n    L.extend(L)\nx = L.count(s + '')", True),
+    ("s = 'a' * 1000000\nL = [s]\nfor i in range(17):\n    L.extend(L)\nx = str(L)", True),
+    ("s = 'a' * 1000000\nL = [s]\nfor i in range(17):\n    L.extend(L)\nx = sorted(L)", True),
+    ("s = 'a' * 1000000\nL = [s]\nM = [s + '']\nfor i in range(17):\n    L.extend(L)\n    M.extend(M)\nx = L == M",
+     True),
+    ("s = 'a' * 1000000\nx = s.replace('a', s)", True),
+    # many allocations, each within the limits: the memory budget stops them
+    ("L = []\nfor i in range(999):\n    L.append('a' * 999990 + str(i))", True),
+]
+
+_MEASURE = r"""
+import json, resource, sys, time
+from bianzhi.engine import sandbox
+results = []
+env = sandbox.RestrictedEnvironment()
+for code, is_script in json.loads(sys.argv[1]):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    try:
+        (env.execute if is_script else env.evaluate)(code, {})
+        outcome = None
+    except sandbox.UnsafeExpression as exc:
+        outcome = str(exc)
+    except BaseException as exc:
+        outcome = "not refused: " + type(exc).__name__
+    results.append({"outcome": outcome, "seconds": time.monotonic() - started,
+                    "grew_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024})
+print(json.dumps(results))
+"""
+
+
+def _cap_address_space():  # the machine's safety net if the sandbox fails, well above its budget
+    import resource
+    resource.setrlimit(resource.RLIMIT_AS, (3 * 1024 ** 3, 3 * 1024 ** 3))
+
+
+def test_payloads_are_refused_quickly_without_growing_the_process():
+    """Each payload in a fresh process (peak memory only grows): refused with a Chinese reason
+    within the time budget, the process's peak resident memory not grown by hundreds of MB."""
+    from bianzhi.engine import sandbox
+    for code, is_script in PAYLOADS:
+        assert sandbox.check(code, is_script) is None, code
+    platform = str(ROOT / "platform")
+    done = subprocess.run([sys.executable, "-c", _MEASURE, json.dumps(PAYLOADS)], capture_output=True, text=True,
+                          timeout=120, env={"PYTHONPATH": platform, "PATH": "/usr/bin:/bin"},
+                          preexec_fn=_cap_address_space)
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    for (code, _), result in zip(PAYLOADS, results):
+        assert result["outcome"] and not result["outcome"].startswith("not refused"), (code, result)
+        assert re.search(r"[\u4e00-\u9fff]", result["outcome"]), (code, result)
+        assert result["seconds"] < 1.5, (code, result)  # the budget is 1 second
+        assert result["grew_mb"] < 160, (code, result)  # the budget is 100 MB
+
+
+@pytest.mark.parametrize("code", [PAYLOADS[0][0], "x = " + PAYLOADS[1][0], "x = " + PAYLOADS[2][0]])
+def test_a_case_whose_script_is_a_payload_is_refused_and_not_started(ctx, api, code):
+    """At the start of a case: a Chinese engine error, quickly, and no case is left behind."""
+    from tests.fixtures.cases import application
+    task = (f'<bpmn:scriptTask id="Script_payload" name="计算"><bpmn:script>{code.replace("<", "&lt;")}'
+            '</bpmn:script></bpmn:scriptTask>')
+    xml = XML.replace(
+        '<bpmn:sequenceFlow id="Flow_to_review" sourceRef="Task_apply" targetRef="Task_review" />',
+        '<bpmn:sequenceFlow id="Flow_to_review" sourceRef="Task_apply" targetRef="Script_payload" />'
+        '<bpmn:sequenceFlow id="Flow_payload" sourceRef="Script_payload" targetRef="Task_review" />' + task)
+    assert 'targetRef="Script_payload"' in xml
+    processes.deploy(xml, folder_forms(xml), comment="payload")
+    db.session.commit()
+    cases_before = db.session.scalar(select(func.count()).select_from(Case))
+    started = time.monotonic()
+    response = api("clerk1").post("/api/v1/cases", json={"process": "vacancy_use", "data": application()})
+    assert time.monotonic() - started < 5
+    assert response.status_code == 409, response.json
+    assert response.json["error"]["code"] == "engine_error"
+    assert re.search(r"过大|超出", response.json["error"]["message"]), response.json
+    db.session.remove()
+    assert db.session.scalar(select(func.count()).select_from(Case)) == cases_before
+
+
+def test_what_scripts_and_conditions_do_every_day_still_works():
+    from bianzhi.engine import sandbox
+    env = sandbox.RestrictedEnvironment()
+    data = {"count": 3, "decision": "approve", "lines": [{"n": 1}, {"n": 2}], "d": {"a": 1}}
+    assert env.evaluate("0 < count < 10 and decision != 'x'", dict(data)) is True
+    assert env.evaluate("lines[0]['n'] < count <= len(lines) + 1", dict(data)) is True
+    assert env.evaluate("isinstance(decision, str) and issubclass(bool, int)", dict(data)) is True
+    assert env.evaluate("str.join('-', [str(l['n']) for l in lines]) + str.upper(decision)", dict(data)) == "1-2APPROVE"
+    assert env.evaluate("f'{count:>3}|{lines}' + '%s 名' % count", dict(data)) == "  3|[{'n': 1}, {'n': 2}]3 名"
+    assert env.evaluate("(sum([[1], [2]], []), sum([1, 2]), max(1, 5), sorted([3, 1]))", dict(data)) == \
+        ([1, 2], 3, 5, [1, 3])
+    assert env.evaluate("'a' in d and 1 in d.values() and count in [1, 2, 3] and (1, 2) < (1, 3)", dict(data))
+    env.execute("L = [2, 1]\nL.extend([3])\nL.sort()\nL.remove(1)\nn = L.count(2)\nt = 'abc'.replace('b', 'xx')", data)
+    assert (data["L"], data["n"], data["t"]) == ([2, 3], 1, "axxc")
+    assert "中间项" in sandbox.check("0 < lines.pop() < 5")
+    assert "展开" in sandbox.check("[*lines, *lines]")
+    assert "不能超过" in sandbox.check("f'" + "{count}" * (sandbox.MAX_FSTRING_FIELDS + 1) + "'")
