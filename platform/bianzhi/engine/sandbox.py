@@ -283,7 +283,7 @@ def _check_result_size(op, a, b):
         for seq, n in ((a, b), (b, a)):
             if _size(seq) is not None and isinstance(n, int) and _size(seq) * max(n, 0) > MAX_ITEMS:
                 raise UnsafeExpression(f"结果过大（超过 {MAX_ITEMS} 项）")
-            if isinstance(seq, (list, tuple)) and isinstance(n, int) and n > 1:
+            if isinstance(seq, (list, tuple)) and seq and isinstance(n, int) and n > 1:
                 # the copies share their items: what they hold counts n times
                 if _weight(seq, MAX_ITEMS // n) * n > MAX_ITEMS:
                     raise UnsafeExpression(f"结果过大（重复后超过 {MAX_ITEMS} 项或字符）")
