@@ -32,8 +32,8 @@ from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from .documents import (conditions, decision_ids, decision_refs, dmn_expressions,  # noqa: F401
-                        expressions, read_xml as _xml, sequence_flows)  # re-exported: callers use adapter.*
+from .documents import (conditions, decision_ids, decision_refs, decision_tasks, dmn_expressions,  # noqa: F401
+                        expressions, flow_graph, read_xml as _xml, sequence_flows)  # re-exported: callers use adapter.*
 from .sandbox import script_engine
 
 

@@ -72,3 +72,26 @@ def sequence_flows(bpmn_xml):
     for flow in read_xml(bpmn_xml).iterfind(".//bpmn:sequenceFlow", _BPMN):
         flows.setdefault((flow.get("sourceRef"), flow.get("targetRef")), []).append(flow.get("id"))
     return flows
+
+
+def decision_tasks(bpmn_xml):
+    """The business rule tasks of a document, as (element id, decision id it calls)."""
+    attr = "{http://camunda.org/schema/1.0/bpmn}decisionRef"
+    return [(el.get("id"), el.get(attr)) for el in read_xml(bpmn_xml).iter()
+            if isinstance(el.tag, str) and el.get(attr)]
+
+
+def flow_graph(bpmn_xml, process_id):
+    """The sequence-flow graph of one process: (start event ids, {element id: [targets]},
+    {activity id: [boundary event ids attached to it]})."""
+    process = next((p for p in read_xml(bpmn_xml).iterfind(".//bpmn:process", _BPMN) if p.get("id") == process_id),
+                   None)
+    if process is None:
+        return [], {}, {}
+    starts = [el.get("id") for el in process.iterfind(".//bpmn:startEvent", _BPMN)]
+    successors, boundaries = {}, {}
+    for flow in process.iterfind(".//bpmn:sequenceFlow", _BPMN):
+        successors.setdefault(flow.get("sourceRef"), []).append(flow.get("targetRef"))
+    for event in process.iterfind(".//bpmn:boundaryEvent", _BPMN):
+        boundaries.setdefault(event.get("attachedToRef"), []).append(event.get("id"))
+    return starts, successors, boundaries

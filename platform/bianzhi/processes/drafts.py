@@ -17,6 +17,7 @@ from ..accounts.models import ROLES
 from ..audit.operations import record as audit
 from ..errors import Conflict, DefinitionError, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
+from . import forms as formlib
 from . import lint
 from . import operations as processes
 from .models import ProcessDraft, ProcessVersion
@@ -78,6 +79,8 @@ def folder_form_keys():
 
 
 def _folder_form(key):
+    if not formlib.is_form_key(key):  # a path, not a name: never opened (the validator names the task)
+        return None
     path = Path(current_app.config["FORMS_FOLDER"]) / f"{key}.json"
     if not path.is_file():
         return None
@@ -92,6 +95,8 @@ def forms_for(bpmn_xml, forms):
     found in neither is left out, and the validator names the task that wants it."""
     result = {}
     for key in _refs(bpmn_xml, CAMUNDA_FORM_KEY):
+        if not formlib.is_form_key(key):
+            continue
         form = forms.get(key) if key in forms else _folder_form(key)
         if form is not None:
             result[key] = form

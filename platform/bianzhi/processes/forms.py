@@ -6,6 +6,7 @@ checkbox, datetime (date), dynamiclist (a list of records), filepicker (files, h
 Properties we read: `validator: cn_ric` (resident ID number), `requiredWhen: key:v1|v2`,
 `source: user_unit`, `minItems`, `group`.
 """
+import re
 from datetime import date
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
@@ -20,8 +21,17 @@ FIELD_TYPES = {"textfield", "textarea", "number", "select", "radio", "checkbox",
 LAYOUT_TYPES = {"text", "html", "spacer", "separator", "group", "image", "button"}
 FILE_TYPES = {"filepicker"}
 
+# A form key (camunda:formKey) is the plain name of a file in forms/, never a path: it becomes
+# `forms/<key>.json`, so anything with a separator, a dot or a drive would read elsewhere.
+FORM_KEY = re.compile(r"[A-Za-z0-9_]{1,64}")
+
 MSG_REQUIRED = "必填"
 MSG_NULL = "必填"
+
+
+def is_form_key(key):
+    """Whether `key` may name a form file (letters, digits, underscores; at most 64)."""
+    return isinstance(key, str) and FORM_KEY.fullmatch(key) is not None
 
 
 class FormDefinitionError(ValueError):

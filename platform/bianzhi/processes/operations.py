@@ -70,11 +70,13 @@ def _validate(bpmn_xml, forms, dmns=None):
             if why:
                 findings.append(Finding(f"{name}#{element_id}", "", f"决策表单元格不被允许：{why}"))
     try:
-        missing = [ref for ref in adapter.decision_refs(bpmn_xml) if ref not in defined]
+        missing = [(task, ref) for task, ref in adapter.decision_tasks(bpmn_xml) if ref not in defined]
+        names = lint.names(bpmn_xml)
     except Exception:
-        missing = []
-    for ref in missing:
-        findings.append(Finding(ref, "", f"找不到决策表 {ref}（应在 bpmn/ 下的 .dmn 文件中）"))
+        missing, names = [], {}
+    for task, ref in missing:  # named by the task that calls it: the table has no element in this file
+        findings.append(Finding(task, names.get(task, ""),
+                                f"找不到决策表 {ref}（camunda:decisionRef；应在 bpmn/ 下或流程图旁的 .dmn 文件中）"))
     findings.extend(Finding(*found) for found in lint.check(bpmn_xml))
     try:
         parsed = adapter.parse(bpmn_xml, tuple(dmns.values()))
@@ -100,6 +102,9 @@ def _validate(bpmn_xml, forms, dmns=None):
                                         + "、".join(label for label, _ in ROLES.values())))
             if not el.form_key:
                 findings.append(Finding(el.id, el.name, "没有指定表单（camunda:formKey）"))
+            elif not formlib.is_form_key(el.form_key):
+                findings.append(Finding(el.id, el.name, "表单标识（camunda:formKey）只能由字母、数字和下划线组成（至多 64 个），"
+                                        "是 forms/ 中表单文件的名称，不含路径和扩展名"))
             elif el.form_key not in forms:
                 findings.append(Finding(el.id, el.name, f"表单 {el.form_key} 不存在（forms/{el.form_key}.json）"))
             if props.get("rule") and props["rule"] not in RULES:
@@ -125,6 +130,7 @@ def _validate(bpmn_xml, forms, dmns=None):
     first = parsed.first_user_task()
     if first is not None and role_for_lane(first.lane) != "unit_clerk":
         findings.append(Finding(first.id, first.name, "第一个用户任务须在单位经办人泳道（由单位发起）"))
+    findings.extend(_unreviewed_outcomes(parsed, bpmn_xml))
     for key, form in forms.items():
         try:
             formlib.check_definition(form, key)
@@ -133,11 +139,51 @@ def _validate(bpmn_xml, forms, dmns=None):
     return findings, parsed
 
 
+BUREAU_OUTCOMES = {"approved": "核准", "rejected": "不予通过"}
+
+
+def _is_bureau_task(element):
+    """A user task in a lane of any role but the unit clerk's: someone other than the unit."""
+    return (element is not None and element.kind == "userTask"
+            and role_for_lane(element.lane) not in (None, "unit_clerk"))
+
+
+def _unreviewed_outcomes(parsed, bpmn_xml):
+    """A ledger operation (a service task's `operation`) or an approved/rejected `state` that
+    some path from a start event reaches without passing a bureau user task: the unit would
+    decide its own case. Followed along sequence flows; a boundary event is reached while the
+    task it sits on is still open, so a bureau task it sits on does not count as passed."""
+    starts, successors, boundaries = adapter.flow_graph(bpmn_xml, parsed.process_id)
+    seen, stack = set(), list(starts)
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.extend(boundaries.get(node, ()))
+        if not _is_bureau_task(parsed.elements.get(node)):
+            stack.extend(successors.get(node, ()))
+    findings = []
+    for element_id in sorted(seen):
+        el = parsed.elements.get(element_id)
+        if el is None:
+            continue
+        operation, state = el.properties.get("operation"), el.properties.get("state")
+        if el.kind == "serviceTask" and operation:
+            findings.append(Finding(el.id, el.name, f"台账操作 {operation} 之前必须经过局方审核环节（业务科室、分管领导等泳道的"
+                                    "用户任务）：从开始到此处有一条路径不经过任何局方环节，单位可以自行办结"))
+        elif el.kind in ("endEvent", "intermediateThrowEvent") and state in BUREAU_OUTCOMES:
+            findings.append(Finding(el.id, el.name, f"结果「{BUREAU_OUTCOMES[state]}」（state={state}）之前必须经过局方审核环节"
+                                    "（业务科室、分管领导等泳道的用户任务）：从开始到此处有一条路径不经过任何局方环节，"
+                                    "单位可以自行批准"))
+    return findings
+
+
 def read_forms(parsed, folder):
     """The forms a diagram names, read from `folder`; missing or broken ones are left out
     (validate() reports them)."""
     result = {}
-    for key in sorted({e.form_key for e in parsed.elements.values() if e.form_key}):
+    for key in sorted({e.form_key for e in parsed.elements.values() if formlib.is_form_key(e.form_key)}):
         path = Path(folder) / f"{key}.json"
         if path.is_file():
             try:
