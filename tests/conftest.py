@@ -84,7 +84,9 @@ def _join_test_transactions():
     """Every session made by db.session from now on uses the test's connection, when its app
     has one (other apps a test creates keep their own engines), with a savepoint of its own."""
     factory = db.session.session_factory
-    factory.class_.get_bind = _joined_get_bind(factory.class_.get_bind)
+    if not getattr(factory.class_.get_bind, "joins_tests", False):
+        factory.class_.get_bind = _joined_get_bind(factory.class_.get_bind)
+        factory.class_.get_bind.joins_tests = True
     factory.configure(join_transaction_mode="create_savepoint")
 
 
