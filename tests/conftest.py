@@ -1,10 +1,23 @@
 """Fixtures: one database per run (SQLite file, or PostgreSQL from DATABASE_URL), schema built
-by the migrations, and before each test the tables emptied and the demo district reloaded."""
+by the migrations, the demo district loaded (and committed) once.
+
+Each test runs inside one transaction that is rolled back afterwards: the test's connection
+begins it, and every db.session of the test's app (the test's own, each request's, the CLI's,
+the worker's) joins it with a SAVEPOINT, so the code's commit() and rollback() release or roll
+back savepoints and nothing outlives the test. On SQLite the outer BEGIN is the app's BEGIN
+IMMEDIATE: the test holds the write lock, which is why another connection (a thread, a
+subprocess, db.engine.connect()) cannot write, or on SQLite even start a transaction, meanwhile.
+
+Tests that need real commits carry `@pytest.mark.commits` (browser tests count as such): they
+run as before, on the committed database with the tables emptied and the demo reloaded, and the
+next rolled-back test finds the demo reloaded again."""
 import os
 import re
+import threading
 from pathlib import Path
 
 import pytest
+from flask import current_app, has_app_context
 from sqlalchemy import text
 
 from bianzhi import create_app
@@ -42,10 +55,39 @@ def app(tmp_path_factory):
     with app.app_context():
         _drop_everything()
         upgrade()
+    _join_test_transactions()
     yield app
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+_JOINED = {}  # app -> (the connection whose transaction the test's sessions join, its thread)
+_state = {"dirty": True}  # the committed database is not (or may not be) the demo as loaded
+
+
+def _joined_get_bind(original):
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        if bind is None and has_app_context():
+            joined = _JOINED.get(current_app._get_current_object())
+            if joined is not None:
+                conn, thread = joined
+                if threading.get_ident() != thread:
+                    raise RuntimeError("a thread used the database of a rolled-back test: "
+                                       "mark the test @pytest.mark.commits")
+                return conn
+        return original(self, mapper=mapper, clause=clause, bind=bind, **kwargs)
+    return get_bind
+
+
+def _join_test_transactions():
+    """Every session made by db.session from now on uses the test's connection, when its app
+    has one (other apps a test creates keep their own engines), with a savepoint of its own."""
+    factory = db.session.session_factory
+    if not getattr(factory.class_.get_bind, "joins_tests", False):
+        factory.class_.get_bind = _joined_get_bind(factory.class_.get_bind)
+        factory.class_.get_bind.joins_tests = True
+    factory.configure(join_transaction_mode="create_savepoint")
 
 
 def reset_database():
@@ -61,12 +103,27 @@ def reset_database():
 
 
 @pytest.fixture(autouse=True)
-def fresh_db(app):
+def fresh_db(request, app):
+    if _state["dirty"]:
+        with app.app_context():
+            db.session.remove()
+            reset_database()
+            db.session.remove()
+        _state["dirty"] = False
+    if request.node.get_closest_marker("commits") or request.node.get_closest_marker("browser"):
+        _state["dirty"] = True  # it commits: the next test reloads the demo
+        yield
+        return
     with app.app_context():
-        db.session.remove()
-        reset_database()
-        db.session.remove()
-    yield
+        conn = db.engine.connect()
+    outer = conn.begin()  # SQLite: BEGIN IMMEDIATE (extensions.configure_sqlite)
+    _JOINED[app] = (conn, threading.get_ident())
+    try:
+        yield
+    finally:
+        del _JOINED[app]
+        outer.rollback()
+        conn.close()
 
 
 @pytest.fixture

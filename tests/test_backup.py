@@ -4,6 +4,7 @@ import io
 import os
 import tarfile
 
+import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
@@ -11,6 +12,9 @@ from bianzhi import create_app
 from bianzhi.demo_cases import load_cases
 from bianzhi.extensions import db
 from tests.conftest import PASSWORD, Api
+
+# the backup reads through connections of its own (db.engine.connect), the restore runs on another app
+pytestmark = pytest.mark.commits
 
 
 def _empty_target(app, tmp_path):

@@ -1,4 +1,5 @@
 """The flask commands a deployment uses: init-db, deploy, demo, create-user."""
+import pytest
 from sqlalchemy import select
 
 from bianzhi.accounts.models import User
@@ -60,6 +61,7 @@ def test_demo_cases_cover_every_state(app, ctx):
     assert len(finance) == 1 and finance[0][0] == "绍兴市柯桥区人民医院", finance
 
 
+@pytest.mark.commits  # reads the schema through a connection of its own
 def test_the_models_and_the_migrations_describe_the_same_schema(app):
     """A model changed without regenerating (or, after the first release, without a revision)
     fails here rather than on a deployed database."""

@@ -1,6 +1,7 @@
 """Real concurrency: two reviewers on one task, two cases taking the last places.
 Exactly one wins; the other gets a clear message; nothing is doubled or half-written."""
 
+import pytest
 from sqlalchemy import func, select
 
 from bianzhi.cases.models import CaseStep
@@ -8,6 +9,9 @@ from bianzhi.extensions import db
 from bianzhi.ledger.models import ChronicleEntry, Reservation
 from tests.fixtures.cases import CLERK1_UNIT, decide, only_task, start
 from tests.fixtures.race import race
+
+# threads racing on separate connections: each must see the others' commits and wait on their locks
+pytestmark = pytest.mark.commits
 
 
 

@@ -5,6 +5,8 @@ import threading
 from datetime import date
 from types import SimpleNamespace
 
+import pytest
+
 from bianzhi.cases.models import Case
 from bianzhi.extensions import db
 from bianzhi.inbox import deadlines
@@ -116,6 +118,7 @@ def _race(app, when, n=2):
     return results
 
 
+@pytest.mark.commits  # worker threads, each on a connection of its own
 def test_two_workers_racing_fire_each_reminder_and_escalation_once(app, api):
     """On PostgreSQL the jobs are claimed with FOR UPDATE SKIP LOCKED; each worker thread has its
     own connection. On SQLite the two are serialized by BEGIN IMMEDIATE."""

@@ -291,6 +291,7 @@ def test_second_running_exit_case_for_the_same_person(api, ctx):
 
 # ---- the operation checks again under lock -----------------------------------------------------
 
+@pytest.mark.commits  # racing threads, each on a connection of its own
 def test_two_approvals_exiting_the_same_person_race(api, ctx, monkeypatch):
     """Two applications that passed the advisory check at the same moment (simulated by
     switching off the running-case look-up): approving both at once exits the person once."""

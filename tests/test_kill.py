@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 
+import pytest
 from sqlalchemy import func, select
 
 from bianzhi.audit.operations import verify
@@ -22,6 +23,9 @@ from bianzhi.extensions import db
 from bianzhi.processes import operations as processes
 from tests.conftest import PASSWORD
 from tests.fixtures.cases import start
+
+# a server subprocess reads and writes the database the test committed
+pytestmark = pytest.mark.commits
 
 SERVER = """
 import sys

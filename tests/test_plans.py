@@ -458,6 +458,7 @@ def test_plan_places_not_used_by_the_year_end_go_back_to_the_vacancy(api, ctx):
 
 # --- concurrency -----------------------------------------------------------------------------------
 
+@pytest.mark.commits  # racing threads, each on a connection of its own
 def test_two_plans_race_for_the_last_places(api, ctx):
     clerk, reviewer = api("clerk1"), api("reviewer1")
     # 7 places vacant: two plans of 4 each fit alone, not together

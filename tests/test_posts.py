@@ -309,6 +309,7 @@ def test_application_for_another_unit_is_forbidden(api, ctx):
 
 # ---- the operation checks again under a row lock ----------------------------------------------
 
+@pytest.mark.commits  # racing threads, each on a connection of its own
 def test_two_appointments_race_for_the_last_post(api, ctx):
     clerk, reviewer = api("clerk1"), api("reviewer1")
     approved, filled = quota("正职")
@@ -342,6 +343,7 @@ def test_two_appointments_race_for_the_last_post(api, ctx):
         ChronicleEntry.case_id == lost_id)) == 0
 
 
+@pytest.mark.commits  # racing threads, each on a connection of its own
 def test_appointing_the_same_person_twice_at_once(api, ctx, monkeypatch):
     """Two applications for one person that passed the advisory check together (simulated by
     switching off the running-case look-up): the person row lock lets only one through."""

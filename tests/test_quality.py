@@ -4,6 +4,7 @@ findings; the CLI for cron."""
 import json
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from bianzhi import clock
@@ -186,6 +187,7 @@ def test_the_cli_check_for_cron(app):
     assert ("Q05", ids["Q05"]) in _open(app)
 
 
+@pytest.mark.commits  # racing threads, each on a connection of its own
 def test_two_checks_at_once_open_each_finding_once(app):
     ids = _spoil(app)
     clients = [login(app.test_client(), name) for name in ("reviewer1", "admin")]

@@ -442,6 +442,7 @@ def test_under_age_at_start(api, ctx):
 
 
 
+@pytest.mark.commits  # racing threads, each on a connection of its own
 def test_two_cases_register_the_same_person_at_once(api, ctx):
     _clerk, case_a, task_a = at_registration(api, count=1)
     _clerk, case_b, task_b = at_registration(api, count=1)

@@ -350,6 +350,7 @@ def test_api_creates_and_adjusts(api):
     assert api("clerk1").post("/api/v1/units", json={}).status_code == 403
 
 
+@pytest.mark.commits  # racing threads, each on a connection of its own
 def test_two_transfers_racing_for_the_last_places_one_wins(app, api):
     """B02 has 2 vacant places; two bureau users transfer 2 each at the same moment."""
     with app.app_context():

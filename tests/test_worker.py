@@ -8,6 +8,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import delete, func, select
 
 from bianzhi import worker as worker_module
@@ -52,6 +53,7 @@ def titles(app):
     return read(app, lambda: [n.title for n in db.session.scalars(select(Notification).order_by(Notification.id))])
 
 
+@pytest.mark.commits  # a worker subprocess claims the committed job
 def test_a_job_killed_mid_way_is_retried_and_fires_once(app, tmp_path, monkeypatch):
     when = beijing(2024, 10, 9, 9)
     add_job(app, "slow", "slow:1", when, user_id=user_id(app, "reviewer1"))
@@ -126,6 +128,7 @@ def test_the_cli_runs_due_jobs_once(app, api):
     assert {j.status for j in jobs(app)} == {"done"}
 
 
+@pytest.mark.commits  # the loop runs in a thread of its own
 def test_the_loop_stops_when_asked(app):
     runner = Worker(app, clock=lambda: beijing(2024, 1, 2))
     thread = threading.Thread(target=runner.run_forever, kwargs={"interval": 0.05})
