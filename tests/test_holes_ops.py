@@ -86,3 +86,39 @@ def test_only_the_exports_module_writes_spreadsheet_cells():
     offenders = [str(path.relative_to(PLATFORM)) for path in PLATFORM.rglob("*.py")
                  if path.name != "exports.py" and writers.search(path.read_text(encoding="utf-8"))]
     assert offenders == []
+
+
+# -- 11c. attachments per case -------------------------------------------------------------------
+
+def test_uploads_per_case_counts_the_cases_attachments_on_every_path(app, api, monkeypatch):
+    from bianzhi.accounts.models import User
+    from bianzhi.cases import operations as cases
+    from bianzhi.cases.models import Attachment
+    from bianzhi.errors import ValidationFailed
+    from tests.fixtures.cases import only_task, start
+
+    monkeypatch.setitem(app.config, "UPLOADS_PER_CASE", 5)
+    clerk = api("clerk1")
+    case = start(clerk)
+    url = f"/api/v1/cases/{case['id']}/attachments"
+
+    def upload(count):
+        files = [(io.BytesIO(b"%PDF-1.4 page " + str(i).encode()), f"材料{i}.pdf") for i in range(count)]
+        return clerk.post(url, data={"file": files}, content_type="multipart/form-data")
+
+    assert upload(3).status_code == 201
+    refused = upload(3)  # each request within the limit, the case beyond it
+    assert refused.status_code == 422, refused.json
+    assert refused.json["error"]["message"] == "每个案件最多 5 个附件：本案已有 3 个，本次上传 3 个"
+    assert refused.json["error"]["fields"]["attachments"] == ["本案还可上传 2 个附件"]
+    assert upload(2).status_code == 201
+
+    # the web's path: files given with a step (cases.complete_task) are counted with the case's too
+    with app.app_context():
+        reviewer = db.session.scalar(select(User).where(User.username == "reviewer1"))
+        with pytest.raises(ValidationFailed, match="本案已有 5 个，本次上传 1 个"):
+            cases.complete_task(reviewer, only_task(case), {"decision": "approve", "opinion": "同意"},
+                                files=[("意见.pdf", b"%PDF-1.4 opinion")])
+        db.session.rollback()
+        assert db.session.scalar(select(db.func.count(Attachment.id))
+                                 .where(Attachment.case_id == case["id"])) == 5
