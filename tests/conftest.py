@@ -1,18 +1,28 @@
 """Fixtures: one database per run (SQLite file, or PostgreSQL from DATABASE_URL), schema built
 by the migrations, and before each test the tables emptied and the demo district reloaded."""
+import atexit
 import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from bianzhi import create_app
+from bianzhi.audit.operations import forget_head
 from bianzhi.demo import load_demo
 from bianzhi.extensions import db
 
 PASSWORD = "pw123456"
 ARTIFACTS = Path(__file__).parent / "artifacts"
+# the audit chain's key and head file for this run (the environment: app processes the tests
+# start use them too), never the repository's instance/
+_AUDIT_DIR = tempfile.mkdtemp(prefix="bianzhi-audit-")
+atexit.register(shutil.rmtree, _AUDIT_DIR, True)
+os.environ.setdefault("AUDIT_KEY", "test-audit-key-" + _AUDIT_DIR)
+os.environ.setdefault("AUDIT_HEAD_FILE", os.path.join(_AUDIT_DIR, "audit.head"))
 
 
 def _database_url(tmp_path_factory):
@@ -56,6 +66,7 @@ def reset_database():
         else:
             for table in tables:
                 conn.execute(table.delete())
+    forget_head()  # the log was emptied on purpose: the demo's entries start a new head
     load_demo(PASSWORD)
     db.session.commit()
 
