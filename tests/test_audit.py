@@ -224,3 +224,13 @@ def test_the_key_file_is_made_private_and_the_head_printed(app, tmp_path, monkey
     result = app.test_cli_runner().invoke(args=["audit-head"])
     assert result.exit_code == 0
     assert f"共 {head['count']} 条，最新一条为第 {head['id']} 条，HMAC {head['hmac']}" in result.output
+
+
+def test_a_damaged_head_file_is_reported(app, api, ctx):
+    from bianzhi.audit.operations import head_file
+
+    _some_history(api)
+    head_file().write_text("")  # e.g. what a crash mid-write on some file systems leaves
+    result = _verify_cli(app)
+    assert result.exit_code == 1 and "链头文件" in result.output and "已损坏" in result.output, result.output
+    assert app.test_cli_runner().invoke(args=["audit-head"]).exit_code == 1

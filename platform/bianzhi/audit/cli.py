@@ -1,7 +1,7 @@
 """`flask --app bianzhi audit-verify` and `audit-head`."""
 import click
 
-from .operations import head_file, read_head, verify
+from .operations import BadHead, head_file, read_head, verify
 
 
 def register(app):
@@ -17,7 +17,10 @@ def register(app):
     @app.cli.command("audit-head")
     def audit_head():
         """Print the audit chain's head (newest entry's id and HMAC, count) for keeping offsite."""
-        head = read_head()
+        try:
+            head = read_head()
+        except BadHead as exc:
+            raise click.ClickException(str(exc)) from None
         if head is None:
             raise click.ClickException(f"还没有审计链头（{head_file()} 不存在）：尚未写入带密钥签名的审计记录")
         click.echo(f"审计链头：共 {head['count']} 条，最新一条为第 {head['id']} 条，"
