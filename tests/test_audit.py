@@ -234,3 +234,18 @@ def test_a_damaged_head_file_is_reported(app, api, ctx):
     result = _verify_cli(app)
     assert result.exit_code == 1 and "链头文件" in result.output and "已损坏" in result.output, result.output
     assert app.test_cli_runner().invoke(args=["audit-head"]).exit_code == 1
+
+
+def test_entries_added_as_objects_are_chained_and_signed_too(app, ctx):
+    from bianzhi.audit.operations import read_head, record
+
+    record(None, "login", "core before")
+    db.session.add_all([AuditEntry(action="login", target="orm 1"), AuditEntry(action="login", target="orm 2")])
+    db.session.flush()
+    record(None, "login", "core after")
+    db.session.add(AuditEntry(action="login", target="orm 3", detail={"n": 3}))
+    db.session.commit()
+    verdict = verify()
+    assert verdict.ok, verdict
+    newest = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+    assert newest.target == "orm 3" and read_head()["id"] == newest.id and read_head()["hmac"] == newest.hash

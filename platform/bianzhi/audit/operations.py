@@ -1,5 +1,8 @@
 """Writing and verifying the audit log (append only; nothing here updates or deletes).
 
+Entries are written by `record()` (Core statements) or added as AuditEntry objects (chained and
+signed as they are inserted: the mapper's before_insert); both are followed by the head file.
+
 Each entry's hash is an HMAC-SHA256, under a key that is not in the database, of its content and
 the previous entry's hash. Appends are serialized (a transaction-scoped advisory lock on
 PostgreSQL; SQLite's write lock already does it), so the chain is a single line in id order.
@@ -39,7 +42,7 @@ from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import event, func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from .. import clock
 from ..extensions import db
@@ -49,6 +52,7 @@ from .models import AuditEntry
 GENESIS = "0" * 64
 _LOCK_KEY = 0x6269616E  # "bian"
 _PENDING = "audit_pending"  # session.info: entries appended in the open transaction
+_FLUSH_PREV = "audit_flush_prev"  # session.info: the hash of the entry last inserted in this flush
 log = logging.getLogger("bianzhi.audit")
 
 
@@ -180,6 +184,33 @@ def record(user, action, target=None, ip=None, **detail):
     pending["entries"].append((result.inserted_primary_key[0], digest, session.in_nested_transaction()))
 
 
+@event.listens_for(AuditEntry, "before_insert")
+def _chain_orm_insert(mapper, connection, target):
+    """An entry added as an object (db.session.add(AuditEntry(...))) is chained and signed like
+    one written by record(); several in one flush are chained in the order they are inserted."""
+    session = object_session(target)
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    prev = session.info.get(_FLUSH_PREV) or connection.execute(_HEAD).scalar() or GENESIS
+    target.at = target.at or utcnow()
+    target.detail = json.loads(json.dumps(target.detail or {}, ensure_ascii=False, default=str))
+    target.prev_hash = prev
+    target.hash = session.info[_FLUSH_PREV] = _mac(audit_key(), prev, target.at, target.user_id, target.action,
+                                                   target.target, target.detail, target.ip)
+
+
+@event.listens_for(AuditEntry, "after_insert")
+def _pending_orm_insert(mapper, connection, target):
+    session = object_session(target)
+    pending = session.info.setdefault(_PENDING, {"file": str(head_file()), "entries": []})
+    pending["entries"].append((target.id, target.hash, session.in_nested_transaction()))
+
+
+@event.listens_for(Session, "after_flush")
+def _flush_done(session, context):
+    session.info.pop(_FLUSH_PREV, None)
+
+
 @event.listens_for(Session, "after_commit")
 def _head_after_commit(session):
     if session.in_nested_transaction():  # a savepoint released: the transaction goes on
@@ -195,6 +226,7 @@ def _head_after_commit(session):
 
 @event.listens_for(Session, "after_transaction_end")
 def _forget_pending(session, transaction):
+    session.info.pop(_FLUSH_PREV, None)  # a flush that failed half-way
     if transaction.parent is None:  # the outermost transaction ended (committed or not)
         session.info.pop(_PENDING, None)
 
