@@ -249,3 +249,17 @@ def test_entries_added_as_objects_are_chained_and_signed_too(app, ctx):
     assert verdict.ok, verdict
     newest = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
     assert newest.target == "orm 3" and read_head()["id"] == newest.id and read_head()["hmac"] == newest.hash
+
+
+def test_the_default_head_file_is_one_per_database(app, monkeypatch):
+    from pathlib import Path
+
+    from bianzhi.audit.operations import head_file
+
+    monkeypatch.setitem(app.config, "AUDIT_HEAD_FILE", None)
+    with app.app_context():
+        here = head_file()
+        monkeypatch.setitem(app.config, "SQLALCHEMY_DATABASE_URI", "postgresql+psycopg://u:secret@db/bench")
+        other = head_file()
+    assert here.parent == other.parent == Path(app.instance_path) and here != other
+    assert here.name.startswith("audit-") and here.suffix == ".head" and "secret" not in other.name

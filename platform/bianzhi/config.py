@@ -43,7 +43,7 @@ class Defaults:
     WORKER_INTERVAL = 5  # seconds between the worker's polls when nothing is due
     # the audit chain's HMAC key (kept out of the database): AUDIT_KEY, else the file
     # AUDIT_KEY_FILE (default instance/audit.key, made with mode 0600 on first use); and the file
-    # holding the chain's head (default instance/audit.head), rewritten on each commit that audits
+    # holding the chain's head (default instance/audit-<database>.head), rewritten on each commit that audits
     AUDIT_KEY = None
     AUDIT_KEY_FILE = None
     AUDIT_HEAD_FILE = None

@@ -24,4 +24,4 @@ def register(app):
         if head is None:
             raise click.ClickException(f"还没有审计链头（{head_file()} 不存在）：尚未写入带密钥签名的审计记录")
         click.echo(f"审计链头：共 {head['count']} 条，最新一条为第 {head['id']} 条，"
-                   f"HMAC {head['hmac']}（更新于 {head['at']} UTC）")
+                   f"HMAC {head['hmac']}（更新于 {head['at']} UTC，文件 {head_file()}）")

@@ -11,7 +11,8 @@ after it, nor append an entry of their own.
 
 Deleting the newest entries (or all of them) leaves a shorter chain that is still whole, so the
 chain's head (the newest entry's id and HMAC, and how many entries there are up to it) is also
-kept outside the database: a small file (AUDIT_HEAD_FILE, default instance/audit.head) rewritten,
+kept outside the database: a small file (AUDIT_HEAD_FILE, default instance/audit-<hash of the
+database URL>.head, one per database the instance serves) rewritten,
 atomically, each time a transaction that audited commits (the session's after_commit: an entry
 rolled back, with its transaction or its savepoint, never becomes the head). `flask audit-head`
 prints it for keeping offsite. `verify()` walks the chain, checks every link and HMAC, and then
@@ -42,6 +43,7 @@ from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import event, func, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, object_session
 
 from .. import clock
@@ -103,7 +105,12 @@ def audit_key():
 
 
 def head_file():
-    return _instance_file("AUDIT_HEAD_FILE", "audit.head")
+    """AUDIT_HEAD_FILE, else instance/audit-<database>.head: one per database the instance folder
+    serves (a benchmark or a second database beside the real one must not move its head)."""
+    if current_app.config.get("AUDIT_HEAD_FILE"):
+        return Path(current_app.config["AUDIT_HEAD_FILE"])
+    url = make_url(current_app.config["SQLALCHEMY_DATABASE_URI"]).render_as_string(hide_password=True)
+    return Path(current_app.instance_path) / f"audit-{hashlib.sha256(url.encode()).hexdigest()[:12]}.head"
 
 
 class BadHead(ValueError):
