@@ -4,7 +4,7 @@ province size.
 Builds N people on roll (default 18,000; also try 200,000) over N/36 units (500 for a district)
 by bulk insert, then times what the commands do:
 
-  export      reports.operations.write_roster(): the whole roster to .xlsx (reports.xlsx.SheetWriter,
+  export      reports.operations.write_roster(): the whole roster to .xlsx (exports.XlsxWriter,
               rows streamed from the database 1,000 at a time), as `flask export-roster FILE`
   check       reports.roster_import.walk(): every row read (reports.roster_file, openpyxl) and checked
               against the ledger, as the upload's preview and `import-roster --dry-run` do

@@ -11,8 +11,11 @@ subprocess, db.engine.connect()) cannot write, or on SQLite even start a transac
 Tests that need real commits carry `@pytest.mark.commits` (browser tests count as such): they
 run as before, on the committed database with the tables emptied and the demo reloaded, and the
 next rolled-back test finds the demo reloaded again."""
+import atexit
 import os
 import re
+import shutil
+import tempfile
 import threading
 from pathlib import Path
 
@@ -21,11 +24,18 @@ from flask import current_app, has_app_context
 from sqlalchemy import text
 
 from bianzhi import create_app
+from bianzhi.audit.operations import forget_head, head_file
 from bianzhi.demo import load_demo
 from bianzhi.extensions import db
 
 PASSWORD = "pw123456"
 ARTIFACTS = Path(__file__).parent / "artifacts"
+# the audit chain's key and head file for this run (the environment: app processes the tests
+# start use them too), never the repository's instance/
+_AUDIT_DIR = tempfile.mkdtemp(prefix="bianzhi-audit-")
+atexit.register(shutil.rmtree, _AUDIT_DIR, True)
+os.environ.setdefault("AUDIT_KEY", "test-audit-key-" + _AUDIT_DIR)
+os.environ.setdefault("AUDIT_HEAD_FILE", os.path.join(_AUDIT_DIR, "audit.head"))
 
 
 def _database_url(tmp_path_factory):
@@ -98,6 +108,7 @@ def reset_database():
         else:
             for table in tables:
                 conn.execute(table.delete())
+    forget_head()  # the log was emptied on purpose: the demo's entries start a new head
     load_demo(PASSWORD)
     db.session.commit()
 
@@ -116,6 +127,10 @@ def fresh_db(request, app):
         return
     with app.app_context():
         conn = db.engine.connect()
+        head = head_file()
+    # the audit head file is written when a session commits, and here that commit is rolled back
+    # with the rest of the test: put the file back as it was
+    saved = head.read_bytes() if head.exists() else None
     outer = conn.begin()  # SQLite: BEGIN IMMEDIATE (extensions.configure_sqlite)
     _JOINED[app] = (conn, threading.get_ident())
     try:
@@ -124,6 +139,10 @@ def fresh_db(request, app):
         del _JOINED[app]
         outer.rollback()
         conn.close()
+        if saved is None:
+            head.unlink(missing_ok=True)
+        else:
+            head.write_bytes(saved)
 
 
 @pytest.fixture

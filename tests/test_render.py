@@ -1,7 +1,10 @@
 """Notice PDFs are rendered in child processes: the process that asks stays small."""
+import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 PROBE = textwrap.dedent("""
     import sys
@@ -25,3 +28,62 @@ def test_a_render_runs_in_a_child_and_the_asking_process_stays_small():
     assert loaded == "False"  # WeasyPrint (and the fonts it subsets) never came into this process
     # measured: ~140 MB so; the same three renders in this process peak at ~400 MB
     assert int(peak_mb) < 250, peak_mb
+
+
+STARTER = textwrap.dedent("""
+    import multiprocessing.forkserver, sys, time
+    from bianzhi.notices import render
+    if __name__ == "__main__":
+        assert render.render("<p>通知书</p>").startswith(b"%PDF-")
+        print(multiprocessing.forkserver._forkserver._forkserver_pid, flush=True)
+        time.sleep(120)
+""")
+
+
+def _stat(pid):
+    """The fields of /proc/PID/stat after the command name: [state, ppid, …]."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def _children(pid):
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = _stat(entry)
+            except OSError:
+                continue
+            if int(stat[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def _running(pid):
+    """Alive and not a zombie (an exited process whose parent, here PID 1, has not reaped it)."""
+    try:
+        return _stat(pid)[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_the_fork_server_and_its_children_exit_with_the_process_that_started_them():
+    starter = subprocess.Popen([sys.executable, "-c", STARTER], stdout=subprocess.PIPE, text=True)
+    try:
+        server = int(starter.stdout.readline())
+        deadline = time.monotonic() + 30
+        while not _children(server) and time.monotonic() < deadline:  # the pool's next child
+            time.sleep(0.1)
+        children = _children(server)
+        assert children and _running(server)
+    finally:
+        starter.kill()  # SIGKILL: no atexit, no pool shutdown
+        starter.wait()
+        starter.stdout.close()
+    deadline = time.monotonic() + 5
+    while any(_running(pid) for pid in [server, *children]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in [server, *children] if _running(pid)]
+    for pid in left:  # do not leave them behind when the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert left == []

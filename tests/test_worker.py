@@ -164,3 +164,48 @@ def test_old_finished_jobs_are_purged(app, api):
     assert Worker(app, clock=lambda: beijing(2024, 12, 1)).purge() == 0
     assert Worker(app, clock=lambda: beijing(2025, 1, 10)).purge() == 2
     assert [j.kind for j in jobs(app)] == ["mystery"]
+
+
+def test_a_worker_started_while_the_database_is_down_waits_for_it(app, tmp_path, caplog):
+    """Started before the database is there: it says so (in Chinese) and retries, no traceback;
+    when the database appears it schedules and runs as usual."""
+    import logging
+    import shutil
+
+    from bianzhi import create_app
+
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("the database is brought up by copying the SQLite file")
+    later = tmp_path / "later"
+    down = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{later}/db.sqlite3", "TESTING": True})
+    runner = Worker(down, clock=lambda: beijing(2024, 1, 2))
+    failures = []
+
+    def run():
+        try:
+            runner.run_forever(interval=0.05)
+        except BaseException as exc:  # what the CLI would print as a traceback
+            failures.append(exc)
+
+    caplog.set_level(logging.INFO, logger="bianzhi.worker")
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while "数据库不可用" not in caplog.text and time.monotonic() < deadline and thread.is_alive():
+            time.sleep(0.05)
+        assert thread.is_alive() and not failures, failures
+        assert "数据库不可用" in caplog.text and "秒后重试" in caplog.text
+        later.mkdir()
+        with app.app_context():
+            source = db.engine.url.database
+        shutil.copyfile(source, later / "db.sqlite3")
+        while "started, polling" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "started, polling" in caplog.text
+    finally:
+        runner.stop.set()
+        thread.join(10)
+        with down.app_context():
+            db.engine.dispose()
+    assert not thread.is_alive() and not failures, failures

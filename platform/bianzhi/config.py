@@ -41,12 +41,19 @@ class Defaults:
     MAIL_FROM = None
     MAIL_TIMEOUT = 30
     WORKER_INTERVAL = 5  # seconds between the worker's polls when nothing is due
+    # the audit chain's HMAC key (kept out of the database): AUDIT_KEY, else the file
+    # AUDIT_KEY_FILE (default instance/audit.key, made with mode 0600 on first use); and the file
+    # holding the chain's head (default instance/audit-<database>.head), rewritten on each commit that audits
+    AUDIT_KEY = None
+    AUDIT_KEY_FILE = None
+    AUDIT_HEAD_FILE = None
 
 
 def load(app, overrides=None):
     app.config.from_object(Defaults)
     app.config.from_pyfile("config.py", silent=True)
-    for key in ("SECRET_KEY", "MAIL_SERVER", "MAIL_PORT", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_FROM"):
+    for key in ("SECRET_KEY", "MAIL_SERVER", "MAIL_PORT", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_FROM",
+                "AUDIT_KEY", "AUDIT_KEY_FILE", "AUDIT_HEAD_FILE"):
         if os.environ.get(key):
             app.config[key] = os.environ[key]
     if os.environ.get("SESSION_COOKIE_SECURE"):

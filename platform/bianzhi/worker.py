@@ -169,11 +169,7 @@ class Worker:
 
     # --- the loop -------------------------------------------------------------------------
 
-    def run_forever(self, interval=5.0):
-        """Poll every `interval` seconds until SIGTERM/SIGINT (or `stop` is set)."""
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(sig, lambda *_: self.stop.set())
+    def _schedule_missing(self):
         with self.app.app_context(), platform_clock.use(self.clock):
             try:
                 looked = deadlines.schedule_missing(self.clock())
@@ -182,6 +178,19 @@ class Worker:
                     log.info("%s: scheduled deadlines for %s open tasks that had none", self.name, looked)
             finally:
                 db.session.remove()
+
+    def run_forever(self, interval=5.0):
+        """Poll every `interval` seconds until SIGTERM/SIGINT (or `stop` is set)."""
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: self.stop.set())
+        while not self.stop.is_set():  # started while the database is down: wait for it
+            try:
+                self._schedule_missing()
+                break
+            except OperationalError as exc:
+                _database_away(self.name, exc, interval)
+                self.stop.wait(interval)
         log.info("%s: started, polling every %ss", self.name, interval)
         purged_at = None
         while not self.stop.is_set():
@@ -191,7 +200,7 @@ class Worker:
                     self.purge()
                 ran = self.run_once()
             except OperationalError as exc:  # the database is away: wait and try again
-                log.warning("%s: database unavailable: %s", self.name, str(exc).splitlines()[0])
+                _database_away(self.name, exc, interval)
                 ran = 0
             except Exception:  # never let one bad pass end the worker
                 log.exception("%s: pass failed", self.name)
@@ -199,6 +208,10 @@ class Worker:
             if not ran:
                 self.stop.wait(interval)
         log.info("%s: stopped", self.name)
+
+
+def _database_away(name, exc, interval):
+    log.warning("%s: 数据库不可用，%s 秒后重试：%s", name, interval, str(exc).splitlines()[0])
 
 
 def _describe(exc):

@@ -7,6 +7,7 @@ from flask import current_app
 from flask_migrate import upgrade
 
 from .. import clock
+from ..audit.operations import anchor_head
 from ..extensions import db
 from ..util import local
 from .operations import BackupError, restore, write
@@ -41,3 +42,8 @@ def register(app):
             raise click.ClickException(str(exc)) from None
         rows = sum(t["rows"] for t in manifest["tables"])
         click.echo(f"已恢复 {len(manifest['tables'])} 张表、{rows} 行（备份于 {manifest['created_at']} UTC）")
+        verdict = anchor_head()  # the restored log is now the chain this installation keeps
+        if verdict.ok:
+            click.echo(f"审计链头已按恢复的日志重设：{verdict.count} 条")
+        else:
+            click.echo(f"注意：恢复的审计日志校验失败：{verdict.problem}（链头未重设）", err=True)

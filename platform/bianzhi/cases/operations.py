@@ -10,7 +10,7 @@ from pathlib import PurePath
 
 from flask import current_app
 from marshmallow import ValidationError
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import lazyload, undefer
 from sqlalchemy.orm.exc import StaleDataError
@@ -286,7 +286,7 @@ def complete_task(user, task_id, data, files=(), ip=None):
     element = parsed.elements[task.bpmn_id]
     ctx = Context(user, case)
     check_rule(element.properties.get("rule"), ctx, values)
-    _check_files(files)
+    _check_files(files, case)  # the case row is locked above
     decision = _decision_of(values, task.role)
     # a Core insert: the step is never changed, and the answer reads the history as columns
     db.session.connection().execute(CaseStep.__table__.insert(), {
@@ -397,11 +397,20 @@ def _check_office(name, content):
                                fields={"attachments": [f"「{name}」解压后达 {_size(unpacked)}，不予接收"]})
 
 
-def _check_files(files):
+def _check_files(files, case=None):
+    """The files are acceptable, and with the case's attachments (counted under the case's lock,
+    which the caller holds) they stay within UPLOADS_PER_CASE for the whole case."""
     cfg = current_app.config
     limit = cfg["UPLOAD_MAX_BYTES"]
-    if len(files) > cfg["UPLOADS_PER_CASE"]:
-        raise ValidationFailed(f"一次最多上传 {cfg['UPLOADS_PER_CASE']} 个附件", fields={"attachments": ["附件过多"]})
+    most = cfg["UPLOADS_PER_CASE"]
+    if len(files) > most:
+        raise ValidationFailed(f"一次最多上传 {most} 个附件", fields={"attachments": ["附件过多"]})
+    if files and case is not None and case.id is not None:
+        existing = db.session.scalar(select(func.count(Attachment.id)).where(Attachment.case_id == case.id))
+        if existing + len(files) > most:
+            raise ValidationFailed(
+                f"每个案件最多 {most} 个附件：本案已有 {existing} 个，本次上传 {len(files)} 个",
+                fields={"attachments": [f"本案还可上传 {max(most - existing, 0)} 个附件"]})
     for name, content in files:
         ext = PurePath(name).suffix.lower()
         if ext not in cfg["UPLOAD_ALLOWED"]:
@@ -434,7 +443,9 @@ def add_attachments(user, case, files, ip=None):
         raise Forbidden("只有本单位经办人可以上传附件")
     if case.state not in ("running", "approved"):
         raise Conflict("案件已办结，不能再上传附件")
-    _check_files(files)
+    # the case row locked: two uploads at once cannot both pass the per-case count
+    db.session.execute(select(Case.id).where(Case.id == case.id).with_for_update())
+    _check_files(files, case)
     _store_files(user, case, files)
     audit(user, "case.attach", f"case:{case.id}", ip=ip, files=[n for n, _ in files])
     db.session.flush()

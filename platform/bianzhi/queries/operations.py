@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from datetime import date
 
 from marshmallow import Schema, ValidationError, fields, validate
-from openpyxl import Workbook
 from sqlalchemy import and_, func, not_, or_, select
 
 from .. import clock
 from ..errors import Forbidden, NotFound, ValidationFailed
-from ..exports import safe_cell
+from ..exports import XlsxWriter
 from ..extensions import db
 from ..ledger import operations as ledger
 from ..ledger.models import Department, Person, Unit
@@ -395,21 +394,21 @@ def export(user, target, definition, sort=None, order=None, today=None):
     condition = compile_definition(user, target, definition, today)
     sort, order = _sort(target, sort, order)
     query = _ordered(base_query(target, user, _result_columns(target)).where(condition), target, sort, order)
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(f"{qf.TARGETS[target]}查询结果")
-    sheet.append([safe_cell(h) for h, _ in qf.COLUMNS[target]])
-    count = 0
-    result = db.session.execute(query.execution_options(yield_per=BATCH))
-    try:
-        columns = _columns(target)
-        for *values, owner in result:
-            sheet.append([safe_cell(v) for v in _display(user, target, values, owner, columns)])
-            count += 1
-    finally:
-        result.close()
     out = tempfile.TemporaryFile()
+    count = 0
     try:
-        book.save(out)
+        book = XlsxWriter(out)
+        sheet = book.sheet(f"{qf.TARGETS[target]}查询结果", as_text=True)
+        sheet.append([h for h, _ in qf.COLUMNS[target]])
+        result = db.session.execute(query.execution_options(yield_per=BATCH))
+        try:
+            columns = _columns(target)
+            for *values, owner in result:
+                sheet.append(_display(user, target, values, owner, columns))
+                count += 1
+        finally:
+            result.close()
+        book.close()
     except BaseException:
         out.close()
         raise

@@ -3,12 +3,11 @@ from io import BytesIO
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
-from openpyxl import Workbook
-from openpyxl.styles import Font
 from sqlalchemy import select
 
 from ..audit.operations import record as audit
 from ..errors import Forbidden, NotFound, ValidationFailed
+from ..exports import XlsxWriter
 from ..extensions import db
 from ..ledger import operations as ledger
 from ..ledger import reconcile, records
@@ -132,16 +131,13 @@ def unit_reconciliation(code):
 @login_required
 def reconciliation_export():
     findings = reconcile.reconcile()
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "四清两对应"
-    sheet.append(["统一社会信用代码", "单位", "核对项", "对象", "应为", "实为", "原因"])
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
+    out = BytesIO()
+    book = XlsxWriter(out)
+    sheet = book.sheet("四清两对应")
+    sheet.append(["统一社会信用代码", "单位", "核对项", "对象", "应为", "实为", "原因"], bold=True)
     for f in findings:
         sheet.append([f.unit_code, f.unit_name, f.check_label, f.item, f.expected, f.actual, f.cause])
-    out = BytesIO()
-    book.save(out)
+    book.close()
     out.seek(0)
     audit(current_user, "reconciliation.export", "district", ip=request.remote_addr, rows=len(findings))
     commit()

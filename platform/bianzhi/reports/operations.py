@@ -7,14 +7,13 @@ from typing import NamedTuple
 
 from sqlalchemy import func, or_, select
 
-from ..exports import FORMULA_START, safe_cell
+from ..exports import XlsxWriter
 from ..extensions import db
 from ..ledger import operations as ledger
 from ..ledger import retirement
 from ..ledger.privacy import mask_id_number, may_see_id_numbers
 from ..ledger.models import Department, Establishment, Person, PostQuota, Reservation, Unit
 from ..util import no_gc_pauses
-from .xlsx import SheetWriter
 
 STATUS_LABELS = {"on_roll": "在编", "left": "出编"}
 # (header, column): the roster reads plain columns, not Person objects (no identity map to grow)
@@ -35,14 +34,14 @@ BATCH = 1000
 
 
 def _text(value):
-    """Every cell as neutralised text (dates as YYYY-MM-DD, so export -> edit -> import is exact).
-    Plain text that cannot start a formula, most cells, is returned as it is (a district's
-    roster is 390,000 cells)."""
-    if value.__class__ is str and not value.startswith(FORMULA_START):
+    """Every cell as text (dates as YYYY-MM-DD, so export -> edit -> import is exact); the
+    writer (exports.XlsxWriter) neutralises formula-like text. Plain text, most cells, is returned
+    as it is (a district's roster is 390,000 cells)."""
+    if value.__class__ is str or value is None:
         return value
     if isinstance(value, date):
-        value = value.isoformat()
-    return safe_cell(value)
+        return value.isoformat()
+    return str(value)
 
 
 def roster_rows(unit=None, include_left=False, user=None):
@@ -78,16 +77,17 @@ def roster_rows(unit=None, include_left=False, user=None):
 
 def write_roster(unit=None, include_left=False, user=None):
     """(file, rows): the roster as an .xlsx in a temporary file (rows go to disk as they are
-    appended: xlsx.SheetWriter), positioned at its start; the caller streams and closes it."""
+    appended: exports.XlsxWriter), positioned at its start; the caller streams and closes it."""
     out = tempfile.TemporaryFile()
     count = 0
     try:
-        sheet = SheetWriter(out, "人员花名册")
-        sheet.append([safe_cell(h) for h in ROSTER_HEADER])
+        book = XlsxWriter(out)
+        sheet = book.sheet("人员花名册", as_text=True)
+        sheet.append(ROSTER_HEADER)
         for row in roster_rows(unit, include_left, user):
             sheet.append(row)
             count += 1
-        sheet.close()
+        book.close()
     except BaseException:
         out.close()
         raise

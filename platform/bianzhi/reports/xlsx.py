@@ -1,18 +1,16 @@
-"""The roster's one-sheet workbooks, read and written row by row with openpyxl (read-only and
-write-only modes: memory stays flat however many rows).
+"""The roster's one-sheet workbooks, read row by row with openpyxl (read-only mode: memory stays
+flat however many rows); they are written by exports.XlsxWriter (write-only mode), the one writer
+of exported cells.
 
 We measured a hand-written reader and writer at 2–6 times openpyxl's speed and kept openpyxl:
 the format's corners (shared and rich strings, date styles, the 1904 calendar, what other
 spreadsheet programs write) are its maintainers' work, not ours. 18,341 roster rows: write ~2 s,
 read ~3.5 s on a quiet core (bench/roster.py)."""
 import io
-import re
 import zipfile
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
-
-ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed in XML 1.0
 
 
 class NotAWorkbook(ValueError):
@@ -58,20 +56,3 @@ class Sheet:
     def close(self):
         self.book.close()
 
-
-class SheetWriter:
-    """A one-sheet .xlsx written into `out` row by row (openpyxl's write-only mode). Values are
-    written as text as given; the caller neutralises formula-like text (exports.safe_cell)."""
-
-    def __init__(self, out, title):
-        self.out = out
-        self.book = Workbook(write_only=True)
-        self.sheet = self.book.create_sheet(title)
-
-    def append(self, values):
-        # an empty text is written as no cell at all (what Excel itself does; a roster row is
-        # about 40 % empty cells, and each written cell is openpyxl's largest cost)
-        self.sheet.append([(ILLEGAL.sub("", v) or None) if isinstance(v, str) else v for v in values])
-
-    def close(self):
-        self.book.save(self.out)

@@ -7,12 +7,11 @@ import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from openpyxl import Workbook
 from sqlalchemy import case, func, or_, select, true
 
 from .. import clock
 from ..errors import ValidationFailed
-from ..exports import safe_cell
+from ..exports import XlsxWriter
 from ..extensions import db
 from ..ledger.models import ChronicleEntry, Establishment, Person, PostQuota, Reservation, Unit
 from ..ledger import operations as ledger
@@ -370,10 +369,6 @@ def change_tables(user, start, end):
 
 # -- Excel --------------------------------------------------------------------------------------
 
-def _cell(value):
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else safe_cell(value)
-
-
 def _sheet_title(title, used):
     name = "".join(ch for ch in title if ch not in "[]:*?/\\")[:28] or "表"
     base, n = name, 2
@@ -385,18 +380,17 @@ def _sheet_title(title, used):
 
 def workbook(tables):
     """An .xlsx with one sheet per table (title row, header, rows; every text cell neutralised)."""
-    book = Workbook()
-    book.remove(book.active)
+    out = io.BytesIO()
+    book = XlsxWriter(out)
     used = set()
     for table in tables:
-        sheet = book.create_sheet(_sheet_title(table.title, used))
-        sheet.append([safe_cell(table.title)])
-        sheet.append([safe_cell(h) for h in table.header])
+        sheet = book.sheet(_sheet_title(table.title, used))
+        sheet.append([table.title])
+        sheet.append(table.header)
         for row in table.rows:
-            sheet.append([_cell(v) for v in row])
+            sheet.append(row)
         if table.note:
-            sheet.append([safe_cell("说明：" + table.note)])
-    out = io.BytesIO()
-    book.save(out)
+            sheet.append(["说明：" + table.note])
+    book.close()
     out.seek(0)
     return out
