@@ -2,6 +2,7 @@
 import pytest
 from sqlalchemy import select, text
 
+from bianzhi import clock
 from bianzhi.audit.models import AuditEntry
 from bianzhi.audit.operations import verify
 from bianzhi.extensions import db
@@ -139,11 +140,10 @@ def test_audit_verify_catches_an_edit_with_every_later_hash_recomputed(app, api,
 
 def test_audit_verify_catches_a_forged_entry_appended(app, api, ctx):
     from bianzhi.audit.operations import _digest
-    from bianzhi.util import utcnow
 
     ids = _some_history(api)
     last = _rows()[-1]
-    at = utcnow()
+    at = clock.now()
     forged = _digest(last["hash"], at, None, "login", "admin", {}, "10.0.0.1")
     with db.engine.begin() as conn:
         conn.execute(AuditEntry.__table__.insert().values(at=at, user_id=None, action="login", target="admin",
@@ -156,14 +156,13 @@ def test_audit_verify_catches_a_forged_entry_appended(app, api, ctx):
 
 def test_entries_from_before_the_key_still_verify_and_the_keyed_chain_follows(app, ctx):
     from bianzhi.audit.operations import _digest, forget_head, read_head, record
-    from bianzhi.util import utcnow
 
     _tamper("DELETE FROM audit_log")
     forget_head()
     prev = "0" * 64
     with db.engine.begin() as conn:  # three entries as the unkeyed chain wrote them
         for n in range(3):
-            at = utcnow()
+            at = clock.now()
             digest = _digest(prev, at, None, "login", f"old{n}", {}, None)
             conn.execute(AuditEntry.__table__.insert().values(at=at, action="login", target=f"old{n}", detail={},
                                                               prev_hash=prev, hash=digest))

@@ -198,7 +198,7 @@ def _chain_orm_insert(mapper, connection, target):
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
     prev = session.info.get(_FLUSH_PREV) or connection.execute(_HEAD).scalar() or GENESIS
-    target.at = target.at or utcnow()
+    target.at = target.at or clock.now()
     target.detail = json.loads(json.dumps(target.detail or {}, ensure_ascii=False, default=str))
     target.prev_hash = prev
     target.hash = session.info[_FLUSH_PREV] = _mac(audit_key(), prev, target.at, target.user_id, target.action,
