@@ -76,6 +76,7 @@ def _some_history(api):
     return db.session.scalars(select(AuditEntry.id).order_by(AuditEntry.id)).all()
 
 
+@pytest.mark.commits  # the head file follows real commits
 def test_audit_verify_catches_the_newest_entries_deleted(app, api, ctx):
     ids = _some_history(api)
     assert _verify_cli(app).exit_code == 0
@@ -85,6 +86,7 @@ def test_audit_verify_catches_the_newest_entries_deleted(app, api, ctx):
     assert f"第 {ids[-6]} 条之后的记录缺失" in result.output and f"第 {ids[-1]} 条" in result.output
 
 
+@pytest.mark.commits  # the head file follows real commits
 def test_audit_verify_catches_an_emptied_log(app, api, ctx):
     _some_history(api)
     _tamper("DELETE FROM audit_log")
@@ -112,6 +114,7 @@ def _rows():
     return rows
 
 
+@pytest.mark.commits  # the head file follows real commits
 def test_audit_verify_catches_an_edit_with_every_later_hash_recomputed(app, api, ctx):
     import hashlib
     import hmac
@@ -138,6 +141,7 @@ def test_audit_verify_catches_an_edit_with_every_later_hash_recomputed(app, api,
     assert result.exit_code == 1 and f"第 {rows[0]['id']} 条的内容与哈希不符" in result.output, result.output
 
 
+@pytest.mark.commits  # the head file follows real commits
 def test_audit_verify_catches_a_forged_entry_appended(app, api, ctx):
     from bianzhi.audit.operations import _digest
 
@@ -154,6 +158,7 @@ def test_audit_verify_catches_a_forged_entry_appended(app, api, ctx):
     assert f"第 {ids[-1] + 1} 条的内容与哈希不符" in result.output
 
 
+@pytest.mark.commits  # the head file follows real commits
 def test_entries_from_before_the_key_still_verify_and_the_keyed_chain_follows(app, ctx):
     from bianzhi.audit.operations import _digest, forget_head, read_head, record
 
@@ -181,6 +186,7 @@ def test_entries_from_before_the_key_still_verify_and_the_keyed_chain_follows(ap
     assert not verify().ok
 
 
+@pytest.mark.commits  # the head file follows real commits
 def test_the_head_follows_commits_only(app, ctx):
     from bianzhi.audit.operations import read_head, record
 

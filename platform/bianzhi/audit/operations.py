@@ -238,7 +238,7 @@ def _forget_pending(session, transaction):
 
 
 def _advance_head(session, path, entries):
-    bind = session.get_bind()
+    bind = session.get_bind().engine  # a connection of its own: the session's transaction is over
     # an entry made inside a savepoint may have been rolled back with it (and its id given to a
     # later one): keep those still there, by id and hash
     nested = [id_ for id_, _h, in_savepoint in entries if in_savepoint]
