@@ -8,21 +8,23 @@ from dataclasses import dataclass
 from flask import request
 from flask_login import current_user
 
-from .accounts.models import ROLES
+from .accounts.models import BUREAU_READERS, ROLES
 from .cases import operations as cases
 from .errors import RoleDenied
+from .inbox.assignment import DELEGATING_ROLES
 
 ANY = frozenset(ROLES)
-CASE_READERS = frozenset({"unit_clerk", "reviewer", "leader", "admin", "auditor"})
-TASK_ACTORS = frozenset({"unit_clerk", "reviewer", "leader"})
 CLERK = frozenset({"unit_clerk"})
+BUREAU = frozenset(BUREAU_READERS)  # bureau staff and supervisors: their scope is User.reads_all_units
+CASE_READERS = BUREAU | CLERK
+TASK_ACTORS = frozenset({"unit_clerk", "reviewer", "leader"})
 DESIGN_READERS = frozenset({"process_owner", "admin", "auditor"})
-BUREAU = frozenset({"reviewer", "leader", "admin", "auditor"})  # bureau staff and supervisors
 REGISTER_EDITORS = frozenset({"reviewer", "admin"})  # change units and establishment (ledger/units.py, establishment.py)
 QUERY_SAVERS = frozenset({"unit_clerk", "reviewer", "leader", "admin"})  # supervisors only read
 RULE_EDITORS = frozenset({"reviewer", "admin"})  # who configures and runs data-quality rules
 QUERY_SCOPE = "单位经办人限本单位及下属单位；编办人员与督查为全区"
 IMPORTERS = frozenset({"reviewer", "admin"})  # who loads a district's existing roster
+DELEGATORS = frozenset(DELEGATING_ROLES)  # who may set a delegation (委托) while on leave
 
 
 @dataclass(frozen=True)
@@ -82,15 +84,18 @@ MATRIX = {
     "web.task": Rule(TASK_ACTORS, "所在泳道的任务；单位泳道限本单位；不办本人发起的案件"),
     "api.get_task": Rule(TASK_ACTORS, "同上"), "api.complete_task": Rule(TASK_ACTORS, "同上"),
     "api_inbox.list_tasks": Rule(TASK_ACTORS, "本人可办的任务"),
-    "inbox.index": Rule(ANY, "本人可办的任务（别的角色见空列表）"), "inbox.done": Rule(ANY, "本人办过的任务"),
-    "inbox.started": Rule(ANY, "本人发起的案件"),
-    "inbox.save_filter": Rule(ANY, "本人的筛选"), "inbox.delete_filter": Rule(ANY, "本人的筛选"),
+    # 待办 and 已办 are the pages of those who act on tasks, 我发起 of those who start cases (the
+    # API's task list is the same): the navigation shows them to exactly these roles (can)
+    "inbox.index": Rule(TASK_ACTORS, "本人可办的任务"),
+    "inbox.done": Rule(TASK_ACTORS, "本人办过的任务"),
+    "inbox.started": Rule(CLERK, "本人发起的案件"),
+    "inbox.save_filter": Rule(TASK_ACTORS, "本人的筛选"), "inbox.delete_filter": Rule(TASK_ACTORS, "本人的筛选"),
     "inbox.claim": Rule(TASK_ACTORS, "可办的组任务"), "inbox.release": Rule(TASK_ACTORS, "本人认领的任务"),
     "inbox.transfer": Rule(TASK_ACTORS, "可办的任务，转给同角色同事"),
     "api_inbox.claim": Rule(TASK_ACTORS, "可办的组任务"), "api_inbox.release": Rule(TASK_ACTORS, "本人认领的任务"),
     "api_inbox.transfer": Rule(TASK_ACTORS, "可办的任务，转给同角色同事"),
     "inbox.delegations": Rule(ANY, "本人的委托；只有业务科室和分管领导可以设置"),
-    "inbox.revoke_delegation": Rule(frozenset({"reviewer", "leader"}), "本人的委托"),
+    "inbox.revoke_delegation": Rule(DELEGATORS, "本人的委托"),
     # the ledger
     "web.units": Rule(CASE_READERS, OWN), "web.unit": Rule(CASE_READERS, OWN), "api.establishment": Rule(CASE_READERS, OWN),
     "api.get_unit": Rule(CASE_READERS, OWN),
@@ -106,15 +111,15 @@ MATRIX = {
     "reports.import_detail": Rule(IMPORTERS, "全区花名册导入"), "reports.start_import": Rule(IMPORTERS, "全区花名册导入"),
     "reports.import_status": Rule(IMPORTERS, "全区花名册导入"),
     # process design
-    "design.index": Rule(DESIGN_READERS, "全部流程"), "design.modeler": Rule(DESIGN_READERS, "全部流程"),
-    "design.versions": Rule(DESIGN_READERS, "全部流程"), "design.draft": Rule(DESIGN_READERS, "全部流程"),
-    "design.validate": Rule(DESIGN_READERS, "全部流程"),
-    "design.save_draft": Rule(frozenset({"process_owner"}), "草稿"), "design.upload": Rule(frozenset({"process_owner"}), "草稿"),
+    **{f"design.{name}": Rule(DESIGN_READERS, "全部流程", "流程设计仅供流程管理员、系统管理员和督查使用")
+       for name in ("index", "modeler", "versions", "draft", "validate")},
+    "design.save_draft": Rule(frozenset({"process_owner"}), "草稿", "只有流程管理员可以保存草稿"),
+    "design.upload": Rule(frozenset({"process_owner"}), "草稿", "只有流程管理员可以上传流程图"),
     "design.deploy": Rule(frozenset({"admin"}), "全部流程"), "design.rollback": Rule(frozenset({"admin"}), "全部流程"),
-    "design.migrate": Rule(frozenset({"admin"}), "在办案件"),
+    "design.migrate": Rule(frozenset({"admin"}), "在办案件", "只有系统管理员可以迁移案件"),
     # supervision and data exchange
-    "audit.search": Rule(frozenset({"auditor", "admin"}), "全部审计记录"),
-    "audit.export": Rule(frozenset({"auditor", "admin"}), "全部审计记录"),
+    **{f"audit.{name}": Rule(frozenset({"auditor", "admin"}), "全部审计记录", "审计日志仅供督查人员和系统管理员查看")
+       for name in ("search", "export")},
     "exchange.headcounts": Rule(frozenset({"finance", "admin", "auditor", "leader"}), "全区人数统计"),
     "exchange.ledger_export": Rule(frozenset({"admin", "auditor"}), "全部台账"),
     # person records (人员信息): clerks edit their own unit's people; the bureau reads
@@ -166,6 +171,28 @@ def rule_for(endpoint):
     return MATRIX.get(endpoint)
 
 
+def allows(user, endpoint):
+    """Whether `user` passes the role check of `endpoint` (check without raising); false for an
+    endpoint missing from the matrix. Templates ask it as can(endpoint) before showing a link or
+    a button, so what is shown cannot disagree with the page it leads to."""
+    rule = MATRIX.get(endpoint)
+    if rule is None:
+        return False
+    if rule.public:
+        return True
+    return bool(user.is_authenticated) and any(user.has_role(role) for role in rule.roles)
+
+
+# Where "/" sends a signed-in user: the first of these pages they may use. A user who may use
+# none (the finance system's service account) gets a page saying so (web.home).
+LANDINGS = ("web.window", "inbox.index", "web.case_list", "design.index", "audit.search")
+
+
+def landing(user):
+    """The endpoint "/" sends `user` to, or None."""
+    return next((endpoint for endpoint in LANDINGS if allows(user, endpoint)), None)
+
+
 def check(user, endpoint=None):
     """Raise Forbidden unless `user` may use `endpoint` (default: this request's)."""
     endpoint = endpoint or request.endpoint
@@ -198,6 +225,13 @@ def check_objects(user):
 
 
 def configure(app):
+    def can(endpoint):
+        return allows(current_user, endpoint)
+
+    app.add_template_global(can)  # {% if can('audit.search') %}
+    app.add_template_test(can)  # links | selectattr(0, 'can')
+    app.add_template_global(lambda: landing(current_user), "landing")
+
     @app.before_request
     def _gate():
         if request.endpoint is None or request.path.startswith("/api/"):

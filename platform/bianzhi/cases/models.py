@@ -6,7 +6,7 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, St
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from .. import clock
-from ..accounts.models import BUREAU_READERS, ROLES
+from ..accounts.models import ROLES
 from ..extensions import db
 from ..inbox.models import Delegation
 from ..ledger.policy import setting
@@ -73,7 +73,7 @@ class Case(db.Model):
         return any(t.due_state == "overdue" for t in self.open_tasks)
 
     def can_view(self, user):
-        if user.has_role(*BUREAU_READERS):
+        if user.reads_all_units:
             return True
         return user.has_role("unit_clerk") and user.unit_id == self.unit_id
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from .. import clock
-from ..accounts.models import BUREAU_READERS, role_for_lane
+from ..accounts.models import role_for_lane
 from ..audit.operations import record as audit
 from ..engine import adapter
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -191,7 +191,7 @@ def _run_engine(fn, *args):
 def visible_cases(user):
     """A select of the cases `user` may see (list queries and single lookups alike)."""
     query = select(Case)
-    if user.has_role(*BUREAU_READERS):
+    if user.reads_all_units:
         return query
     if user.has_role("unit_clerk") and user.unit_id:
         return query.where(Case.unit_id == user.unit_id)
