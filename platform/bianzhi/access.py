@@ -10,8 +10,10 @@ from flask_login import current_user
 
 from .accounts.models import BUREAU_READERS, ROLES
 from .cases import operations as cases
+from .documents import operations as documents
 from .errors import RoleDenied
 from .inbox.assignment import DELEGATING_ROLES
+from .review import operations as review
 
 ANY = frozenset(ROLES)
 CLERK = frozenset({"unit_clerk"})
@@ -48,7 +50,7 @@ PUBLIC = Rule(frozenset(), "公开")
 OWN = "单位经办人限本单位；编办人员与督查为全部"
 STATS = "单位经办人限本单位及下属单位；编办人员与督查为全区"
 DOCS = "单位经办人限关联本单位的文件；编办人员与督查为全部"
-DOC_EDITORS = frozenset({"reviewer", "admin"})
+DOC_EDITORS = documents.EDITORS  # the operations refuse anyone else too
 
 MATRIX = {
     # public
@@ -131,7 +133,7 @@ MATRIX = {
     "records.completeness": Rule(BUREAU, "全区各单位信息完整度"),
     # 年审: the bureau starts it for every unit and follows its progress
     "review.index": Rule(BUREAU, "全区各单位年审进度"), "api_review.progress": Rule(BUREAU, "全区各单位年审进度"),
-    "review.start": Rule(frozenset({"reviewer", "leader", "admin"}), "全区在用单位",
+    "review.start": Rule(frozenset(review.STARTERS), "全区在用单位",
                          "只有业务科室、分管领导和系统管理员可以发起年审"),
     # 四清两对应
     "records.reconciliation": Rule(BUREAU, "全区"), "records.reconciliation_export": Rule(BUREAU, "全区"),

@@ -40,7 +40,7 @@ def index():
     args = _search_args()
     results = search(current_user, **args)
     return render_template("documents/index.html", results=results, args=args, kinds=KINDS,
-                           units=_unit_choices(current_user), can_edit=documents.can_edit(current_user))
+                           units=_unit_choices(current_user))
 
 
 def _form_page(values, errors=None, status=200):
@@ -95,10 +95,9 @@ def detail(document_id):
     cases = db.session.scalars(select(Case).where(Case.id.in_(case_ids)).order_by(Case.id)).all() if case_ids else []
     if not current_user.reads_all_units:
         cases = [c for c in cases if c.unit_id == current_user.unit_id]
-    linkable = [u for u in _unit_choices(current_user) if u not in units] if documents.can_edit(current_user) else []
+    linkable = [u for u in _unit_choices(current_user) if u not in units]
     return render_template("documents/detail.html", document=document, units=units, cases=cases,
-                           entries=_entries_for(current_user, document), linkable=linkable,
-                           can_edit=documents.can_edit(current_user))
+                           entries=_entries_for(current_user, document), linkable=linkable)
 
 
 @bp.post("/documents/<int:document_id>/links")
