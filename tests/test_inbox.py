@@ -198,6 +198,13 @@ def test_a_user_who_is_reviewer_and_leader_is_not_offered_the_leaders_step_of_th
     assert task_links(client.get("/inbox")) == [] and task_links(client.get("/inbox?scope=group")) == []
     assert nav_count(client.get("/inbox")) == 0
     assert ids(api("leader1").get("/api/v1/tasks")) == [leader_task]
+    # nor may a colleague standing in for leader2 take it on their behalf
+    with at(beijing(2024, 10, 8)):
+        delegate_to(app, "leader2", "reviewer2")
+        assert leader_task not in ids(api("reviewer2").get("/api/v1/tasks"))
+        refused = decide(api("reviewer2"), leader_task)
+    assert refused.status_code == 403
+    assert refused.json["error"]["message"] == "委托人沈副主任已在本案中担任初审，不能再作领导审核，您不能代为办理"
 
 
 def test_the_inbox_lists_exactly_the_tasks_its_holder_may_do(app, api):
