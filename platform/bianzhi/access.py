@@ -12,6 +12,7 @@ from .accounts.models import BUREAU_READERS, ROLES
 from .cases import operations as cases
 from .documents import operations as documents
 from .errors import RoleDenied
+from .inbox import followup
 from .inbox.assignment import DELEGATING_ROLES
 from .review import operations as review
 
@@ -77,11 +78,11 @@ MATRIX = {
     "api.list_cases": Rule(CASE_READERS, OWN), "api.get_case": Rule(CASE_READERS, OWN),
     "api.case_notices": Rule(CASE_READERS, OWN), "api.notice_pdf": Rule(CASE_READERS, OWN),
     "design.case_diagram": Rule(CASE_READERS, OWN),
-    "inbox.copy": Rule(CASE_READERS, OWN + "；抄送对象须能查看该案件"),
-    "api_inbox.copy": Rule(CASE_READERS, OWN + "；抄送对象须能查看该案件"),
+    **{name: Rule(followup.COPIERS, OWN + "；抄送对象须能查看该案件", "只有编办工作人员或申请单位经办人可以抄送")
+       for name in ("inbox.copy", "api_inbox.copy")},
     "inbox.copies": Rule(ANY, "抄送给本人的案件"), "inbox.open_copy": Rule(ANY, "抄送给本人的案件"),
-    "inbox.urge": Rule(frozenset({"unit_clerk", "leader"}), "本单位案件（经办人）；全部（领导）"),
-    "api_inbox.urge": Rule(frozenset({"unit_clerk", "leader"}), "本单位案件（经办人）；全部（领导）"),
+    **{name: Rule(followup.URGERS, "本单位案件（经办人）；全部（领导）", "只有申请单位的经办人或分管领导可以催办")
+       for name in ("inbox.urge", "api_inbox.urge")},
     # tasks
     "web.task": Rule(TASK_ACTORS, "所在泳道的任务；单位泳道限本单位；不办本人发起的案件"),
     "api.get_task": Rule(TASK_ACTORS, "同上"), "api.complete_task": Rule(TASK_ACTORS, "同上"),
