@@ -17,7 +17,6 @@ from .assignment import holders
 from .models import CaseCopy, Urge
 from .operations import clean_note
 
-
 URGERS = frozenset({"unit_clerk", "leader"})  # the access matrix's roles for 催办
 COPIERS = frozenset({"unit_clerk", "reviewer", "leader"})  # and for 抄送
 
