@@ -123,8 +123,9 @@ MATRIX = {
     # supervision and data exchange
     **{f"audit.{name}": Rule(frozenset({"auditor", "admin"}), "全部审计记录", "审计日志仅供督查人员和系统管理员查看")
        for name in ("search", "export")},
-    "exchange.headcounts": Rule(frozenset({"finance", "admin", "auditor", "leader"}), "全区人数统计"),
-    "exchange.ledger_export": Rule(frozenset({"admin", "auditor"}), "全部台账"),
+    "exchange.headcounts": Rule(frozenset({"finance", "admin", "auditor", "leader"}), "全区人数统计",
+                                "无权读取人员编制统计数据"),
+    "exchange.ledger_export": Rule(frozenset({"admin", "auditor"}), "全部台账", "只有系统管理员和督查人员可以导出台账"),
     # person records (人员信息): clerks edit their own unit's people; the bureau reads
     "records.person": Rule(CASE_READERS, OWN), "records.photo": Rule(CASE_READERS, OWN),
     "records.update_person": Rule(CLERK, "本单位在编人员的非关键字段", "只有本单位经办人可以修改人员信息"),
