@@ -14,6 +14,7 @@ from .documents import operations as documents
 from .errors import RoleDenied
 from .inbox import followup
 from .inbox.assignment import DELEGATING_ROLES
+from .processes import drafts
 from .review import operations as review
 
 ANY = frozenset(ROLES)
@@ -21,7 +22,7 @@ CLERK = frozenset({"unit_clerk"})
 BUREAU = frozenset(BUREAU_READERS)  # bureau staff and supervisors: their scope is User.reads_all_units
 CASE_READERS = BUREAU | CLERK
 TASK_ACTORS = frozenset({"unit_clerk", "reviewer", "leader"})
-DESIGN_READERS = frozenset({"process_owner", "admin", "auditor"})
+DESIGN_READERS = frozenset(drafts.READERS)  # the drafts refuse anyone else too
 REGISTER_EDITORS = frozenset({"reviewer", "admin"})  # change units and establishment (ledger/units.py, establishment.py)
 QUERY_SAVERS = frozenset({"unit_clerk", "reviewer", "leader", "admin"})  # supervisors only read
 RULE_EDITORS = frozenset({"reviewer", "admin"})  # who configures and runs data-quality rules
