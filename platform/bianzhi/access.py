@@ -204,9 +204,7 @@ def check(user, endpoint=None):
     rule = MATRIX.get(endpoint)
     if rule is None:
         raise RoleDenied("此功能未列入权限表，已拒绝")
-    if rule.public:
-        return
-    if not any(user.has_role(role) for role in rule.roles):
+    if not allows(user, endpoint):
         raise RoleDenied(rule.refusal())
 
 
