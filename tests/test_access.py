@@ -123,3 +123,64 @@ def test_every_cell_of_the_matrix(app, world):
         assert client.get("/cases").status_code == 302  # signed out
     assert checked > 500
     print(f"access matrix: {len(MATRIX)} endpoints × {len(IDENTITIES)} identities, {checked} cells walked")
+
+
+# --- landing pages and the navigation: what is shown is what the matrix allows -----------
+
+USER_OF_ROLE = {"unit_clerk": "clerk1", "reviewer": "reviewer1", "leader": "leader1", "process_owner": "owner1",
+                "admin": "admin", "auditor": "auditor1", "finance": "finance1"}
+
+
+def _header_links(response):
+    """The hrefs of the page's header (navigation, bell) that lead to a page (not the logout form)."""
+    html = response.get_data(as_text=True)
+    header = html[html.index('<header class="top">'):html.index("</header>")]
+    return sorted(set(re.findall(r'<a [^>]*href="(/[^"#]*)"', header)))
+
+
+def _endpoint_of(app, path):
+    with app.test_request_context(path):
+        from flask import request
+        return request.url_rule.endpoint if request.url_rule else None
+
+
+def test_every_role_lands_on_a_page_it_may_use_and_is_shown_only_links_it_may_follow(app):
+    from bianzhi.accounts.models import ROLES
+    assert set(USER_OF_ROLE) == set(ROLES)
+    nav_endpoints = set()
+    for role, username in USER_OF_ROLE.items():
+        client = login(app.test_client(), username)
+        landed = client.get("/", follow_redirects=True)
+        assert landed.status_code == 200, (role, landed.request.path, landed.get_data(as_text=True)[:300])
+        links = _header_links(landed)
+        assert links, role
+        for path in links:
+            response = client.get(path)
+            assert response.status_code not in (403, 404, 500), (role, path, response.status_code)
+            endpoint = _endpoint_of(app, path)
+            rule = MATRIX[endpoint]
+            assert rule.public or role in rule.roles, (role, path)
+            nav_endpoints.add((role, endpoint))
+        if role == "finance":  # the API's service account: a page that says so
+            assert landed.request.path == "/" and "请通过 API 使用" in landed.get_data(as_text=True)
+    # what each role may open of the navigation is shown to it (no link hidden by a stale role list)
+    assert ("process_owner", "design.index") in nav_endpoints and ("auditor", "design.index") in nav_endpoints
+    assert ("process_owner", "web.case_list") not in nav_endpoints
+    assert ("admin", "inbox.index") not in nav_endpoints and ("leader", "inbox.index") in nav_endpoints
+    landing = {role: login(app.test_client(), user).get("/").headers.get("Location")
+               for role, user in USER_OF_ROLE.items()}
+    assert landing == {"unit_clerk": "/window", "reviewer": "/inbox", "leader": "/inbox",
+                       "process_owner": "/design", "admin": "/cases", "auditor": "/cases", "finance": None}
+
+
+def test_the_refusal_page_leads_back_to_a_page_the_user_may_use(app):
+    for role, username in USER_OF_ROLE.items():
+        client = login(app.test_client(), username)
+        refused_path = next(path for path, endpoint in [("/cases", "web.case_list"), ("/design", "design.index"),
+                                                        ("/window", "web.window")]
+                            if role not in MATRIX[endpoint].roles)
+        refused = client.get(refused_path)
+        assert refused.status_code == 403, (role, refused_path)
+        back = re.search(r'<a href="([^"]+)">返回首页</a>', refused.get_data(as_text=True)).group(1)
+        followed = client.get(back, follow_redirects=True)
+        assert followed.status_code == 200 and followed.request.path != refused_path, (role, back)

@@ -2,6 +2,9 @@
 已办 / 我发起 / 抄送; claim and release, transfer, delegation while on leave, copies, urging."""
 import re
 
+from flask import request
+
+from bianzhi.access import MATRIX
 from bianzhi.accounts.operations import create_user
 from bianzhi.demo_cases import load_cases
 from bianzhi.extensions import db
@@ -182,6 +185,62 @@ def test_transfer_respects_the_reviewer_and_leader_separation(app, api):
     assert refused.status_code == 422 and "回避" in str(refused.json["error"]["fields"])
 
 
+def test_a_user_who_is_reviewer_and_leader_is_not_offered_the_leaders_step_of_their_own_review(app, api):
+    add_user(app, "leader2", "沈副主任", ["leader", "reviewer"])
+    both = api("leader2")
+    case = start(api("clerk1"))
+    assert ids(both.get("/api/v1/tasks")) == [only_task(case)]
+    leader_task = only_task(decide(both, only_task(case)).json)
+    assert decide(both, leader_task).status_code == 403
+    # the inbox, the group queue, the API's list and the count all leave it out
+    assert ids(both.get("/api/v1/tasks")) == [] and ids(both.get("/api/v1/tasks?scope=group")) == []
+    client = user_client(app, "leader2")
+    assert task_links(client.get("/inbox")) == [] and task_links(client.get("/inbox?scope=group")) == []
+    assert nav_count(client.get("/inbox")) == 0
+    assert ids(api("leader1").get("/api/v1/tasks")) == [leader_task]
+    # nor may a colleague standing in for leader2 take it on their behalf
+    with at(beijing(2024, 10, 8)):
+        delegate_to(app, "leader2", "reviewer2")
+        assert leader_task not in ids(api("reviewer2").get("/api/v1/tasks"))
+        refused = decide(api("reviewer2"), leader_task)
+    assert refused.status_code == 403
+    assert refused.json["error"]["message"] == "委托人沈副主任已在本案中担任初审，不能再作领导审核，您不能代为办理"
+
+
+def test_the_inbox_lists_exactly_the_tasks_its_holder_may_do(app, api):
+    """The inbox's SQL (OpenTask.actionable) and the predicate that completing checks
+    (OpenTask.acting_for) agree for every user and every open task: claims, delegations, a user
+    with two roles, a principal's 初审 done by a delegate."""
+    from bianzhi.accounts.models import User
+    from bianzhi.cases.models import OpenTask
+    from sqlalchemy import select
+
+    add_user(app, "leader2", "沈副主任", ["leader", "reviewer"])
+    with at(beijing(2024, 10, 8)):
+        clerk = api("clerk1")
+        cases = [start(clerk) for _ in range(5)] + [start(api("clerk2"), unit=CLERK2_UNIT)]
+        decide(api("leader2"), only_task(cases[0]))  # leader2's own 初审: then its leader step is not theirs
+        assert api("reviewer1").post(f"/api/v1/tasks/{only_task(cases[1])}/claim").status_code == 200
+        delegate_to(app, "reviewer1", "reviewer2")
+        decide(api("reviewer2"), only_task(cases[1]))  # for reviewer1
+        decide(api("reviewer1"), only_task(cases[2]))
+        decide(api("reviewer2"), only_task(cases[3]), decision="return", opinion="请补正")
+        assert api("reviewer2").post(f"/api/v1/tasks/{only_task(cases[4])}/claim").status_code == 200
+        delegate_to(app, "leader1", "leader2")
+        with app.app_context():
+            users = db.session.scalars(select(User).order_by(User.id)).all()
+            tasks = db.session.scalars(select(OpenTask)).all()
+            assert len(tasks) == 6
+            checked = 0
+            for user in users:
+                listed = set(db.session.scalars(inbox_operations.cases.inbox(user).with_only_columns(OpenTask.id)))
+                for task in tasks:
+                    assert (task.id in listed) == task.can_complete(user), (user.username, task.name, task.case_id)
+                    checked += task.id in listed
+            assert checked >= 8
+            db.session.remove()
+
+
 # --- delegation -----------------------------------------------------------------------
 
 def test_a_delegate_acts_within_the_dates_and_the_record_says_on_whose_behalf(app, api):
@@ -237,6 +296,41 @@ def test_a_delegate_is_still_bound_by_separation_and_delegations_are_checked(app
         clerk.post("/delegations", data={"csrf_token": token, "to": "clerk1", "start_date": "2024-10-09",
                                          "end_date": "2024-10-12"})
         assert "只有业务科室和分管领导可以设置委托" in text_of(clerk.get("/delegations"))
+
+
+def delegate_to(app, principal, delegate, start="2024-10-08", end="2024-10-20"):
+    client = user_client(app, principal)
+    response = client.post("/delegations", data={"csrf_token": csrf_token(client, "/delegations"), "to": delegate,
+                                                 "start_date": start, "end_date": end})
+    assert response.status_code == 302 and "已委托" in text_of(client.get("/delegations"))
+
+
+def test_the_principal_of_the_initial_review_may_not_take_the_leaders_step(app, api):
+    """Separation of duties counts the person on whose behalf a step was done: reviewer1's
+    初审, done by reviewer2 standing in for them, bars reviewer1 from the 分管领导 step, even as
+    leader1's delegate."""
+    with at(beijing(2024, 10, 8)):
+        case = start(api("clerk1"))
+        review = only_task(case)
+        assert api("reviewer1").post(f"/api/v1/tasks/{review}/claim").status_code == 200
+        delegate_to(app, "reviewer1", "reviewer2")
+        done = decide(api("reviewer2"), review)
+        assert done.status_code == 200, done.json
+        assert (done.json["history"][-1]["username"], done.json["history"][-1]["on_behalf_of"]) == ("reviewer2", "reviewer1")
+        leader_task = only_task(done.json)
+        delegate_to(app, "leader1", "reviewer1")
+        reviewer1 = api("reviewer1")
+        assert leader_task not in ids(reviewer1.get("/api/v1/tasks"))
+        assert leader_task not in task_links(user_client(app, "reviewer1").get("/inbox"))
+        refused = decide(reviewer1, leader_task)
+        assert refused.status_code == 403
+        assert refused.json["error"]["message"] == "已在本案中担任初审，不能再作领导审核"
+        # nor may reviewer2, who did that 初审, take the leader's step for leader1
+        delegate_to(app, "leader1", "reviewer2", start="2024-10-21", end="2024-10-22")
+    with at(beijing(2024, 10, 21)):
+        assert leader_task not in ids(api("reviewer2").get("/api/v1/tasks"))
+        assert decide(api("reviewer2"), leader_task).status_code == 403
+        assert decide(api("leader1"), leader_task).status_code == 200
 
 
 def test_revoking_a_delegation_ends_it(app, api):
@@ -341,10 +435,16 @@ def test_every_inbox_page_renders_for_every_role(app):
         db.session.remove()
     pages = ["/inbox", "/inbox?scope=group", "/inbox?due=soon&q=空编", "/inbox/done", "/inbox/started",
              "/inbox/cc", "/reminders", "/reminders?months=36", "/delegations", "/notifications"]
-    for username in ("clerk1", "clerk2", "reviewer1", "leader1", "admin", "auditor1"):
+    role_of = {"clerk1": "unit_clerk", "clerk2": "unit_clerk", "reviewer1": "reviewer", "leader1": "leader",
+               "admin": "admin", "auditor1": "auditor"}
+    for username, role in role_of.items():
         client = user_client(app, username)
         for path in pages:
             response = client.get(path)
-            assert response.status_code == 200, (username, path, text_of(response)[:300])
+            with app.test_request_context(path):
+                rule = MATRIX[request.url_rule.endpoint]
+            # 待办 and 已办 are for those who act on tasks, 我发起 for those who start cases
+            expected = 200 if role in rule.roles else 403
+            assert response.status_code == expected, (username, path, text_of(response)[:300])
         for link in task_links(client.get("/inbox"))[:3]:
             assert client.get(f"/tasks/{link}").status_code == 200

@@ -8,21 +8,27 @@ from dataclasses import dataclass
 from flask import request
 from flask_login import current_user
 
-from .accounts.models import ROLES
+from .accounts.models import BUREAU_READERS, ROLES
 from .cases import operations as cases
+from .documents import operations as documents
 from .errors import RoleDenied
+from .inbox import followup
+from .inbox.assignment import DELEGATING_ROLES
+from .processes import drafts
+from .review import operations as review
 
 ANY = frozenset(ROLES)
-CASE_READERS = frozenset({"unit_clerk", "reviewer", "leader", "admin", "auditor"})
-TASK_ACTORS = frozenset({"unit_clerk", "reviewer", "leader"})
 CLERK = frozenset({"unit_clerk"})
-DESIGN_READERS = frozenset({"process_owner", "admin", "auditor"})
-BUREAU = frozenset({"reviewer", "leader", "admin", "auditor"})  # bureau staff and supervisors
+BUREAU = frozenset(BUREAU_READERS)  # bureau staff and supervisors: their scope is User.reads_all_units
+CASE_READERS = BUREAU | CLERK
+TASK_ACTORS = frozenset({"unit_clerk", "reviewer", "leader"})
+DESIGN_READERS = frozenset(drafts.READERS)  # the drafts refuse anyone else too
 REGISTER_EDITORS = frozenset({"reviewer", "admin"})  # change units and establishment (ledger/units.py, establishment.py)
 QUERY_SAVERS = frozenset({"unit_clerk", "reviewer", "leader", "admin"})  # supervisors only read
 RULE_EDITORS = frozenset({"reviewer", "admin"})  # who configures and runs data-quality rules
 QUERY_SCOPE = "单位经办人限本单位及下属单位；编办人员与督查为全区"
 IMPORTERS = frozenset({"reviewer", "admin"})  # who loads a district's existing roster
+DELEGATORS = frozenset(DELEGATING_ROLES)  # who may set a delegation (委托) while on leave
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,7 @@ PUBLIC = Rule(frozenset(), "公开")
 OWN = "单位经办人限本单位；编办人员与督查为全部"
 STATS = "单位经办人限本单位及下属单位；编办人员与督查为全区"
 DOCS = "单位经办人限关联本单位的文件；编办人员与督查为全部"
-DOC_EDITORS = frozenset({"reviewer", "admin"})
+DOC_EDITORS = documents.EDITORS  # the operations refuse anyone else too
 
 MATRIX = {
     # public
@@ -73,24 +79,27 @@ MATRIX = {
     "api.list_cases": Rule(CASE_READERS, OWN), "api.get_case": Rule(CASE_READERS, OWN),
     "api.case_notices": Rule(CASE_READERS, OWN), "api.notice_pdf": Rule(CASE_READERS, OWN),
     "design.case_diagram": Rule(CASE_READERS, OWN),
-    "inbox.copy": Rule(CASE_READERS, OWN + "；抄送对象须能查看该案件"),
-    "api_inbox.copy": Rule(CASE_READERS, OWN + "；抄送对象须能查看该案件"),
+    **{name: Rule(followup.COPIERS, OWN + "；抄送对象须能查看该案件", "只有编办工作人员或申请单位经办人可以抄送")
+       for name in ("inbox.copy", "api_inbox.copy")},
     "inbox.copies": Rule(ANY, "抄送给本人的案件"), "inbox.open_copy": Rule(ANY, "抄送给本人的案件"),
-    "inbox.urge": Rule(frozenset({"unit_clerk", "leader"}), "本单位案件（经办人）；全部（领导）"),
-    "api_inbox.urge": Rule(frozenset({"unit_clerk", "leader"}), "本单位案件（经办人）；全部（领导）"),
+    **{name: Rule(followup.URGERS, "本单位案件（经办人）；全部（领导）", "只有申请单位的经办人或分管领导可以催办")
+       for name in ("inbox.urge", "api_inbox.urge")},
     # tasks
     "web.task": Rule(TASK_ACTORS, "所在泳道的任务；单位泳道限本单位；不办本人发起的案件"),
     "api.get_task": Rule(TASK_ACTORS, "同上"), "api.complete_task": Rule(TASK_ACTORS, "同上"),
     "api_inbox.list_tasks": Rule(TASK_ACTORS, "本人可办的任务"),
-    "inbox.index": Rule(ANY, "本人可办的任务（别的角色见空列表）"), "inbox.done": Rule(ANY, "本人办过的任务"),
-    "inbox.started": Rule(ANY, "本人发起的案件"),
-    "inbox.save_filter": Rule(ANY, "本人的筛选"), "inbox.delete_filter": Rule(ANY, "本人的筛选"),
+    # 待办 and 已办 are the pages of those who act on tasks, 我发起 of those who start cases (the
+    # API's task list is the same): the navigation shows them to exactly these roles (can)
+    "inbox.index": Rule(TASK_ACTORS, "本人可办的任务"),
+    "inbox.done": Rule(TASK_ACTORS, "本人办过的任务"),
+    "inbox.started": Rule(CLERK, "本人发起的案件"),
+    "inbox.save_filter": Rule(TASK_ACTORS, "本人的筛选"), "inbox.delete_filter": Rule(TASK_ACTORS, "本人的筛选"),
     "inbox.claim": Rule(TASK_ACTORS, "可办的组任务"), "inbox.release": Rule(TASK_ACTORS, "本人认领的任务"),
     "inbox.transfer": Rule(TASK_ACTORS, "可办的任务，转给同角色同事"),
     "api_inbox.claim": Rule(TASK_ACTORS, "可办的组任务"), "api_inbox.release": Rule(TASK_ACTORS, "本人认领的任务"),
     "api_inbox.transfer": Rule(TASK_ACTORS, "可办的任务，转给同角色同事"),
     "inbox.delegations": Rule(ANY, "本人的委托；只有业务科室和分管领导可以设置"),
-    "inbox.revoke_delegation": Rule(frozenset({"reviewer", "leader"}), "本人的委托"),
+    "inbox.revoke_delegation": Rule(DELEGATORS, "本人的委托"),
     # the ledger
     "web.units": Rule(CASE_READERS, OWN), "web.unit": Rule(CASE_READERS, OWN), "api.establishment": Rule(CASE_READERS, OWN),
     "api.get_unit": Rule(CASE_READERS, OWN),
@@ -106,17 +115,18 @@ MATRIX = {
     "reports.import_detail": Rule(IMPORTERS, "全区花名册导入"), "reports.start_import": Rule(IMPORTERS, "全区花名册导入"),
     "reports.import_status": Rule(IMPORTERS, "全区花名册导入"),
     # process design
-    "design.index": Rule(DESIGN_READERS, "全部流程"), "design.modeler": Rule(DESIGN_READERS, "全部流程"),
-    "design.versions": Rule(DESIGN_READERS, "全部流程"), "design.draft": Rule(DESIGN_READERS, "全部流程"),
-    "design.validate": Rule(DESIGN_READERS, "全部流程"),
-    "design.save_draft": Rule(frozenset({"process_owner"}), "草稿"), "design.upload": Rule(frozenset({"process_owner"}), "草稿"),
+    **{f"design.{name}": Rule(DESIGN_READERS, "全部流程", "流程设计仅供流程管理员、系统管理员和督查使用")
+       for name in ("index", "modeler", "versions", "draft", "validate")},
+    "design.save_draft": Rule(frozenset({"process_owner"}), "草稿", "只有流程管理员可以保存草稿"),
+    "design.upload": Rule(frozenset({"process_owner"}), "草稿", "只有流程管理员可以上传流程图"),
     "design.deploy": Rule(frozenset({"admin"}), "全部流程"), "design.rollback": Rule(frozenset({"admin"}), "全部流程"),
-    "design.migrate": Rule(frozenset({"admin"}), "在办案件"),
+    "design.migrate": Rule(frozenset({"admin"}), "在办案件", "只有系统管理员可以迁移案件"),
     # supervision and data exchange
-    "audit.search": Rule(frozenset({"auditor", "admin"}), "全部审计记录"),
-    "audit.export": Rule(frozenset({"auditor", "admin"}), "全部审计记录"),
-    "exchange.headcounts": Rule(frozenset({"finance", "admin", "auditor", "leader"}), "全区人数统计"),
-    "exchange.ledger_export": Rule(frozenset({"admin", "auditor"}), "全部台账"),
+    **{f"audit.{name}": Rule(frozenset({"auditor", "admin"}), "全部审计记录", "审计日志仅供督查人员和系统管理员查看")
+       for name in ("search", "export")},
+    "exchange.headcounts": Rule(frozenset({"finance", "admin", "auditor", "leader"}), "全区人数统计",
+                                "无权读取人员编制统计数据"),
+    "exchange.ledger_export": Rule(frozenset({"admin", "auditor"}), "全部台账", "只有系统管理员和督查人员可以导出台账"),
     # person records (人员信息): clerks edit their own unit's people; the bureau reads
     "records.person": Rule(CASE_READERS, OWN), "records.photo": Rule(CASE_READERS, OWN),
     "records.update_person": Rule(CLERK, "本单位在编人员的非关键字段", "只有本单位经办人可以修改人员信息"),
@@ -126,7 +136,7 @@ MATRIX = {
     "records.completeness": Rule(BUREAU, "全区各单位信息完整度"),
     # 年审: the bureau starts it for every unit and follows its progress
     "review.index": Rule(BUREAU, "全区各单位年审进度"), "api_review.progress": Rule(BUREAU, "全区各单位年审进度"),
-    "review.start": Rule(frozenset({"reviewer", "leader", "admin"}), "全区在用单位",
+    "review.start": Rule(frozenset(review.STARTERS), "全区在用单位",
                          "只有业务科室、分管领导和系统管理员可以发起年审"),
     # 四清两对应
     "records.reconciliation": Rule(BUREAU, "全区"), "records.reconciliation_export": Rule(BUREAU, "全区"),
@@ -166,15 +176,35 @@ def rule_for(endpoint):
     return MATRIX.get(endpoint)
 
 
+def allows(user, endpoint):
+    """Whether `user` passes the role check of `endpoint` (check without raising); false for an
+    endpoint missing from the matrix. Templates ask it as can(endpoint) before showing a link or
+    a button, so what is shown cannot disagree with the page it leads to."""
+    rule = MATRIX.get(endpoint)
+    if rule is None:
+        return False
+    if rule.public:
+        return True
+    return bool(user.is_authenticated) and any(user.has_role(role) for role in rule.roles)
+
+
+# Where "/" sends a signed-in user: the first of these pages they may use. A user who may use
+# none (the finance system's service account) gets a page saying so (web.home).
+LANDINGS = ("web.window", "inbox.index", "web.case_list", "design.index", "audit.search")
+
+
+def landing(user):
+    """The endpoint "/" sends `user` to, or None."""
+    return next((endpoint for endpoint in LANDINGS if allows(user, endpoint)), None)
+
+
 def check(user, endpoint=None):
     """Raise Forbidden unless `user` may use `endpoint` (default: this request's)."""
     endpoint = endpoint or request.endpoint
     rule = MATRIX.get(endpoint)
     if rule is None:
         raise RoleDenied("此功能未列入权限表，已拒绝")
-    if rule.public:
-        return
-    if not any(user.has_role(role) for role in rule.roles):
+    if not allows(user, endpoint):
         raise RoleDenied(rule.refusal())
 
 
@@ -198,6 +228,13 @@ def check_objects(user):
 
 
 def configure(app):
+    def can(endpoint):
+        return allows(current_user, endpoint)
+
+    app.add_template_global(can)  # {% if can('audit.search') %}
+    app.add_template_test(can)  # links | selectattr(0, 'can')
+    app.add_template_global(lambda: landing(current_user), "landing")
+
     @app.before_request
     def _gate():
         if request.endpoint is None or request.path.startswith("/api/"):

@@ -75,6 +75,12 @@ class User(UserMixin, db.Model):
         return check_password_hash(self.password_hash, password)
 
     @property
+    def reads_all_units(self):
+        """The scope half of the access rules: bureau staff and supervisors read every unit's
+        cases, people, documents and figures; anyone else at most their own unit's."""
+        return self.has_role(*BUREAU_READERS)
+
+    @property
     def role_labels(self):
         return "、".join(ROLES[r][0] for r in self.roles if r in ROLES)
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from .. import clock
 from ..audit.operations import record
-from ..errors import Forbidden, ValidationFailed
+from ..errors import ValidationFailed
 from ..extensions import csrf, db
 from ..ledger.history import figures_as_of
 from ..ledger.models import Department, Establishment, Person, PostQuota, TempStaff, Unit
@@ -25,8 +25,6 @@ LEDGER_FORMAT = "bianzhi-ledger/1"
 def headcounts():
     """实有人数 per unit and category on a date (default today), for budgets."""
     user = g.api_user
-    if not user.has_role("finance", "admin", "auditor", "leader"):
-        raise Forbidden("无权读取人员编制统计数据")
     try:
         on = date.fromisoformat(request.args["date"]) if request.args.get("date") else clock.today()
     except ValueError:
@@ -62,8 +60,6 @@ TEMP_FIELDS = ("name", "id_number", "sex", "birth_date", "post", "start_date", "
 def ledger_export():
     """The whole ledger (format bianzhi-ledger/1, see README), streamed."""
     user = g.api_user
-    if not user.has_role("admin", "auditor"):
-        raise Forbidden("只有系统管理员和督查人员可以导出台账")
     record(user, "ledger.export", None, ip=request.remote_addr)
     commit()
     units = {u.id: u for u in db.session.scalars(select(Unit))}

@@ -2,11 +2,11 @@
 from datetime import date, datetime
 from functools import lru_cache
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, select
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, false, or_, select
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from .. import clock
-from ..accounts.models import BUREAU_READERS
+from ..accounts.models import ROLES
 from ..extensions import db
 from ..inbox.models import Delegation
 from ..ledger.policy import setting
@@ -72,7 +72,7 @@ class Case(db.Model):
         return any(t.due_state == "overdue" for t in self.open_tasks)
 
     def can_view(self, user):
-        if user.has_role(*BUREAU_READERS):
+        if user.reads_all_units:
             return True
         return user.has_role("unit_clerk") and user.unit_id == self.unit_id
 
@@ -107,6 +107,11 @@ class OpenTask(db.Model):
     assignee = relationship("User", foreign_keys=[assignee_id])
     assigned_by = relationship("User", foreign_keys=[assigned_by_id])
 
+    # Who may act on a task. The rule is written twice, side by side: as Python on a loaded task
+    # (the task page, completing, claiming, transferring: acting_for, refusal, conflict) and as
+    # SQL over open_tasks joined to cases (the inbox, its count, the API's task list: actionable,
+    # _own_right, _separated). tests/test_inbox.py checks that the two agree for every user.
+
     def can_complete(self, user):
         """Whether `user` may act on this task now, in their own right or standing in for
         someone on leave (see acting_for)."""
@@ -124,27 +129,100 @@ class OpenTask(db.Model):
         return None
 
     def may_act_as(self, user):
-        """Acting in one's own right: the lane's role; the case's own unit for the unit lane;
-        only the assignee once the task is claimed or transferred; never the starter on a
-        bureau step; never the same person as initial reviewer and leader."""
-        if self.assignee_id is not None and self.assignee_id != user.id:
-            return False
+        """Acting in one's own right (see refusal)."""
+        return self.refusal(user) is None
+
+    def refusal(self, user):
+        """Why `user` may not act on this task in their own right, or None when they may: the
+        lane's role; the case's own unit for the unit lane; only the assignee once the task is
+        claimed or transferred; and the separation of duties (conflict)."""
         if not user.active or not user.has_role(self.role):
-            return False
-        if self.role == "unit_clerk":
-            return user.unit_id == self.case.unit_id
-        return self.separated(user)
+            return f"此任务由{ROLES[self.role][0] if self.role in ROLES else self.role}办理，您无权办理"
+        if self.assignee_id is not None and self.assignee_id != user.id:
+            return f"此任务已由{self.assignee.display_name}认领或转交其办理，您无权办理"
+        if self.role == "unit_clerk" and user.unit_id != self.case.unit_id:
+            return "此任务属于其他单位"
+        return self.conflict(user)
 
     def separated(self, user):
-        """The separation rules that bind whoever actually acts, delegates included."""
+        return self.conflict(user) is None
+
+    def conflict(self, user):
+        """The separation of duties, binding whoever acts and whoever they act for (委托): no
+        bureau step on a case one started; no 分管领导 step on a case whose 初审 one did, oneself
+        or through a delegate (the step's on_behalf_of counts as its doer)."""
         if self.role == "unit_clerk":
-            return True
+            return None
         if self.case.started_by_id == user.id:
-            return False
-        if self.role == "leader":
-            return not db.session.scalar(select(CaseStep.id).where(
-                CaseStep.case_id == self.case_id, CaseStep.user_id == user.id, CaseStep.role == "reviewer").limit(1))
-        return True
+            return "不能审核本人发起的案件"
+        if self.role == "leader" and db.session.scalar(select(CaseStep.id).where(
+                CaseStep.case_id == self.case_id, CaseStep.role == "reviewer",
+                or_(CaseStep.user_id == user.id, CaseStep.on_behalf_of_id == user.id)).limit(1)):
+            return "已在本案中担任初审，不能再作领导审核"
+        return None
+
+    def why_not(self, user):
+        """The refusal to show when acting_for(user) is None: what bars the user, or, standing
+        in for a colleague who holds the lane's role, what bars that colleague."""
+        reason = self.refusal(user)
+        if user.has_role(self.role):
+            return reason
+        barred = self.conflict(user)
+        if barred:
+            return barred  # standing in for someone does not lift one's own conflict
+        for principal in Delegation.principals_of(user, clock.today()):
+            if principal.has_role(self.role) and (barred := self.conflict(principal)):
+                return f"委托人{principal.display_name}{barred}，您不能代为办理"
+        return reason
+
+    @classmethod
+    def actionable(cls, user, claimed_by_others=False):
+        """A select of the open tasks `user` may act on (acting_for is not None), most urgent
+        first (overdue, then due soonest): their roles' unclaimed tasks and those claimed by or
+        transferred to them, and the same for every colleague who delegated to them for today
+        (委托). The order is the index ix_open_tasks_urgency, so a page of it reads only the rows
+        it shows. With `claimed_by_others`, it also lists what colleagues have claimed of the
+        user's own roles (the group queue: shown, not actable)."""
+        conditions = []
+        own = cls._own_right(user, any_assignee=claimed_by_others)
+        if own is not None:
+            conditions.append(own)
+        for_others = [c for p in Delegation.principals_of(user, clock.today())
+                      if (c := cls._own_right(p)) is not None]
+        if for_others:
+            conditions.append(cls._separated(user) & or_(*for_others))
+        if not conditions:
+            return select(cls).where(false())
+        return (select(cls).join(Case, cls.case_id == Case.id).where(or_(*conditions))
+                .order_by(cls.sort_due, cls.created_at, cls.id))
+
+    @classmethod
+    def _own_right(cls, user, any_assignee=False):
+        """may_act_as as SQL (None: on no task)."""
+        if not user.active:
+            return None
+        roles = []
+        for role in user.roles:
+            if role == "unit_clerk":
+                if user.unit_id:
+                    roles.append((cls.role == "unit_clerk") & (Case.unit_id == user.unit_id))
+            elif role in ROLES:
+                roles.append(cls.role == role)
+        if not roles:
+            return None
+        clause = or_(*roles) & cls._separated(user)
+        if not any_assignee:
+            clause = clause & (cls.assignee_id.is_(None) | (cls.assignee_id == user.id))
+        return clause
+
+    @classmethod
+    def _separated(cls, user):
+        """separated as SQL."""
+        reviewed = select(CaseStep.id).where(
+            CaseStep.case_id == cls.case_id, CaseStep.role == "reviewer",
+            or_(CaseStep.user_id == user.id, CaseStep.on_behalf_of_id == user.id)).exists()
+        return or_(cls.role == "unit_clerk",
+                   (Case.started_by_id != user.id) & or_(cls.role != "leader", ~reviewed))
 
     @property
     def due_state(self):

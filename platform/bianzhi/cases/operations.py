@@ -10,18 +10,17 @@ from pathlib import PurePath
 
 from flask import current_app
 from marshmallow import ValidationError
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import lazyload, undefer
 from sqlalchemy.orm.exc import StaleDataError
 
 from .. import clock
-from ..accounts.models import BUREAU_READERS, ROLES, role_for_lane
+from ..accounts.models import role_for_lane
 from ..audit.operations import record as audit
 from ..engine import adapter
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
-from ..inbox.models import Delegation
 from ..processes import forms as formlib
 from ..processes import operations as processes
 from ..processes.registry import TITLES
@@ -148,7 +147,7 @@ def _run_engine(fn, *args):
 def visible_cases(user):
     """A select of the cases `user` may see (list queries and single lookups alike)."""
     query = select(Case)
-    if user.has_role(*BUREAU_READERS):
+    if user.reads_all_units:
         return query
     if user.has_role("unit_clerk") and user.unit_id:
         return query.where(Case.unit_id == user.unit_id)
@@ -165,39 +164,10 @@ def get_case(user, case_id, lock=False):
     return case
 
 
-def _role_condition(user):
-    conditions = []
-    for role in user.roles:
-        if role == "unit_clerk":
-            if user.unit_id:
-                conditions.append((OpenTask.role == "unit_clerk") & (OpenTask.unit_id == user.unit_id))
-        elif role in ROLES:
-            conditions.append(OpenTask.role == role)
-    return or_(*conditions) if conditions else None
-
-
 def inbox(user, claimed_by_others=False):
-    """A select of the open tasks `user` may act on, most urgent first (overdue, then due
-    soonest): their roles' unclaimed tasks and those claimed by or transferred to them, and the
-    same for every colleague who delegated to them for today (委托). The order is the index
-    ix_open_tasks_urgency, so a page of it reads only the rows it shows. With
-    `claimed_by_others`, the group queue also lists what colleagues have claimed (not actable)."""
-    if not user.active:
-        return select(OpenTask).where(False)
-    conditions = []
-    for person in [user, *Delegation.principals_of(user, clock.today())]:
-        roles = _role_condition(person)
-        if roles is None:
-            continue
-        if claimed_by_others and person is user:
-            conditions.append(roles)
-        else:
-            conditions.append(roles & (OpenTask.assignee_id.is_(None) | (OpenTask.assignee_id == person.id)))
-    if not conditions:
-        return select(OpenTask).where(False)
-    return (select(OpenTask).join(Case, OpenTask.case_id == Case.id).where(or_(*conditions))
-            .where(or_(OpenTask.role == "unit_clerk", Case.started_by_id != user.id))
-            .order_by(OpenTask.sort_due, OpenTask.created_at, OpenTask.id))
+    """A select of the open tasks `user` may act on, most urgent first (OpenTask.actionable,
+    beside the predicates it mirrors)."""
+    return OpenTask.actionable(user, claimed_by_others)
 
 
 def _done_or_missing(user, task_id):
@@ -213,7 +183,7 @@ def _check_task(user, task, case):
     if not case.can_view(user):
         raise NotFound("案件不存在或无权查看")
     if not task.can_complete(user):
-        raise Forbidden(why_not(user, task))
+        raise Forbidden(task.why_not(user))
 
 
 def require_task_visible(user, task_id):
@@ -239,18 +209,6 @@ def get_task(user, task_id):
     return task
 
 
-def why_not(user, task):
-    if task.assignee_id is not None and task.assignee_id != user.id and user.has_role(task.role):
-        return f"此任务已由{task.assignee.display_name}认领或转交其办理，您无权办理"
-    if not user.has_role(task.role):
-        return f"此任务由{ROLES[task.role][0]}办理，您无权办理"
-    if task.role == "unit_clerk":
-        return "此任务属于其他单位"
-    if task.case.started_by_id == user.id:
-        return "不能审核本人发起的案件"
-    return "已在本案中担任初审，不能再作领导审核"
-
-
 def complete_task(user, task_id, data, files=(), ip=None):
     # the case's open tasks (this one among them) and the case with its workflow in one query,
     # the case row locked against a second completion
@@ -267,7 +225,7 @@ def complete_task(user, task_id, data, files=(), ip=None):
         raise NotFound("案件不存在或无权查看")
     principal = task.acting_for(user)  # once: it may read the case's steps (separation of duties)
     if principal is None:
-        raise Forbidden(why_not(user, task))
+        raise Forbidden(task.why_not(user))
     open_rows = [t for t, _c in rows]
     # PostgreSQL: after waiting for the lock, the case's open tasks afresh, since a concurrent
     # completion may have committed meanwhile (the join above saw the task rows as they were

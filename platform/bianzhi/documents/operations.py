@@ -13,7 +13,6 @@ from sqlalchemy import event, exists, inspect, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..accounts.models import BUREAU_READERS
 from ..audit.operations import record as audit
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
@@ -40,7 +39,7 @@ def can_edit(user):
 
 def can_view(user, document):
     """Bureau staff and supervisors see every document; a unit clerk those linked to their unit."""
-    if user.has_role(*BUREAU_READERS):
+    if user.reads_all_units:
         return True
     if user.has_role("unit_clerk") and user.unit_id is not None:
         return db.session.scalar(select(exists().where(DocumentLink.document_id == document.id,
@@ -50,7 +49,7 @@ def can_view(user, document):
 
 def visible(user, stmt):
     """Limit a select over Document to what the user may see."""
-    if user.has_role(*BUREAU_READERS):
+    if user.reads_all_units:
         return stmt
     if user.has_role("unit_clerk") and user.unit_id is not None:
         return stmt.where(exists().where(DocumentLink.document_id == Document.id,

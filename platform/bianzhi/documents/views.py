@@ -22,7 +22,7 @@ bp = Blueprint("documents", __name__)
 
 def _unit_choices(user):
     stmt = select(Unit).order_by(Unit.code)
-    if not user.has_role("reviewer", "leader", "admin", "auditor"):
+    if not user.reads_all_units:
         stmt = stmt.where(Unit.id == user.unit_id)
     return db.session.scalars(stmt).all()
 
@@ -40,7 +40,7 @@ def index():
     args = _search_args()
     results = search(current_user, **args)
     return render_template("documents/index.html", results=results, args=args, kinds=KINDS,
-                           units=_unit_choices(current_user), can_edit=documents.can_edit(current_user))
+                           units=_unit_choices(current_user))
 
 
 def _form_page(values, errors=None, status=200):
@@ -79,7 +79,7 @@ def create():
 
 def _entries_for(user, document):
     entries = documents.grounded_entries(document)
-    if not user.has_role("reviewer", "leader", "admin", "auditor"):
+    if not user.reads_all_units:
         entries = [e for e in entries if e.unit_id == user.unit_id]
     return entries
 
@@ -89,16 +89,15 @@ def _entries_for(user, document):
 def detail(document_id):
     document = documents.get_document(current_user, document_id)
     units = documents.linked_units(document)
-    if not current_user.has_role("reviewer", "leader", "admin", "auditor"):
+    if not current_user.reads_all_units:
         units = [u for u in units if u.id == current_user.unit_id]  # other units' links stay theirs
     case_ids = {link.case_id for link in document.links if link.case_id is not None}
     cases = db.session.scalars(select(Case).where(Case.id.in_(case_ids)).order_by(Case.id)).all() if case_ids else []
-    if not current_user.has_role("reviewer", "leader", "admin", "auditor"):
+    if not current_user.reads_all_units:
         cases = [c for c in cases if c.unit_id == current_user.unit_id]
-    linkable = [u for u in _unit_choices(current_user) if u not in units] if documents.can_edit(current_user) else []
+    linkable = [u for u in _unit_choices(current_user) if u not in units]
     return render_template("documents/detail.html", document=document, units=units, cases=cases,
-                           entries=_entries_for(current_user, document), linkable=linkable,
-                           can_edit=documents.can_edit(current_user))
+                           entries=_entries_for(current_user, document), linkable=linkable)
 
 
 @bp.post("/documents/<int:document_id>/links")
@@ -126,7 +125,7 @@ def pdf(document_id):
 
 def _document_json(user, document, full=False):
     units = documents.linked_units(document)
-    if not user.has_role("reviewer", "leader", "admin", "auditor"):
+    if not user.reads_all_units:
         units = [u for u in units if u.id == user.unit_id]
     body = {"id": document.id, "number": document.number, "title": document.title,
             "issued_on": document.issued_on.isoformat(), "kind": document.kind, "issuer": document.issuer,

@@ -44,8 +44,8 @@ def _user_named(username, field="to"):
 
 def holders(task, day=None):
     """Everyone who may act on the task now: its assignee, or else every active user of its role
-    (for the unit lane: the case's unit), the case's starter excepted on a bureau step; and
-    whoever stands in for them today."""
+    (for the unit lane: the case's unit), those the separation of duties bars excepted
+    (OpenTask.separated); and whoever stands in for them today, under the same bar."""
     if task.assignee_id is not None:
         base = [task.assignee] if task.assignee.active else []
     else:
@@ -53,11 +53,10 @@ def holders(task, day=None):
                  .where(UserRole.role == task.role, User.active.is_(True)))
         if task.role == "unit_clerk":
             query = query.where(User.unit_id == task.case.unit_id)
-        else:
-            query = query.where(User.id != task.case.started_by_id)
         base = db.session.scalars(query.order_by(User.id)).unique().all()
+    base = [u for u in base if task.separated(u)]
     extra = Delegation.delegates_of([u.id for u in base], day or clock.today())
-    return [*base, *(u for u in extra if u not in base)]
+    return [*base, *(u for u in extra if u not in base and task.separated(u))]
 
 
 def users_with_roles(roles):
@@ -73,7 +72,7 @@ def claim(user, task_id, ip=None):
     if task.assignee_id is not None:
         raise Conflict(f"此任务已由{task.assignee.display_name}认领", code="claimed")
     if not task.may_act_as(user):
-        raise Forbidden(cases.why_not(user, task))
+        raise Forbidden(task.why_not(user))
     changed = db.session.execute(update(OpenTask).where(OpenTask.id == task.id, OpenTask.assignee_id.is_(None))
                                  .values(assignee_id=user.id, assigned_by_id=user.id, assigned_at=clock.now())
                                  .execution_options(synchronize_session=False)).rowcount
@@ -102,7 +101,7 @@ def transfer(user, task_id, to_username, note=None, ip=None):
     """转办: hand the task to a named colleague of the same role; it leaves the giver's inbox."""
     task = _task(user, task_id)
     if not task.can_complete(user):
-        raise Forbidden(cases.why_not(user, task))
+        raise Forbidden(task.why_not(user))
     target = _user_named(to_username)
     if target.id == user.id:
         raise ValidationFailed("不能转办给自己", fields={"to": ["请选择其他同事"]})

@@ -17,6 +17,9 @@ from .assignment import holders
 from .models import CaseCopy, Urge
 from .operations import clean_note
 
+URGERS = frozenset({"unit_clerk", "leader"})  # the access matrix's roles for 催办
+COPIERS = frozenset({"unit_clerk", "reviewer", "leader"})  # and for 抄送
+
 
 def can_urge(user, case):
     """A clerk of the applying unit, or a leader, may urge a running case's open steps."""
@@ -75,7 +78,8 @@ def urges_of(case):
 
 
 def can_copy(user, case):
-    return user.has_role("reviewer", "leader") or (user.has_role("unit_clerk") and user.unit_id == case.unit_id)
+    """Bureau staff who handle cases, and the applying unit's clerks (a case they may see)."""
+    return user.has_role(*COPIERS) and case.can_view(user)
 
 
 def copy_case(user, case_id, usernames, note=None, ip=None):

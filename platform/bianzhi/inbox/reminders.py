@@ -8,7 +8,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from .. import clock
-from ..accounts.models import BUREAU_READERS
 from ..cases.models import CaseStep, OpenTask
 from ..extensions import db
 from ..ledger import retirement
@@ -36,7 +35,7 @@ class Retiring:
 
 def _unit_scope(user):
     """None for the whole district, or the unit id a clerk is limited to."""
-    if user.has_role(*BUREAU_READERS):
+    if user.reads_all_units:
         return None
     return user.unit_id if user.has_role("unit_clerk") and user.unit_id else -1
 
@@ -49,9 +48,10 @@ def near_limit(user, today):
 
 
 def overdue_everywhere(user, today):
-    """For leaders: every overdue step in the district (whoever holds it)."""
+    """For leaders: every overdue step in the district (whoever holds it); None for others
+    (the page leaves the section out)."""
     if not user.has_role("leader"):
-        return []
+        return None
     query = (select(OpenTask).where(OpenTask.sort_due < today)
              .order_by(OpenTask.sort_due, OpenTask.created_at, OpenTask.id))
     return db.session.scalars(query.limit(LIMIT)).all()

@@ -144,8 +144,7 @@ def delegations():
     given, received = assignment.delegations(current_user)
     candidates = assignment.users_with_roles(assignment.DELEGATING_ROLES)
     return render_template("inbox/delegations.html", given=given, received=received,
-                           candidates=[u for u in candidates if u.id != current_user.id],
-                           can_delegate=current_user.has_role(*assignment.DELEGATING_ROLES))
+                           candidates=[u for u in candidates if u.id != current_user.id])
 
 
 @bp.post("/delegations/<int:delegation_id>/revoke")

@@ -3,7 +3,6 @@ exits, posts, temp) build on it. Rules take the acting user, change the session,
 commit; they raise domain errors in Chinese."""
 from sqlalchemy import func, select
 
-from ..accounts.models import BUREAU_READERS
 from ..errors import NotFound, ValidationFailed
 from ..extensions import db
 from .models import ChronicleEntry, Establishment, Person, PostQuota, Reservation, Unit
@@ -12,7 +11,7 @@ WARNING_LABELS = {"red": "红灯", "yellow": "黄灯", "green": "绿灯"}
 
 def can_view_unit(user, unit):
     """Bureau staff and auditors see every unit; a unit clerk only their own."""
-    if user.has_role(*BUREAU_READERS):
+    if user.reads_all_units:
         return True
     return user.has_role("unit_clerk") and user.unit_id == unit.id
 
@@ -29,7 +28,7 @@ def units_under(unit_id):
 def scope_unit_ids(user):
     """What a reader's lists and figures cover: None for the district (bureau staff and
     supervisors); a unit clerk's unit and the units below it; nothing for anyone else."""
-    if user.has_role(*BUREAU_READERS):
+    if user.reads_all_units:
         return None
     if user.has_role("unit_clerk") and user.unit_id:
         return units_under(user.unit_id)

@@ -14,7 +14,6 @@ from flask import current_app
 from sqlalchemy import select
 
 from .. import clock
-from ..accounts.models import BUREAU_READERS
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
 from .models import Department, Person, PersonPhoto, Unit
@@ -87,7 +86,7 @@ def get_person(user, code):
 
 
 def may_view(user, person):
-    if user.has_role(*BUREAU_READERS):
+    if user.reads_all_units:
         return True
     return user.has_role("unit_clerk") and user.unit_id is not None and user.unit_id == person.unit_id
 

@@ -35,10 +35,6 @@ def _require(user, roles, message):
         raise Forbidden(message)
 
 
-def can_read(user):
-    return user.has_role(*READERS)
-
-
 def _xml_root(bpmn_xml):
     try:
         return etree.fromstring(bpmn_xml.encode(), parser=etree.XMLParser(resolve_entities=False, no_network=True))

@@ -17,13 +17,8 @@ from ..ledger.models import CATEGORIES, FUNDING, ChronicleEntry, Department, Uni
 from ..web.errors import commit
 
 bp = Blueprint("registers", __name__, url_prefix="/registers")
-EDITORS = ("reviewer", "admin")
 CHRONICLE_SHOWN = 200
 STATUS_LABELS = {"active": "存续", "abolished": "已撤销"}
-
-
-def can_edit(user):
-    return user.has_role(*EDITORS)
 
 
 def form_values():
@@ -71,7 +66,7 @@ def _detail(unit, errors=None, status=200, values=None):
     return render_template("registers/unit.html", unit=unit, figures=ledger.figures(unit),
                            post_figures=ledger.post_figures(unit), absorptions=lifecycle.absorption_warnings(unit),
                            departments=departments, children=children, entries=entries, others=others,
-                           categories=CATEGORIES, editable=can_edit(current_user) and unit.status == "active",
+                           categories=CATEGORIES, editable=unit.status == "active",
                            errors=errors or {}, values=values or {}, status_labels=STATUS_LABELS), status
 
 
@@ -84,7 +79,7 @@ def units():
         query = query.where(Unit.status == status)
     rows = db.session.scalars(query).all()
     return render_template("registers/units.html", units=[(u, ledger.figures(u)) for u in rows], status=status,
-                           status_labels=STATUS_LABELS, editable=can_edit(current_user))
+                           status_labels=STATUS_LABELS)
 
 
 @bp.route("/units/new", methods=["GET", "POST"])

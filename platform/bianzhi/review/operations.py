@@ -146,7 +146,7 @@ def progress(review, user=None):
     query = (select(ReviewCase.unit_id, Unit.code, Unit.name, Case.id, Case.number, Case.state)
              .join(Unit, Unit.id == ReviewCase.unit_id).join(Case, Case.id == ReviewCase.case_id)
              .where(ReviewCase.review_id == review.id).order_by(Unit.code))
-    if user is not None and not user.has_role("reviewer", "leader", "admin", "auditor"):
+    if user is not None and not user.reads_all_units:
         query = query.where(ReviewCase.unit_id == (user.unit_id or -1))
     rows = db.session.execute(query).all()
     case_ids = select(ReviewCase.case_id).where(ReviewCase.review_id == review.id).scalar_subquery()

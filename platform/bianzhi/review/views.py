@@ -23,7 +23,7 @@ def index():
         raise NotFound(f"{year} 年度尚未发起年审")
     return render_template("review/index.html", reviews=all_reviews, review=review,
                            progress=reviews.progress(review, current_user) if review else None,
-                           may_start=current_user.has_role(*reviews.STARTERS), today=clock.today(),
+                           today=clock.today(),
                            labels=reviews.STATUS_LABELS, status=request.args.get("status"))
 
 

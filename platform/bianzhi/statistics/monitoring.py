@@ -27,7 +27,6 @@ from math import ceil
 from sqlalchemy import or_, select
 
 from .. import clock
-from ..accounts.models import BUREAU_READERS
 from ..cases.models import Case, CaseStep
 from ..errors import Forbidden, ValidationFailed
 from ..extensions import db
@@ -104,7 +103,7 @@ class Filters:
 
 def case_scope(user):
     """None: every unit's cases (bureau staff, supervisors); else the clerk's own unit."""
-    if user.has_role(*BUREAU_READERS):
+    if user.reads_all_units:
         return None
     if user.has_role("unit_clerk") and user.unit_id:
         return {user.unit_id}

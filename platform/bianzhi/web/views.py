@@ -7,6 +7,7 @@ from flask import (Blueprint, abort, flash, redirect, render_template, request, 
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
+from .. import access
 from ..accounts import operations as accounts
 from ..audit.operations import record as audit
 from ..cases import operations as cases
@@ -32,11 +33,10 @@ bp = Blueprint("web", __name__)
 def home():
     if not current_user.is_authenticated:
         return redirect(url_for("web.login"))
-    if current_user.has_role("unit_clerk"):
-        return redirect(url_for("web.window"))
-    if current_user.has_role("reviewer", "leader"):
-        return redirect(url_for("inbox.index"))
-    return redirect(url_for("web.case_list"))
+    endpoint = access.landing(current_user)
+    if endpoint is None:  # e.g. the finance system's account: the API only
+        return render_template("home.html")
+    return redirect(url_for(endpoint))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -70,8 +70,8 @@ def logout():
 @bp.get("/window")
 @login_required
 def window():
-    if not current_user.has_role("unit_clerk") or current_user.unit is None:
-        raise Forbidden("一站式服务窗口仅供单位经办人使用")
+    if current_user.unit is None:  # the role is the access matrix's
+        raise Forbidden("您的账号未关联单位，不能使用一站式服务窗口，请联系系统管理员")
     my_cases = db.session.scalars(cases.visible_cases(current_user).order_by(Case.id.desc()).limit(100)).all()
     tasks = db.session.scalars(cases.inbox(current_user)).all()
     return render_template("window.html", services=processes.startable(current_user), cases=my_cases,
@@ -249,7 +249,7 @@ def unit(code):
 @bp.get("/units")
 @login_required
 def units():
-    if not current_user.has_role("reviewer", "leader", "admin", "auditor"):
+    if not current_user.reads_all_units:
         if current_user.unit:
             return redirect(url_for("web.unit", code=current_user.unit.code))
         abort(403)
