@@ -49,14 +49,24 @@ def holders(task, day=None):
     if task.assignee_id is not None:
         base = [task.assignee] if task.assignee.active else []
     else:
-        query = (select(User).join(UserRole, UserRole.user_id == User.id)
-                 .where(UserRole.role == task.role, User.active.is_(True)))
-        if task.role == "unit_clerk":
-            query = query.where(User.unit_id == task.case.unit_id)
-        base = db.session.scalars(query.order_by(User.id)).unique().all()
+        base = _lane_users(task.role, task.case)
     base = [u for u in base if task.separated(u)]
     extra = Delegation.delegates_of([u.id for u in base], day or clock.today())
     return [*base, *(u for u in extra if u not in base and task.separated(u))]
+
+
+def unit_lane_holders(case):
+    """Who may take a just-opened unit-lane task of `case`: the unit's active clerks (the unit
+    lane has no separation of duties, and clerks do not delegate)."""
+    return _lane_users("unit_clerk", case)
+
+
+def _lane_users(role, case):
+    query = (select(User).join(UserRole, UserRole.user_id == User.id)
+             .where(UserRole.role == role, User.active.is_(True)))
+    if role == "unit_clerk":
+        query = query.where(User.unit_id == case.unit_id)
+    return db.session.scalars(query.order_by(User.id)).unique().all()
 
 
 def users_with_roles(roles):

@@ -13,7 +13,6 @@ override with the properties remind_workdays_before / escalate_after_workdays):
   duration (calendar time) or date says.
 """
 import secrets
-from types import SimpleNamespace
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -26,7 +25,7 @@ from ..extensions import db
 from ..ledger.policy import setting
 from ..notifications.operations import notify
 from ..workdays import add_workdays
-from .assignment import holders
+from .assignment import unit_lane_holders
 from .models import Job
 
 DEADLINE_JOBS = ("remind", "escalate", "timer")
@@ -111,7 +110,7 @@ def _tell_the_unit(case, user, opened):
         if last is not None:
             why = f"（{last.name}：{last.decision_label}{'，' + last.opinion if last.opinion else ''}）"
         for task in unit_tasks:  # just opened: nobody has claimed it yet
-            notify(holders(SimpleNamespace(assignee_id=None, role=task.role, case=case)), "case", f"待办理：「{case.number}」{task.name}{why}",
+            notify(unit_lane_holders(case), "case", f"待办理：「{case.number}」{task.name}{why}",
                    body=f"办理期限 {task.due_date}" if task.due_date else None, case=case,
                    link=f"/tasks/{task.id}", exclude=user)
     if case.finished_at is not None and not opened:
