@@ -166,11 +166,12 @@ def test_old_finished_jobs_are_purged(app, api):
     assert [j.kind for j in jobs(app)] == ["mystery"]
 
 
+@pytest.mark.commits  # a thread, and a copy of the database file
 def test_a_worker_started_while_the_database_is_down_waits_for_it(app, tmp_path, caplog):
     """Started before the database is there: it says so (in Chinese) and retries, no traceback;
     when the database appears it schedules and runs as usual."""
     import logging
-    import shutil
+    import sqlite3
 
     from bianzhi import create_app
 
@@ -196,10 +197,13 @@ def test_a_worker_started_while_the_database_is_down_waits_for_it(app, tmp_path,
             time.sleep(0.05)
         assert thread.is_alive() and not failures, failures
         assert "数据库不可用" in caplog.text and "秒后重试" in caplog.text
-        later.mkdir()
         with app.app_context():
             source = db.engine.url.database
-        shutil.copyfile(source, later / "db.sqlite3")
+        staging = tmp_path / "staging"  # the folder appears with the file in it, in one rename: a
+        staging.mkdir()  # retry between a mkdir and the copy would create an empty database there
+        with sqlite3.connect(source) as src, sqlite3.connect(staging / "db.sqlite3") as dst:
+            src.backup(dst)  # the WAL's pages too, which a copy of the file would miss
+        staging.rename(later)
         while "started, polling" not in caplog.text and time.monotonic() < deadline:
             time.sleep(0.05)
         assert "started, polling" in caplog.text
