@@ -149,3 +149,37 @@ def test_a_failed_login_is_kept_although_the_answer_is_an_error(app, client):
         db.session.remove()
     assert PASSWORD  # the right password still works afterwards
     assert client.post("/api/v1/tokens", json={"username": "clerk1", "password": PASSWORD}).status_code == 201
+
+
+def test_register_changes_are_audited_by_the_rule_whoever_calls_it(app):
+    """A command, an import or a case's decision calls the ledger rules without a view: the audit
+    entry of the change is written by the rule itself, once."""
+    from datetime import date
+
+    from bianzhi.ledger import establishment
+    from bianzhi.ledger import units as lifecycle
+    from bianzhi.ledger.models import Unit
+
+    from .fixtures.cases import CLERK1_UNIT, CLERK2_UNIT
+
+    def approval(n):
+        return lifecycle.Approval(number=f"绍柯编〔2026〕{n}号", issued_on=date(2026, 11, 2), title="批复")
+
+    with app.app_context():
+        reviewer = db.session.scalar(select(User).where(User.username == "reviewer1"))
+        b01 = db.session.scalar(select(Unit).where(Unit.code == CLERK1_UNIT))
+        b02 = db.session.scalar(select(Unit).where(Unit.code == CLERK2_UNIT))
+        establishment.adjust_establishment(reviewer, b01, "事业编制", 45, approval(61))
+        establishment.transfer_establishment(reviewer, b01, b02, "事业编制", 2, approval(62))
+        lifecycle.rename_unit(reviewer, b02, "绍兴市柯桥区档案馆（区方志办）", approval(63))
+        establishment.add_department(reviewer, b02, "方志科", approval(64))
+        db.session.commit()
+        rows = db.session.execute(select(AuditEntry.action, AuditEntry.target, AuditEntry.detail)
+                                  .where(AuditEntry.action.like("unit.%")).order_by(AuditEntry.id)).all()
+        assert [(a, t, d["document"]) for a, t, d in rows] == [
+            ("unit.establishment", f"unit:{CLERK1_UNIT}", "绍柯编〔2026〕61号"),
+            ("unit.transfer", f"unit:{CLERK1_UNIT}", "绍柯编〔2026〕62号"),
+            ("unit.rename", f"unit:{CLERK2_UNIT}", "绍柯编〔2026〕63号"),
+            ("unit.departments", f"unit:{CLERK2_UNIT}", "绍柯编〔2026〕64号")]
+        assert rows[1].detail["to"] == CLERK2_UNIT and rows[1].detail["count"] == 2
+        db.session.remove()
