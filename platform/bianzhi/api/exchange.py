@@ -12,7 +12,6 @@ from ..extensions import csrf, db
 from ..ledger.history import figures_as_of
 from ..ledger.models import Department, Establishment, Person, PostQuota, TempStaff, Unit
 from ..util import utcnow
-from ..web.errors import commit
 from .views import token_required
 
 bp = Blueprint("exchange", __name__, url_prefix="/api/v1")
@@ -39,7 +38,6 @@ def headcounts():
                  for f in figures_as_of(unit, on)]
         units.append({"code": unit.code, "name": unit.name, "funding": unit.funding, "categories": lines})
     record(user, "finance.headcounts", None, ip=request.remote_addr, date=on.isoformat())
-    commit()
     return jsonify({"date": on.isoformat(), "units": units})
 
 
@@ -64,11 +62,10 @@ def ledger_export():
     user = g.api_user
     if not user.has_role("admin", "auditor"):
         raise Forbidden("只有系统管理员和督查人员可以导出台账")
-    record(user, "ledger.export", None, ip=request.remote_addr)
-    commit()
-    units = {u.id: u for u in db.session.scalars(select(Unit))}
+    record(user, "ledger.export", None, ip=request.remote_addr)  # committed before the body is streamed
 
     def generate():
+        units = {u.id: u for u in db.session.scalars(select(Unit))}  # read after that commit: not expired
         yield '{"format": "%s", "exported_at": "%s", "units": [' % (LEDGER_FORMAT, utcnow().isoformat() + "Z")
         for i, unit in enumerate(sorted(units.values(), key=lambda u: u.code)):
             item = _row(unit, UNIT_FIELDS)
