@@ -142,9 +142,7 @@ def quality_page():
 @bp.post("/quality/check")
 @login_required
 def quality_check():
-    result = quality.check_now(current_user)
-    audit(current_user, "quality.check", "quality", ip=request.remote_addr, rules=result.rules,
-          opened=result.opened, fixed=result.fixed, still_open=result.still_open)
+    result = quality.check_now(current_user, ip=request.remote_addr)
     flash(f"已按 {result.rules} 条规则检查：新发现 {result.opened} 条，已整改 {result.fixed} 条，"
           f"仍未整改 {result.still_open} 条", "success")
     return redirect(url_for("queries.quality_page"))
