@@ -112,6 +112,17 @@ def test_a_refused_attempt_is_not_committed_by_its_redirect(probe_app):
     assert _count(probe_app, "probe.refused") == 0
 
 
+def test_a_refusal_does_not_outlive_its_request(probe_app):
+    """Requests made inside one app context (as tests and commands do) share `g`: a refusal in
+    one must not keep the next from committing."""
+    client = probe_app.test_client()
+    with probe_app.app_context():
+        assert client.get("/probe/refused").status_code == 302
+        assert client.get("/probe/ok").status_code == 200
+        db.session.remove()
+    assert _count(probe_app, "probe.ok") == 1
+
+
 def test_commit_before_error_keeps_what_was_done(probe_app):
     assert probe_app.test_client().get("/probe/kept").status_code == 422
     assert _count(probe_app, "probe.kept") == 1

@@ -21,11 +21,14 @@ A streamed body (Response over a generator) is produced after the commit: the ge
 a transaction of its own that is rolled back when the request ends, so it must not write; an
 audit entry of the export is written in the view, before it returns.
 """
-from flask import g
+from flask import request
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import Conflict
 from ..extensions import db
+
+_REFUSED = "bianzhi.refused"  # on the request's environ: `g` lives as long as the app context, which
+                              # a test (or a CLI) may share between several requests
 
 
 def _commit():
@@ -42,7 +45,7 @@ def finish(response):
     race, 503 when the database is gone) raises into the error handlers; the answer built so far
     is closed (a file being sent is released)."""
     session = db.session()  # the request's session itself (the scoped proxy lacks in_transaction)
-    if response.status_code >= 400 or g.get("refused"):
+    if response.status_code >= 400 or request.environ.get(_REFUSED):
         session.rollback()
         return response
     if session.in_transaction() or session.new or session.dirty or session.deleted:
@@ -58,7 +61,7 @@ def refused(exc=None):
     """The view answers this DomainError itself: drop what the attempt changed now, and commit
     nothing of this request whatever the answer's status."""
     db.session.rollback()
-    g.refused = True
+    request.environ[_REFUSED] = True
     return exc
 
 
