@@ -48,8 +48,10 @@ def _person_page(person, values=None, errors=None, status=200):
 @login_required
 def person(code):
     found = records.get_person(current_user, code)
-    audit(current_user, "person.view", f"person:{found.code}", ip=request.remote_addr)  # reading is on the record
-    return _person_page(found)
+    page = _person_page(found)
+    # reading is on the record; written last, the audit chain's lock (PostgreSQL) is held only to the commit
+    audit(current_user, "person.view", f"person:{found.code}", ip=request.remote_addr)
+    return page
 
 
 @bp.post("/people/<code>")

@@ -231,10 +231,13 @@ def unit(code):
         raise Forbidden("只能查看本单位的编制情况")
     people = db.session.scalars(select(Person).where(Person.unit_id == unit_obj.id, Person.status == "on_roll")
                                 .order_by(Person.category, Person.entry_date)).all()
-    audit(current_user, "unit.roster.view", f"unit:{unit_obj.code}", ip=request.remote_addr, people=len(people))  # on the record
-    return render_template("unit.html", unit=unit_obj, figures=ledger.figures(unit_obj),
+    page = render_template("unit.html", unit=unit_obj, figures=ledger.figures(unit_obj),
                            post_figures=ledger.post_figures(unit_obj), people=people,
                            absorptions=registers.absorption_warnings(unit_obj, clock.today()))
+    # viewing people's records is itself on the record; written last, the audit chain's lock
+    # (PostgreSQL) is held only until the request's commit
+    audit(current_user, "unit.roster.view", f"unit:{unit_obj.code}", ip=request.remote_addr, people=len(people))
+    return page
 
 
 @bp.get("/units")
