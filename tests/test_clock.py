@@ -16,7 +16,7 @@ from bianzhi import clock
 from bianzhi.cases.models import OpenTask
 from bianzhi.extensions import db
 from bianzhi.ledger import exits
-from bianzhi.ledger.models import ChronicleEntry, Person
+from bianzhi.ledger.models import ChronicleEntry
 from bianzhi.workdays import add_workdays, is_workday
 from tests.conftest import login
 from tests.fixtures.people import people_of

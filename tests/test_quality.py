@@ -184,7 +184,12 @@ def test_the_cli_check_for_cron(app):
     assert "已按 7 条规则检查" in first.output
     again = runner.invoke(args=["quality-check"])
     assert "新发现 0 条，已整改 0 条" in again.output
-    assert ("Q05", ids["Q05"]) in _open(app)
+    opened = _open(app)
+    assert ("Q05", ids["Q05"]) in opened
+    with app.app_context():  # the command's checks are audited like the page's (by the rule, not the view)
+        rows = db.session.execute(select(AuditEntry.user_id, AuditEntry.detail)
+                                  .where(AuditEntry.action == "quality.check").order_by(AuditEntry.id)).all()
+        assert [(user_id, d["rules"], d["opened"]) for user_id, d in rows] == [(None, 7, len(opened)), (None, 7, 0)]
 
 
 @pytest.mark.commits  # racing threads, each on a connection of its own

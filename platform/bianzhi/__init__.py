@@ -9,8 +9,17 @@ from .config import ROOT
 from .util import local
 
 
+class Bianzhi(Flask):
+    def dispatch_request(self):
+        """Every view's answer passes through web.transaction.finish, the request's one commit
+        point: a success commits, an error status rolls back (a raised error never gets there:
+        the error handlers roll back)."""
+        from .web.transaction import finish
+        return finish(self.make_response(super().dispatch_request()))
+
+
 def create_app(overrides=None):
-    app = Flask(__name__, instance_path=str(ROOT / "instance"),
+    app = Bianzhi(__name__, instance_path=str(ROOT / "instance"),
                 template_folder=str(ROOT / "templates"), static_folder="static")
     configure_app(app, overrides)
     configure_extensions(app)

@@ -12,7 +12,6 @@ from ..errors import ValidationFailed
 from ..extensions import csrf, db
 from ..ledger.history import figures_as_of
 from ..ledger.models import Department, Establishment, Person, PostQuota, TempStaff, Unit
-from ..web.errors import commit
 from .views import token_required
 
 bp = Blueprint("exchange", __name__, url_prefix="/api/v1")
@@ -37,7 +36,6 @@ def headcounts():
                  for f in figures_as_of(unit, on)]
         units.append({"code": unit.code, "name": unit.name, "funding": unit.funding, "categories": lines})
     record(user, "finance.headcounts", None, ip=request.remote_addr, date=on.isoformat())
-    commit()
     return jsonify({"date": on.isoformat(), "units": units})
 
 
@@ -60,11 +58,10 @@ TEMP_FIELDS = ("name", "id_number", "sex", "birth_date", "post", "start_date", "
 def ledger_export():
     """The whole ledger (format bianzhi-ledger/1, see README), streamed."""
     user = g.api_user
-    record(user, "ledger.export", None, ip=request.remote_addr)
-    commit()
-    units = {u.id: u for u in db.session.scalars(select(Unit))}
+    record(user, "ledger.export", None, ip=request.remote_addr)  # committed before the body is streamed
 
     def generate():
+        units = {u.id: u for u in db.session.scalars(select(Unit))}  # read after that commit: not expired
         yield '{"format": "%s", "exported_at": "%s", "units": [' % (LEDGER_FORMAT, clock.now().isoformat() + "Z")
         for i, unit in enumerate(sorted(units.values(), key=lambda u: u.code)):
             item = _row(unit, UNIT_FIELDS)

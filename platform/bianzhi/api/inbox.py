@@ -7,7 +7,6 @@ from ..extensions import csrf
 from ..inbox import assignment, followup
 from ..inbox import operations as inbox
 from ..notifications import operations as notifications
-from ..web.errors import commit
 from .schemas import NotificationSchema, TaskSchema
 from .views import json_body, token_required
 
@@ -49,7 +48,6 @@ def _task_answer(task):
 @token_required
 def claim(task_id):
     answer = _task_answer(assignment.claim(g.api_user, task_id, ip=request.remote_addr))
-    commit()
     return jsonify(answer)
 
 
@@ -57,7 +55,6 @@ def claim(task_id):
 @token_required
 def release(task_id):
     answer = _task_answer(assignment.release(g.api_user, task_id, ip=request.remote_addr))
-    commit()
     return jsonify(answer)
 
 
@@ -69,7 +66,6 @@ def transfer(task_id):
         raise ValidationFailed("缺少 to（转办对象的用户名）", fields={"to": ["必填"]})
     note = body.get("note") if isinstance(body.get("note"), str) else None
     answer = _task_answer(assignment.transfer(g.api_user, task_id, body["to"], note, ip=request.remote_addr))
-    commit()
     return jsonify(answer)
 
 
@@ -82,7 +78,6 @@ def urge(case_id):
     rows = followup.urge(g.api_user, case_id, body.get("task_id") or None,
                          body.get("note") if isinstance(body.get("note"), str) else None, ip=request.remote_addr)
     answer = [{"task_id": r.task_id, "step": r.step, "at": r.at.isoformat() + "+00:00"} for r in rows]
-    commit()
     return jsonify(answer), 201
 
 
@@ -98,7 +93,6 @@ def copy(case_id):
     rows = followup.copy_case(g.api_user, case_id, to, body.get("note") if isinstance(body.get("note"), str) else None,
                               ip=request.remote_addr)
     answer = [{"to": r.user.username, "at": r.at.isoformat() + "+00:00"} for r in rows]
-    commit()
     return jsonify(answer), 201
 
 
@@ -125,5 +119,4 @@ def read_notifications():
     if notification_id is not None and (not isinstance(notification_id, int) or isinstance(notification_id, bool)):
         raise ValidationFailed("id 应为整数", fields={"id": ["无效"]})
     count = notifications.mark_read(g.api_user, notification_id)
-    commit()
     return jsonify({"marked": count})

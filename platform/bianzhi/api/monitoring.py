@@ -5,7 +5,6 @@ from flask import Blueprint, g, jsonify, request
 from ..audit.operations import record
 from ..extensions import csrf
 from ..statistics import monitoring
-from ..web.errors import commit
 from .views import token_required
 
 bp = Blueprint("api_monitoring", __name__, url_prefix="/api/v1")
@@ -21,5 +20,4 @@ def figures():
     body = monitoring.report(user, filters)
     body["definitions"] = monitoring.DEFINITIONS
     record(user, "monitoring.read", "monitoring", ip=request.remote_addr, **filters.args(month=filters.month))
-    commit()
     return jsonify(body)

@@ -5,7 +5,6 @@ from ..audit.operations import record as audit
 from ..extensions import csrf
 from ..ledger import records
 from ..ledger.privacy import shown_id_number
-from ..web.errors import commit
 from .views import json_body, token_required
 
 bp = Blueprint("api_people", __name__, url_prefix="/api/v1")
@@ -30,7 +29,6 @@ def get_person(code):
     person = records.get_person(g.api_user, code)
     body = person_json(g.api_user, person)
     audit(g.api_user, "person.view", f"person:{person.code}", ip=request.remote_addr)
-    commit()
     return jsonify(body)
 
 
@@ -45,5 +43,4 @@ def update_person(code):
     entry = records.update_person(g.api_user, person, changes, reason=body.get("reason"))
     answer = person_json(g.api_user, person)
     answer["chronicle_id"] = entry.id if entry else None
-    commit()
     return jsonify(answer)

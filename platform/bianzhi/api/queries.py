@@ -7,7 +7,6 @@ from ..errors import ValidationFailed
 from ..extensions import csrf
 from ..queries import operations as queries
 from ..util import utc_iso
-from ..web.errors import commit
 from .views import json_body, token_required
 
 bp = Blueprint("api_queries", __name__, url_prefix="/api/v1")
@@ -72,6 +71,5 @@ def save_query():
         raise ValidationFailed("shared（是否共享）应为 true 或 false", fields={"shared": ["无效"]})
     saved = queries.save(g.api_user, body.get("name"), target, body.get("definition"), shared=shared)
     saved.owner = g.api_user
-    answer = _saved_json(saved, g.api_user)  # built before the commit expires what it reads
-    commit()
+    answer = _saved_json(saved, g.api_user)
     return jsonify(answer), 201

@@ -3,7 +3,6 @@ from flask import Blueprint, g, jsonify
 
 from ..extensions import csrf
 from ..ledger import reconcile
-from ..web.errors import commit
 from .views import json_body, token_required
 
 bp = Blueprint("api_reconcile", __name__, url_prefix="/api/v1")
@@ -16,7 +15,6 @@ def paid_headcounts():
     """Body: {"as_of": "2026-11-01", "source": "区财政局工资统发", "lines": [{"unit", "category", "paid"}]}."""
     body = json_body()
     count = reconcile.report_paid_headcounts(g.api_user, body.get("lines"), body.get("as_of"), body.get("source"))
-    commit()
     return jsonify({"saved": count})
 
 

@@ -21,7 +21,7 @@ from ..notices import operations as notices
 from ..notices.models import Notice
 from ..processes import operations as processes
 from ..util import utc_iso
-from ..web.errors import commit
+from ..web.transaction import commit_before_error
 from .openapi import spec
 from .schemas import AttachmentSchema, CaseSchema, NoticeSchema, TaskSchema
 
@@ -96,10 +96,9 @@ def create_token():
     try:
         user = accounts.authenticate(body.get("username"), body.get("password"), ip=request.remote_addr)
     except DomainError:
-        commit()  # remember the failure (lockout counts, audit) before answering
+        commit_before_error()  # remember the failure (lockout counts, audit) before answering
         raise
     token = accounts.issue_token(user, ip=request.remote_addr)
-    commit()
     return jsonify({"token": token}), 201
 
 
@@ -107,7 +106,6 @@ def create_token():
 @token_required
 def revoke_token():
     accounts.revoke_token(request.headers["Authorization"][len("Bearer "):].strip(), ip=request.remote_addr)
-    commit()
     return "", 204
 
 
@@ -134,8 +132,7 @@ def start_case():
     if not isinstance(body.get("data", {}), dict):
         raise ValidationFailed("data 必须是 JSON 对象", fields={"data": ["应为对象"]})
     case = cases.start_case(g.api_user, body["process"], body.get("data") or {}, ip=request.remote_addr)
-    answer = _case_json(case)  # built before the commit expires what it reads
-    commit()
+    answer = _case_json(case)
     return jsonify(answer), 201
 
 
@@ -160,7 +157,6 @@ def add_attachments(case_id):
     if not files:
         raise ValidationFailed("请以 multipart 字段 file 上传附件", fields={"file": ["必填"]})
     cases.add_attachments(g.api_user, case, files, ip=request.remote_addr)
-    commit()
     return jsonify(AttachmentSchema(many=True).dump(case_attachments(case))), 201
 
 
@@ -168,9 +164,7 @@ def add_attachments(case_id):
 @token_required
 def withdraw_case(case_id):
     case = cases.withdraw_case(g.api_user, case_id, ip=request.remote_addr)
-    answer = _case_json(case)
-    commit()
-    return jsonify(answer), 200
+    return jsonify(_case_json(case)), 200
 
 
 # GET /tasks (the inbox, filtered and paged), claim/release/transfer, urge, cc and notifications
@@ -196,9 +190,7 @@ def complete_task(task_id):
         json_body()  # 422 bad_json unless the body is a JSON object
         raise ValidationFailed("缺少 data（表单数据）对象", fields={"data": ["必填，应为对象"]})
     case = cases.complete_task(g.api_user, task_id, data, ip=request.remote_addr)
-    answer = _case_json(case)
-    commit()
-    return jsonify(answer), 200
+    return jsonify(_case_json(case)), 200
 
 
 @bp.get("/cases/<int:case_id>/notices")
@@ -217,7 +209,6 @@ def notice_pdf(notice_id):
     cases.get_case(g.api_user, notice.case_id)
     pdf = notices.pdf_of(notice)
     record(g.api_user, "notice.download", f"case:{notice.case_id}", ip=request.remote_addr, notice=notice.id)
-    commit()
     return send_file(BytesIO(pdf), mimetype="application/pdf", download_name=f"{notice.case.number}-{notice.title}.pdf")
 
 

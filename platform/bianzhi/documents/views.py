@@ -11,7 +11,7 @@ from ..errors import ValidationFailed
 from ..extensions import db
 from ..cases.models import Case
 from ..ledger.models import Unit
-from ..web.errors import commit
+from ..web.transaction import refused
 from . import operations as documents
 from .models import KINDS, Document, DocumentLink
 from .search import search
@@ -68,11 +68,10 @@ def create():
                                     values["kind"], values["issuer"], values["unit_ids"], values["body_text"],
                                     pdf, ip=request.remote_addr)
     except ValidationFailed as exc:
-        db.session.rollback()
+        refused(exc)
         flash(exc.message, "error")
         return _form_page(values, exc.fields, 422)
     document_id, number = document.id, document.number
-    commit()
     flash(f"文件 {number} 已登记", "success")
     return redirect(url_for("documents.detail", document_id=document_id))
 
@@ -106,7 +105,6 @@ def add_link(document_id):
     document = documents.get_document(current_user, document_id)
     unit = documents.add_unit(current_user, document, request.form.get("unit_id", ""), ip=request.remote_addr)
     name = unit.name
-    commit()
     flash(f"已关联到{name}", "success")
     return redirect(url_for("documents.detail", document_id=document_id))
 
@@ -117,7 +115,6 @@ def pdf(document_id):
     document = documents.get_document(current_user, document_id)
     content = documents.verified_pdf(current_user, document, ip=request.remote_addr)
     name = f"{document.number}.pdf"
-    commit()  # the download is on the record before the file leaves
     return send_file(BytesIO(content), mimetype="application/pdf", as_attachment=True, download_name=name)
 
 

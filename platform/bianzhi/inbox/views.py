@@ -8,8 +8,8 @@ from flask_login import current_user, login_required
 from ..errors import DomainError, ValidationFailed
 from ..extensions import db
 from ..notifications import operations as notifications
-from ..web.errors import commit
 from ..security import safe_next
+from ..web.transaction import refused
 from . import assignment, followup, reminders
 from . import operations as inbox
 from .models import CaseCopy
@@ -47,9 +47,8 @@ def _back(default):
 def _act(fn, success, default):
     try:
         result = fn()
-        commit()
     except DomainError as exc:
-        db.session.rollback()
+        refused(exc)  # the redirect back commits nothing of it
         flash(exc.message + ("：" + "；".join(sum((v if isinstance(v, list) else [str(v)]
                                                  for v in exc.fields.values()), [])) if exc.fields else ""),
               "error")
@@ -118,7 +117,6 @@ def open_copy(copy_id):
     if row is None or row.user_id != current_user.id:
         return redirect(url_for("inbox.copies"))
     inbox.mark_copies_read(current_user, row.case_id)
-    commit()
     return redirect(url_for("web.case_detail", case_id=row.case_id))
 
 

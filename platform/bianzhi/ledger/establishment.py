@@ -4,7 +4,8 @@ excess), 领导/中层职数 and 内设机构 of existing units; the unit lifecy
 Every change carries its approving document and is a chronicle entry, before → after, with
 figure deltas ("approved") that ledger/history.figures_as_of replays. Chronicle names:
 "establishment" adjust/transfer; "post_quota" adjust; "department" add/rename/remove.
-Establishment lines are locked (FOR UPDATE) in id order. Rules flush, never commit.
+Establishment lines are locked (FOR UPDATE) in id order. Rules flush, never commit, and write
+their own audit entry (units.audited), whoever calls them.
 """
 from datetime import date
 
@@ -17,10 +18,10 @@ from ..util import key_int
 from .models import Department, Establishment, Person
 from .operations import chronicle, figure
 from .units import (POST_KINDS, POST_LEVELS, Recorder, absorb, check_category, close_absorbed, establishment_line,
-                    lock_lines, names_of, quota_line, require_active, retire_department)
+                    lock_lines, names_of, quota_line, require_active, retire_department, audited)
 
 
-def adjust_establishment(user, unit, category, approved, approval, absorb_until=None):
+def adjust_establishment(user, unit, category, approved, approval, absorb_until=None, ip=None):
     """Set the approved number of `category`. A figure below on roll + reserved is refused
     unless `absorb_until` (消化 target date) is given; then a 消化 record is kept."""
     require_active(unit)
@@ -46,10 +47,11 @@ def adjust_establishment(user, unit, category, approved, approval, absorb_until=
            delta={"category": category, "approved": change})
     db.session.flush()
     close_absorbed(unit)
+    audited(user, "establishment", unit, approval, ip=ip)
     return est
 
 
-def transfer_establishment(user, source, target, category, count, approval, absorb_until=None):
+def transfer_establishment(user, source, target, category, count, approval, absorb_until=None, ip=None):
     """划转: move `count` approved places of `category` from `source` to `target`. Both lines
     are locked in id order; `source` needs that vacancy unless 消化 is chosen. The district
     total does not change."""
@@ -88,10 +90,11 @@ def transfer_establishment(user, source, target, category, count, approval, abso
            delta={"category": category, "approved": count})
     db.session.flush()
     close_absorbed(target)
+    audited(user, "transfer", source, approval, ip=ip, to=target.code, count=count)
     return out, into
 
 
-def adjust_post_quota(user, unit, kind, level, approved, approval):
+def adjust_post_quota(user, unit, kind, level, approved, approval, ip=None):
     """Set the approved 领导职数 / 中层职数 of one level; never below the people holding it."""
     require_active(unit)
     if kind not in POST_KINDS or level not in POST_LEVELS:
@@ -116,6 +119,7 @@ def adjust_post_quota(user, unit, kind, level, approved, approval):
            before={"kind": kind, "level": level, "approved": old},
            after={"kind": kind, "level": level, "approved": approved})
     db.session.flush()
+    audited(user, "posts", unit, approval, ip=ip)
     return quota
 
 
@@ -138,7 +142,7 @@ def _department_name(unit, name, except_id=None):
     return name
 
 
-def add_department(user, unit, name, approval):
+def add_department(user, unit, name, approval, ip=None):
     require_active(unit)
     name = _department_name(unit, name)
     dept = Department(unit_id=unit.id, name=name)
@@ -146,10 +150,11 @@ def add_department(user, unit, name, approval):
     db.session.flush()
     Recorder(user, approval, [unit])(unit, "department", dept.id, "add", f"{unit.name}设立内设机构{name}",
                                       after={"name": name})
+    audited(user, "departments", unit, approval, ip=ip)
     return dept
 
 
-def rename_department(user, unit, department_id, name, approval):
+def rename_department(user, unit, department_id, name, approval, ip=None):
     require_active(unit)
     dept = _department(unit, department_id)
     name = _department_name(unit, name, except_id=dept.id)
@@ -158,10 +163,11 @@ def rename_department(user, unit, department_id, name, approval):
     Recorder(user, approval, [unit])(unit, "department", dept.id, "rename", f"{unit.name}内设机构{old}更名为{name}",
                                       before={"name": old}, after={"name": name})
     db.session.flush()
+    audited(user, "departments", unit, approval, ip=ip)
     return dept
 
 
-def remove_department(user, unit, department_id, approval):
+def remove_department(user, unit, department_id, approval, ip=None):
     """Remove a department; refused while people on the roll are in it (named)."""
     require_active(unit)
     dept = _department(unit, department_id)
@@ -174,3 +180,4 @@ def remove_department(user, unit, department_id, approval):
     record(unit, "department", dept.id, "remove", f"{unit.name}撤销内设机构{dept.name}", before={"name": dept.name})
     retire_department(dept)
     db.session.flush()
+    audited(user, "departments", unit, approval, ip=ip)

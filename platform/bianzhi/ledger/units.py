@@ -8,7 +8,9 @@ chronicle entry, before → after; the figure changes carry deltas ({"category",
 Chronicle names others rely on: entity "unit" create/rename/move/merge/abolish; "establishment"
 adjust/transfer; "post_quota" adjust; "department" add/rename/remove.
 
-Rules take the acting user, change the session, flush, never commit. Establishment lines are
+Rules take the acting user, change the session, flush, never commit. Each change also writes its
+audit entry (`audited`: "unit.<action>" on the unit, with the document), so no caller — page, API,
+a case's decision, a command or an import — can leave it out. Establishment lines are
 locked (FOR UPDATE) in id order, as ledger/vacancy.py does, so concurrent cases stay exact.
 """
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from sqlalchemy import func, select
 from stdnum.cn import uscc
 
 from .. import clock
+from ..audit.operations import record as audit
 from ..cases.models import Case
 from ..documents import operations as documents
 from ..errors import Conflict, ValidationFailed
@@ -67,6 +70,11 @@ def approval_from(values, default_title=""):
     if errors:
         raise ValidationFailed("每项调整须有批准文件：" + "；".join(m[0] for m in errors.values()), fields=errors)
     return Approval(number=number, issued_on=issued_on, title=title or number, pdf=values.get("doc_pdf") or None)
+
+
+def audited(user, action, unit, approval, ip=None, **detail):
+    """The audit entry of one register change ("unit.<action>" on `unit`), written by the rule."""
+    audit(user, f"unit.{action}", f"unit:{unit.code}", ip=ip, document=approval.number, **detail)
 
 
 class Recorder:
@@ -206,7 +214,7 @@ def _check_name(name, except_id=None):
 
 
 def create_unit(user, approval, code, name, kind, parent=None, level=None, nature=None, funding=None,
-                system=None, functions=None):
+                system=None, functions=None, ip=None):
     code, name = check_code(code), _check_name(name)
     if kind not in KINDS:
         raise ValidationFailed(f"机构类别应为：{'、'.join(KINDS)}", fields={"kind": ["请选择机构类别"]})
@@ -224,10 +232,11 @@ def create_unit(user, approval, code, name, kind, parent=None, level=None, natur
     record(unit, "unit", unit.id, "create", f"设立{name}" + (f"，隶属{parent.name}" if parent else ""),
            after={"code": code, "name": name, "kind": kind, "parent": parent.code if parent else None,
                   "level": unit.level, "funding": unit.funding})
+    audited(user, "create", unit, approval, ip=ip)
     return unit
 
 
-def rename_unit(user, unit, name, approval):
+def rename_unit(user, unit, name, approval, ip=None):
     require_active(unit)
     name = _check_name(name, except_id=unit.id)
     if name == unit.name:
@@ -236,10 +245,11 @@ def rename_unit(user, unit, name, approval):
     unit.name = name
     Recorder(user, approval, [unit])(unit, "unit", unit.id, "rename", f"{old} 更名为 {name}",
                                       before={"name": old}, after={"name": name})
+    audited(user, "rename", unit, approval, ip=ip)
     return unit
 
 
-def move_unit(user, unit, parent, approval):
+def move_unit(user, unit, parent, approval, ip=None):
     """Put `unit` under `parent` (None: top level). Refused when it would make a cycle."""
     require_active(unit)
     if parent is not None:
@@ -259,6 +269,7 @@ def move_unit(user, unit, parent, approval):
         f"{unit.name} 隶属关系由{old.name if old else '（无上级）'}调整为{parent.name if parent else '（无上级）'}",
         before={"parent": old.code if old else None}, after={"parent": parent.code if parent else None})
     db.session.flush()
+    audited(user, "move", unit, approval, ip=ip)
     return unit
 
 
@@ -270,7 +281,7 @@ def _refuse_open_cases(unit, doing):
                        code="open_cases")
 
 
-def merge_units(user, source, target, approval):
+def merge_units(user, source, target, approval, ip=None):
     """Merge `source` into `target`: its people, establishment lines, post quotas, departments,
     plan reservations, temp staff, open 消化 records and subordinate units move to `target`;
     `source` is abolished and points to `target`. Refused while `source` has unfinished cases
@@ -366,6 +377,7 @@ def merge_units(user, source, target, approval):
            before=None, after={"merged": source.code, "people": len(people)})
     db.session.flush()
     close_absorbed(target)
+    audited(user, "merge", source, approval, ip=ip, into=target.code)
     return target
 
 
@@ -381,7 +393,7 @@ def retire_department(dept, replacement_id=None):
     db.session.delete(dept)
 
 
-def abolish_unit(user, unit, approval):
+def abolish_unit(user, unit, approval, ip=None):
     """Abolish `unit`: refused while people are on its roll (the message names them), while it
     has unfinished cases, active reservations, active temp staff or active subordinate units.
     Its establishment and post lines go to 0 (with chronicle deltas); its rows stay."""
@@ -422,6 +434,7 @@ def abolish_unit(user, unit, approval):
     record(unit, "unit", unit.id, "abolish", f"撤销{unit.name}", before={"status": "active"},
            after={"status": "abolished"})
     db.session.flush()
+    audited(user, "abolish", unit, approval, ip=ip)
     return unit
 
 

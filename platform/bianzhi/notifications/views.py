@@ -3,8 +3,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_required
 
 from ..errors import DomainError
-from ..extensions import db
-from ..web.errors import commit
+from ..web.transaction import refused
 from . import operations as notifications
 from ..util import key_int
 
@@ -28,7 +27,6 @@ def open_one(notification_id):
     row = notifications.get(current_user, notification_id)
     notifications.mark_read(current_user, notification_id)
     link = row.link if row.link and row.link.startswith("/") and not row.link.startswith("//") else None
-    commit()
     return redirect(link or url_for("notifications.index"))
 
 
@@ -36,7 +34,6 @@ def open_one(notification_id):
 @login_required
 def read_all():
     count = notifications.mark_read(current_user)
-    commit()
     flash(f"已将 {count} 条通知标为已读", "success")
     return redirect(url_for("notifications.index"))
 
@@ -47,9 +44,8 @@ def email():
     try:
         row = notifications.set_mail_address(current_user, request.form.get("email"),
                                              enabled=request.form.get("enabled") == "on")
-        commit()
     except DomainError as exc:
-        db.session.rollback()
+        refused(exc)
         flash(exc.message, "error")
     else:
         flash(f"通知将同时发送到 {row.email}" if row and row.enabled else "已停止邮件通知", "success")

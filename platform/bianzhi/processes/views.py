@@ -9,8 +9,8 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 from flask_login import current_user, login_required
 
 from ..errors import DefinitionError, DomainError, NotFound, Unauthorized, ValidationFailed
-from ..extensions import db
-from ..web.errors import JSON_ENDPOINTS, commit
+from ..web.errors import JSON_ENDPOINTS
+from ..web.transaction import refused
 from . import diagrams, drafts, migration
 from .diff import compare
 from ..util import key_int
@@ -76,11 +76,10 @@ def upload():
         return redirect(url_for("design.index"))
     try:
         draft = drafts.upload_draft(current_user, file.filename, file.read(), ip=request.remote_addr)
-        commit()
     except DomainError as exc:
         if exc.status not in (409, 422):
             raise
-        db.session.rollback()
+        refused(exc)  # the redirect below commits nothing of it
         _flash_error(exc)
         return redirect(url_for("design.index"))
     flash(f"已保存为流程 {draft.key} 的草稿；校验通过后由系统管理员部署", "success")
@@ -127,11 +126,10 @@ def versions(key):
 def rollback(key, number):
     try:
         version = drafts.rollback(current_user, key, number, request.form.get("comment"), ip=request.remote_addr)
-        commit()
     except DomainError as exc:
         if exc.status not in (409, 422):
             raise
-        db.session.rollback()
+        refused(exc)
         _flash_error(exc)
     else:
         flash(f"已回滚：第 {number} 版的内容已部署为第 {version.version} 版", "success")
@@ -148,11 +146,10 @@ def migrate(key):
     if request.method == "POST":
         try:
             target, moved, stayed = migration.move(current_user, key, from_number, ip=request.remote_addr)
-            commit()
         except DomainError as exc:
             if exc.status not in (409, 422):
                 raise
-            db.session.rollback()
+            refused(exc)
             _flash_error(exc)
         else:
             flash(f"已将 {len(moved)} 件案件迁移到第 {target.version} 版"
@@ -181,7 +178,6 @@ def draft(key):
 def save_draft(key):
     body = _body()
     drafts.save_draft(current_user, key, body.get("bpmn"), body.get("forms"), ip=request.remote_addr)
-    commit()
     return jsonify(drafts.design_view(current_user, key))
 
 
@@ -200,9 +196,8 @@ def deploy(key):
     try:
         version = drafts.deploy_draft(current_user, key, body.get("comment"), ip=request.remote_addr)
     except DefinitionError as exc:
-        db.session.rollback()
+        refused(exc)
         return jsonify({**exc.as_json(), "findings": _findings_of(exc)}), exc.status
-    commit()
     return jsonify({"key": version.key, "version": version.version}), 201
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, case, func, insert, select, text, update
 
 from .. import clock
+from ..audit.operations import record as audit
 from ..errors import NotFound, ValidationFailed
 from ..extensions import db
 from ..ledger import idnumber, retirement
@@ -162,9 +163,10 @@ class CheckResult:
     still_open: int
 
 
-def check_now(user=None, today=None):
+def check_now(user=None, today=None, ip=None):
     """Run every active rule. Concurrent checks queue (_serialize), each sees what the one before
-    committed; the partial unique index would refuse a duplicate open finding anyway."""
+    committed; the partial unique index would refuse a duplicate open finding anyway. The check
+    is audited here ("quality.check"), whether the page or the command (cron) ran it."""
     _serialize()
     ensure_builtin_rules(user)
     now, today = clock.now(), today or clock.today()
@@ -190,6 +192,7 @@ def check_now(user=None, today=None):
             db.session.execute(insert(QualityFinding), new[chunk:chunk + BATCH])  # one executemany per batch
         opened, fixed, still = opened + len(new), fixed + len(gone), still + len(open_findings) - len(gone)
     db.session.flush()
+    audit(user, "quality.check", "quality", ip=ip, rules=len(rules), opened=opened, fixed=fixed, still_open=still)
     return CheckResult(len(rules), opened, fixed, still)
 
 

@@ -13,7 +13,7 @@ from ..ledger import operations as ledger
 from ..ledger import reconcile, records
 from ..ledger.models import ChronicleEntry, Department
 from ..ledger.privacy import shown_id_number
-from ..web.errors import commit
+from ..web.transaction import refused
 
 bp = Blueprint("records", __name__)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -47,9 +47,10 @@ def _person_page(person, values=None, errors=None, status=200):
 @login_required
 def person(code):
     found = records.get_person(current_user, code)
+    page = _person_page(found)
+    # reading is on the record; written last, the audit chain's lock (PostgreSQL) is held only to the commit
     audit(current_user, "person.view", f"person:{found.code}", ip=request.remote_addr)
-    commit()  # reading a person's record is itself on the record
-    return _person_page(found)
+    return page
 
 
 @bp.post("/people/<code>")
@@ -60,11 +61,10 @@ def update_person(code):
     try:
         entry = records.update_person(current_user, found, changes, reason=request.form.get("reason"))
     except ValidationFailed as exc:
-        db.session.rollback()
+        refused(exc)  # the page shows the record as it was, with the values typed
         found = records.get_person(current_user, code)
         flash(exc.message, "error")
         return _person_page(found, values={**records.current_values(found), **changes}, errors=exc.fields, status=422)
-    commit()
     flash("已保存，修改已记入沿革" if entry else "没有修改任何内容", "success" if entry else "warning")
     return redirect(url_for("records.person", code=code))
 
@@ -81,7 +81,6 @@ def upload_photo(code):
     finally:
         upload.close()  # a large upload is spooled to a temporary file
     records.set_photo(current_user, found, upload.filename, content)
-    commit()
     flash("照片已上传", "success")
     return redirect(url_for("records.person", code=code))
 
@@ -140,5 +139,4 @@ def reconciliation_export():
     book.close()
     out.seek(0)
     audit(current_user, "reconciliation.export", "district", ip=request.remote_addr, rows=len(findings))
-    commit()
     return send_file(out, mimetype=XLSX, as_attachment=True, download_name="四清两对应核对表.xlsx", max_age=0)

@@ -4,14 +4,12 @@ from flask import Blueprint, g, jsonify, request
 from sqlalchemy import select
 
 from ..api.views import json_body, token_required
-from ..audit.operations import record as audit
 from ..errors import ValidationFailed
 from ..extensions import csrf, db
 from ..ledger import operations as ledger
 from ..ledger import establishment as adjusting
 from ..ledger import units as lifecycle
 from ..ledger.models import Unit
-from ..web.errors import commit
 from .views import as_date
 
 bp = Blueprint("units_api", __name__, url_prefix="/api/v1")
@@ -56,10 +54,8 @@ def create_unit():
             raise ValidationFailed(f"没有统一社会信用代码为 {fields['parent']} 的上级单位", fields={"parent": ["单位不存在"]})
     unit = lifecycle.create_unit(g.api_user, approval, fields["code"], fields["name"], fields["kind"], parent=parent,
                                  level=fields["level"], nature=fields["nature"], funding=fields["funding"],
-                                 system=fields["system"], functions=fields["functions"])
-    audit(g.api_user, "unit.create", f"unit:{unit.code}", ip=request.remote_addr, document=approval.number)
+                                 system=fields["system"], functions=fields["functions"], ip=request.remote_addr)
     answer = unit_json(unit)
-    commit()
     return jsonify(answer), 201
 
 
@@ -74,13 +70,11 @@ def adjust_establishment(code):
     category = _text(body, "category")
     absorb = as_date({"absorb_until": _text(body, "absorb_until")}, "absorb_until")
     approval = _approval(body, f"{unit.name}编制调整批复")
-    adjusting.adjust_establishment(g.api_user, unit, category, approved, approval, absorb)
-    audit(g.api_user, "unit.establishment", f"unit:{unit.code}", ip=request.remote_addr, document=approval.number)
+    adjusting.adjust_establishment(g.api_user, unit, category, approved, approval, absorb, ip=request.remote_addr)
     answer = unit_json(unit)
     answer["absorptions"] = [{"category": a["category"], "excess": a["excess"],
                               "target_date": a["target_date"].isoformat(),
                               "document": a["document"]} for a in lifecycle.absorption_warnings(unit)]
-    commit()
     return jsonify(answer), 200
 
 
@@ -98,9 +92,7 @@ def transfer_establishment(code):
         raise ValidationFailed("target（划入单位的统一社会信用代码）不存在", fields={"target": ["单位不存在"]})
     absorb = as_date({"absorb_until": _text(body, "absorb_until")}, "absorb_until")
     approval = _approval(body, f"{source.name}编制划转批复")
-    adjusting.transfer_establishment(g.api_user, source, target, _text(body, "category"), count, approval, absorb)
-    audit(g.api_user, "unit.transfer", f"unit:{source.code}", ip=request.remote_addr, document=approval.number,
-          to=target.code, count=count)
+    adjusting.transfer_establishment(g.api_user, source, target, _text(body, "category"), count, approval, absorb,
+                                     ip=request.remote_addr)
     answer = {"source": unit_json(source), "target": unit_json(target)}
-    commit()
     return jsonify(answer), 200

@@ -7,14 +7,13 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from ..audit.operations import record as audit
 from ..errors import DomainError, ValidationFailed
 from ..extensions import db
 from ..ledger import operations as ledger
 from ..ledger import establishment as adjusting
 from ..ledger import units as lifecycle
 from ..ledger.models import CATEGORIES, FUNDING, ChronicleEntry, Department, Unit
-from ..web.errors import commit
+from ..web.transaction import refused
 
 bp = Blueprint("registers", __name__, url_prefix="/registers")
 CHRONICLE_SHOWN = 200
@@ -94,12 +93,11 @@ def create():
             unit = lifecycle.create_unit(current_user, approval, values.get("code"), values.get("name"),
                                          values.get("kind"), parent=parent, level=values.get("level"),
                                          nature=values.get("nature"), funding=values.get("funding"),
-                                         system=values.get("system"), functions=values.get("functions"))
-            audit(current_user, "unit.create", f"unit:{unit.code}", ip=request.remote_addr, document=approval.number)
+                                         system=values.get("system"), functions=values.get("functions"),
+                                         ip=request.remote_addr)
             code = unit.code
-            commit()
         except DomainError as exc:
-            db.session.rollback()
+            refused(exc)
             flash(exc.message, "error")
             errors, status = exc.fields, exc.status
         else:
@@ -116,20 +114,18 @@ def unit(code):
     return _detail(ledger.unit_by_code(code))
 
 
-def _change(code, action, do):
+def _change(code, do):
     """Run one change from a posted form: `do(unit, values, approval)` returns the message and
-    the unit to show next. A refusal shows the unit's page again with the message."""
+    the unit to show next (the rule writes the chronicle and the audit entry). A refusal shows the
+    unit's page again with the message."""
     unit_obj = ledger.unit_by_code(code)
     values = form_values()
     try:
         approval = lifecycle.approval_from(values, default_title=f"{unit_obj.name}机构编制事项批复")
         message, shown = do(unit_obj, values, approval)
-        audit(current_user, f"unit.{action}", f"unit:{unit_obj.code}", ip=request.remote_addr,
-              document=approval.number)
         target = shown.code
-        commit()
     except DomainError as exc:
-        db.session.rollback()
+        refused(exc)  # the page is drawn again from the unit as it was
         flash(exc.message, "error")
         return _detail(ledger.unit_by_code(code), errors=exc.fields, status=exc.status, values=values)
     flash(message, "success")
@@ -140,9 +136,9 @@ def _change(code, action, do):
 @login_required
 def rename(code):
     def do(unit, values, approval):
-        lifecycle.rename_unit(current_user, unit, values.get("name"), approval)
+        lifecycle.rename_unit(current_user, unit, values.get("name"), approval, ip=request.remote_addr)
         return f"已更名为 {unit.name}", unit
-    return _change(code, "rename", do)
+    return _change(code, do)
 
 
 @bp.post("/units/<code>/move")
@@ -150,9 +146,9 @@ def rename(code):
 def move(code):
     def do(unit, values, approval):
         parent = unit_named(values, "parent", "上级单位") if values.get("parent") else None
-        lifecycle.move_unit(current_user, unit, parent, approval)
+        lifecycle.move_unit(current_user, unit, parent, approval, ip=request.remote_addr)
         return "已调整隶属关系", unit
-    return _change(code, "move", do)
+    return _change(code, do)
 
 
 @bp.post("/units/<code>/merge")
@@ -160,18 +156,18 @@ def move(code):
 def merge(code):
     def do(unit, values, approval):
         target = unit_named(values, "target", "并入单位")
-        lifecycle.merge_units(current_user, unit, target, approval)
+        lifecycle.merge_units(current_user, unit, target, approval, ip=request.remote_addr)
         return f"{unit.name}已并入{target.name}", target
-    return _change(code, "merge", do)
+    return _change(code, do)
 
 
 @bp.post("/units/<code>/abolish")
 @login_required
 def abolish(code):
     def do(unit, values, approval):
-        lifecycle.abolish_unit(current_user, unit, approval)
+        lifecycle.abolish_unit(current_user, unit, approval, ip=request.remote_addr)
         return f"已撤销 {unit.name}", unit
-    return _change(code, "abolish", do)
+    return _change(code, do)
 
 
 @bp.post("/units/<code>/establishment")
@@ -182,9 +178,10 @@ def establishment(code):
         absorb = as_date(values, "absorb_until") if values.get("absorb") else None
         if values.get("absorb") and absorb is None:
             raise ValidationFailed("选择超编消化时须填写消化期限", fields={"absorb_until": ["必填"]})
-        adjusting.adjust_establishment(current_user, unit, values.get("category"), approved, approval, absorb)
+        adjusting.adjust_establishment(current_user, unit, values.get("category"), approved, approval, absorb,
+                                       ip=request.remote_addr)
         return f"{values.get('category')}核定数已调整为 {approved} 名", unit
-    return _change(code, "establishment", do)
+    return _change(code, do)
 
 
 @bp.post("/units/<code>/transfer")
@@ -196,9 +193,10 @@ def transfer(code):
         absorb = as_date(values, "absorb_until") if values.get("absorb") else None
         if values.get("absorb") and absorb is None:
             raise ValidationFailed("选择超编消化时须填写消化期限", fields={"absorb_until": ["必填"]})
-        adjusting.transfer_establishment(current_user, unit, target, values.get("category"), count, approval, absorb)
+        adjusting.transfer_establishment(current_user, unit, target, values.get("category"), count, approval, absorb,
+                                         ip=request.remote_addr)
         return f"已将{values.get('category')} {count} 名划转至{target.name}", unit
-    return _change(code, "transfer", do)
+    return _change(code, do)
 
 
 @bp.post("/units/<code>/posts")
@@ -206,9 +204,10 @@ def transfer(code):
 def posts(code):
     def do(unit, values, approval):
         approved = as_int(values, "approved", "职数")
-        adjusting.adjust_post_quota(current_user, unit, values.get("kind"), values.get("level"), approved, approval)
+        adjusting.adjust_post_quota(current_user, unit, values.get("kind"), values.get("level"), approved, approval,
+                                    ip=request.remote_addr)
         return "职数已调整", unit
-    return _change(code, "posts", do)
+    return _change(code, do)
 
 
 @bp.post("/units/<code>/departments")
@@ -217,14 +216,15 @@ def departments(code):
     def do(unit, values, approval):
         action = values.get("action")
         if action == "add":
-            adjusting.add_department(current_user, unit, values.get("name"), approval)
+            adjusting.add_department(current_user, unit, values.get("name"), approval, ip=request.remote_addr)
             return f"已设立内设机构 {values.get('name')}", unit
         department = as_int(values, "department", "内设机构")
         if action == "rename":
-            adjusting.rename_department(current_user, unit, department, values.get("name"), approval)
+            adjusting.rename_department(current_user, unit, department, values.get("name"), approval,
+                                          ip=request.remote_addr)
             return f"内设机构已更名为 {values.get('name')}", unit
         if action == "remove":
-            adjusting.remove_department(current_user, unit, department, approval)
+            adjusting.remove_department(current_user, unit, department, approval, ip=request.remote_addr)
             return "已撤销内设机构", unit
         raise ValidationFailed("请选择操作：设立、更名或撤销", fields={"action": ["请选择"]})
-    return _change(code, "departments", do)
+    return _change(code, do)

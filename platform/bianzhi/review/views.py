@@ -4,7 +4,6 @@ from flask_login import current_user, login_required
 
 from .. import clock
 from ..errors import NotFound
-from ..web.errors import commit
 from . import operations as reviews
 from ..util import key_int
 
@@ -33,6 +32,5 @@ def start():
     review = reviews.start_review(current_user, request.form.get("year"), request.form.get("deadline"),
                                   ip=request.remote_addr)
     year, units = review.year, review.units
-    commit()
     flash(f"已发起 {year} 年度机构编制年审，共 {units} 个单位", "success")
     return redirect(url_for("review.index", year=year))

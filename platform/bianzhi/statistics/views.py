@@ -7,7 +7,6 @@ from flask_login import current_user, login_required
 from ..audit.operations import record as audit
 from ..cases.models import STATE_LABELS
 from ..errors import ValidationFailed
-from ..web.errors import commit
 from . import monitoring
 from . import operations as statistics
 from .operations import XLSX, Table
@@ -71,7 +70,6 @@ def _send(tables, filename, action, target, **detail):
     out = statistics.workbook(tables)
     audit(current_user, action, target, ip=request.remote_addr,
           tables=[t.key for t in tables], **detail)
-    commit()
     name = filename if len(tables) != 1 else f"{filename.removesuffix('.xlsx')}-{tables[0].title}.xlsx"
     return send_file(out, mimetype=XLSX, as_attachment=True, download_name=name, max_age=0)
 

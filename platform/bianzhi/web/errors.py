@@ -1,9 +1,10 @@
-"""Turning errors into pages or JSON; the transaction is rolled back either way."""
+"""Turning errors into pages or JSON; the transaction is rolled back either way (a view that
+returns is committed or rolled back by web/transaction.finish)."""
 from flask import flash, jsonify, redirect, render_template, request
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from ..errors import Conflict, DomainError, RoleDenied, ValidationFailed
+from ..errors import DomainError, RoleDenied, ValidationFailed
 from ..extensions import db
 
 HTTP_MESSAGES = {400: "请求格式不正确", 401: "请先登录", 403: "无权访问", 404: "页面或数据不存在",
@@ -19,15 +20,6 @@ JSON_ENDPOINTS = set()
 def wants_json():
     return (request.path.startswith("/api/") or request.path.endswith(".json")
             or request.endpoint in JSON_ENDPOINTS)
-
-
-def commit():
-    """The one place a request commits. Constraint races become a clear 409."""
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise Conflict("数据已被他人同时修改，请刷新后重试", code="conflict") from None
 
 
 def register_error_handlers(app):

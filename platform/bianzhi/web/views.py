@@ -22,7 +22,7 @@ from ..documents.operations import case_documents
 from ..notices import operations as notices
 from ..notices.models import Notice
 from ..processes import operations as processes
-from .errors import commit
+from .transaction import commit_before_error, refused
 from .forms import files_from, from_post, labelled
 from .options import options_for, resolver
 
@@ -47,10 +47,9 @@ def login():
             user = accounts.authenticate(request.form.get("username", "").strip(), request.form.get("password", ""),
                                          ip=request.remote_addr)
         except DomainError as exc:
-            commit()  # keep the failed-login audit entry and the lockout count
+            commit_before_error()  # keep the failed-login audit entry and the lockout count
             error, status = exc.message, exc.status
         else:
-            commit()
             session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME idle
             login_user(user)
             return redirect(url_for("web.home"))
@@ -61,7 +60,6 @@ def login():
 @login_required
 def logout():
     accounts.logout(current_user, ip=request.remote_addr)  # every session and token of the user ends
-    commit()
     logout_user()
     flash("已退出登录", "info")
     return redirect(url_for("web.login"))
@@ -97,9 +95,8 @@ def start(key):
         try:
             case = cases.start_case(current_user, key, values, files_from(form_def, request.files),
                                     ip=request.remote_addr)
-            commit()
         except DomainError as exc:
-            db.session.rollback()
+            refused(exc)
             flash(exc.message, "error")
             errors, status = exc.fields, exc.status
         else:
@@ -150,9 +147,8 @@ def task(task_id):
         try:
             cases.complete_task(current_user, task_id, step_data, files_from(form_def, request.files),
                                 ip=request.remote_addr)
-            commit()
         except DomainError as exc:
-            db.session.rollback()
+            refused(exc)  # the task is read again below, as it was before the attempt
             if exc.status == 409 and exc.code == "already_done":
                 flash(exc.message, "warning")
                 return redirect(url_for("inbox.index"))
@@ -187,7 +183,6 @@ def case_detail(case_id):
 @login_required
 def withdraw(case_id):
     case = cases.withdraw_case(current_user, case_id, ip=request.remote_addr)
-    commit()
     flash(f"已撤回 {case.number}", "success")
     return redirect(url_for("web.case_detail", case_id=case.id))
 
@@ -197,7 +192,6 @@ def withdraw(case_id):
 def attachment(attachment_id):
     att = cases.get_attachment(current_user, attachment_id)
     audit(current_user, "attachment.download", f"case:{att.case_id}", ip=request.remote_addr, file=att.filename)
-    commit()
     return send_file(BytesIO(att.content), mimetype=att.content_type, download_name=att.filename,
                      as_attachment=True)
 
@@ -211,7 +205,6 @@ def notice_pdf(notice_id):
     cases.get_case(current_user, notice.case_id)
     pdf = notices.pdf_of(notice)
     audit(current_user, "notice.download", f"case:{notice.case_id}", ip=request.remote_addr, notice=notice.id)
-    commit()
     return send_file(BytesIO(pdf), mimetype="application/pdf",
                      download_name=f"{notice.case.number}-{notice.title}.pdf")
 
@@ -239,11 +232,13 @@ def unit(code):
         raise Forbidden("只能查看本单位的编制情况")
     people = db.session.scalars(select(Person).where(Person.unit_id == unit_obj.id, Person.status == "on_roll")
                                 .order_by(Person.category, Person.entry_date)).all()
-    audit(current_user, "unit.roster.view", f"unit:{unit_obj.code}", ip=request.remote_addr, people=len(people))
-    commit()  # viewing people's records is itself on the record
-    return render_template("unit.html", unit=unit_obj, figures=ledger.figures(unit_obj),
+    page = render_template("unit.html", unit=unit_obj, figures=ledger.figures(unit_obj),
                            post_figures=ledger.post_figures(unit_obj), people=people,
                            absorptions=registers.absorption_warnings(unit_obj, clock.today()))
+    # viewing people's records is itself on the record; written last, the audit chain's lock
+    # (PostgreSQL) is held only until the request's commit
+    audit(current_user, "unit.roster.view", f"unit:{unit_obj.code}", ip=request.remote_addr, people=len(people))
+    return page
 
 
 @bp.get("/units")
