@@ -38,12 +38,13 @@ import json
 import logging
 import os
 import secrets
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import event, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, object_session
 
 from .. import clock
@@ -237,13 +238,21 @@ def _forget_pending(session, transaction):
         session.info.pop(_PENDING, None)
 
 
+def _reader(session):
+    """Where to read the committed chain: a connection of its own (the session's transaction is
+    over), or the connection the session was bound to (a session joined to an outer transaction,
+    as in the rolled-back tests: a second connection could not see its rows, and on SQLite would
+    wait for its lock)."""
+    bind = session.get_bind()
+    return bind.connect() if isinstance(bind, Engine) else nullcontext(bind)
+
+
 def _advance_head(session, path, entries):
-    bind = session.get_bind().engine  # a connection of its own: the session's transaction is over
     # an entry made inside a savepoint may have been rolled back with it (and its id given to a
     # later one): keep those still there, by id and hash
     nested = [id_ for id_, _h, in_savepoint in entries if in_savepoint]
     if nested:
-        with bind.connect() as conn:
+        with _reader(session) as conn:
             present = set(conn.execute(select(_TABLE.c.id, _TABLE.c.hash).where(_TABLE.c.id.in_(nested))).all())
         entries = [e for e in entries if not e[2] or (e[0], e[1]) in present]
     if not entries:
@@ -256,7 +265,7 @@ def _advance_head(session, path, entries):
             log.error("审计链头文件已损坏，按日志重新计数：%s", path)
             head = None
         if head is None:  # the first keyed append here: the chain's length up to it, once
-            with bind.connect() as conn:
+            with _reader(session) as conn:
                 count = conn.execute(select(func.count()).select_from(_TABLE)
                                      .where(_TABLE.c.id <= last_id)).scalar()
         else:
