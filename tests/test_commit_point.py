@@ -14,6 +14,9 @@ from bianzhi.web.transaction import commit_before_error, refused
 
 from .conftest import PASSWORD, csrf_token
 
+# a second app with its own engine on the same database: it must see, and may write, real commits
+pytestmark = pytest.mark.commits
+
 
 def _probe_routes():
     bp = Blueprint("probe", __name__)
