@@ -10,6 +10,7 @@ from ..accounts.models import User
 from ..exports import csv_bytes
 from ..extensions import db
 from ..util import key_int, local
+from .labels import action_label, detail_lines
 from .models import AuditEntry
 from .operations import record
 
@@ -49,7 +50,8 @@ def search():
         query = query.where(AuditEntry.id < before)
     rows = db.session.execute(query.limit(PAGE)).all()
     args = {k: v for k, v in request.args.items() if k != "before"}
-    return render_template("audit/search.html", rows=rows, args=args, page=PAGE,
+    return render_template("audit/search.html", rows=rows, args=args, page=PAGE, action_label=action_label,
+                           detail_lines=detail_lines,
                            next_before=rows[-1][0].id if len(rows) == PAGE else None)
 
 
@@ -57,9 +59,10 @@ def search():
 @login_required
 def export():
     rows = db.session.execute(_query().limit(100_000)).all()
-    body = csv_bytes(["编号", "时间（北京时间）", "用户", "操作", "对象", "详情", "地址", "哈希"],
+    body = csv_bytes(["编号", "时间（北京时间）", "用户", "操作", "对象", "详情", "地址", "哈希", "操作名称"],
                      [(e.id, local(e.at, "%Y-%m-%d %H:%M:%S"), username or "", e.action, e.target or "",
-                       json.dumps(e.detail, ensure_ascii=False), e.ip or "", e.hash) for e, username in rows])
+                       json.dumps(e.detail, ensure_ascii=False), e.ip or "", e.hash, action_label(e.action))
+                      for e, username in rows])
     record(current_user, "audit.export", None, ip=request.remote_addr, rows=len(rows),  # last: see web.views.unit
            filters={k: v for k, v in request.args.items()})
     return Response(body, mimetype="text/csv",
