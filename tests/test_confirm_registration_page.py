@@ -6,7 +6,7 @@ import re
 
 from bianzhi.ledger import idnumber
 from bianzhi.ledger.privacy import mask_id_number
-from tests.fixtures.cases import approve_through, decide, only_task, person, start
+from tests.fixtures.cases import CLERK1_UNIT, approve_through, decide, only_task, person, start
 from tests.fixtures.pages import text_of, user_client
 
 
@@ -67,3 +67,9 @@ def test_returned_registration_is_not_shown_as_waiting(app, api):
     page = user_client(app, "clerk1").get(f"/tasks/{only_task(response.json)}")
     assert page.status_code == 200 and "落编登记" in text_of(page)
     assert "待确认的落编人员" not in text_of(page)
+
+
+def test_task_answer_names_the_unit(app, api):
+    case, _people, reviewer = _up_to_confirm(api)
+    answer = reviewer.get(f"/api/v1/tasks/{only_task(case)}").json
+    assert answer["unit"] == CLERK1_UNIT and answer["unit_name"] == "绍兴市柯桥区疾病预防控制中心"
