@@ -73,3 +73,16 @@ def test_task_answer_names_the_unit(app, api):
     case, _people, reviewer = _up_to_confirm(api)
     answer = reviewer.get(f"/api/v1/tasks/{only_task(case)}").json
     assert answer["unit"] == CLERK1_UNIT and answer["unit_name"] == "绍兴市柯桥区疾病预防控制中心"
+
+
+def test_unit_forms_name_the_applying_unit_beside_its_code(app, api):
+    clerk = user_client(app, "clerk1")
+    page = clerk.get("/window/start/vacancy_use").get_data(as_text=True)
+    assert f'value="{CLERK1_UNIT}" readonly' in page
+    assert '<div class="hint unit-name">绍兴市柯桥区疾病预防控制中心</div>' in page
+    case = start(api("clerk1"))
+    response = decide(api("reviewer1"), only_task(case), "return", "请补充申请理由")
+    assert response.status_code == 200, response.json
+    page = clerk.get(f"/tasks/{only_task(response.json)}").get_data(as_text=True)
+    assert f'value="{CLERK1_UNIT}" readonly' in page
+    assert '<div class="hint unit-name">绍兴市柯桥区疾病预防控制中心</div>' in page
