@@ -6,7 +6,15 @@ import re
 
 from bianzhi.ledger import idnumber
 from bianzhi.ledger.privacy import mask_id_number
-from tests.fixtures.cases import CLERK1_UNIT, approve_through, decide, only_task, person, start
+
+from tests.fixtures.cases import (
+    CLERK1_UNIT,
+    approve_through,
+    decide,
+    only_task,
+    person,
+    start,
+)
 from tests.fixtures.pages import text_of, user_client
 
 
@@ -50,7 +58,7 @@ def test_people_are_masked_for_a_reader_without_the_full_id_right(app, api):
 
 
 def test_confirmation_is_recorded_as_confirm_registration(app, api):
-    case, people, reviewer = _up_to_confirm(api)
+    case, _people, reviewer = _up_to_confirm(api)
     response = decide(reviewer, only_task(case), "approve", "材料齐全")
     assert response.status_code == 200, response.json
     text = text_of(user_client(app, "reviewer1").get(f"/cases/{case['id']}"))

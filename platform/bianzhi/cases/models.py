@@ -269,7 +269,9 @@ class CaseStep(db.Model):
     def decision_label(self):
         """The step's form names its decisions (落编确认: 确认落编); the general names are for
         steps without one (撤回, 逾期自动办结) and decisions the form does not list."""
-        from ..processes.operations import decision_labels  # processes import the case models
+        # imported here: the processes package imports the case models
+        from ..processes.operations import decision_labels
+
         labels = decision_labels(self.case.version, self.bpmn_id) if self.case is not None else {}
         return labels.get(self.decision) or DECISION_LABELS.get(self.decision, self.decision)
 
