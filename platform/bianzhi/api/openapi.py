@@ -59,7 +59,8 @@ def spec():
                                   "description": "期限内 / 即将到期 / 已超期；无时限为 null"},
                     "escalated": {"type": "boolean", "description": "已超期督办（已报告分管领导）"},
                     "assignee": {"type": ["string", "null"], "description": "认领人或转办对象的用户名"},
-                    "case_title": {"type": "string"}, "unit": {"type": "string"}}},
+                    "case_title": {"type": "string"}, "unit": {"type": "string"},
+                    "unit_name": {"type": "string", "description": "申请单位名称"}}},
                 "Notification": {"type": "object", "required": ["id", "kind", "title", "read", "created_at"],
                                  "properties": {
                     "id": {"type": "integer"},

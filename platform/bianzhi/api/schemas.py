@@ -36,6 +36,7 @@ class TaskSchema(Schema):
     assignee = fields.Function(lambda t: t.assignee.username if t.assignee_id else None)
     case_title = fields.Function(lambda t: t.case.title)
     unit = fields.Function(lambda t: t.case.unit.code)
+    unit_name = fields.Function(lambda t: t.case.unit.name)
 
 
 class NotificationSchema(Schema):

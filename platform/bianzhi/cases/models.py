@@ -263,10 +263,17 @@ class CaseStep(db.Model):
 
     user = relationship("User", lazy="joined", foreign_keys=[user_id])
     on_behalf_of = relationship("User", foreign_keys=[on_behalf_of_id])
+    case = relationship("Case", viewonly=True)  # usually in the session already (its page, its notice)
 
     @property
     def decision_label(self):
-        return DECISION_LABELS.get(self.decision, self.decision)
+        """The step's form names its decisions (落编确认: 确认落编); the general names are for
+        steps without one (撤回, 逾期自动办结) and decisions the form does not list."""
+        # imported here: the processes package imports the case models
+        from ..processes.operations import decision_labels
+
+        labels = decision_labels(self.case.version, self.bpmn_id) if self.case is not None else {}
+        return labels.get(self.decision) or DECISION_LABELS.get(self.decision, self.decision)
 
 
 class Attachment(db.Model):

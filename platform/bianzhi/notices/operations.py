@@ -13,7 +13,7 @@ from flask import current_app, has_request_context, render_template, url_for
 from sqlalchemy import select
 
 from .. import clock
-from ..cases.models import DECISION_LABELS, CaseStep
+from ..cases.models import CaseStep
 from ..errors import NotFound
 from ..extensions import db
 from ..inbox.models import Job
@@ -54,7 +54,7 @@ def issue(case, user, element):
                  "created_at": case.created_at, "data": dict(case.data)},
         "unit": {"name": case.unit.name, "code": case.unit.code},
         "decision": element.name,
-        "steps": [{"name": s.name, "by": s.user.display_name + (f"（代{s.on_behalf_of.display_name}）" if s.on_behalf_of_id else ""), "decision": DECISION_LABELS.get(s.decision, s.decision),
+        "steps": [{"name": s.name, "by": s.user.display_name + (f"（代{s.on_behalf_of.display_name}）" if s.on_behalf_of_id else ""), "decision": s.decision_label,
                    "opinion": s.opinion or "", "at": s.at} for s in steps],
         "people": [{"name": p.name, "code": p.code, "sex": p.sex, "birth_date": p.birth_date,
                     "id_number": p.id_number, "category": p.category, "entry_date": p.entry_date,

@@ -289,6 +289,23 @@ def version_forms(version):
     return _forms[key]
 
 
+_decision_labels = {}
+
+
+def decision_labels(version, bpmn_id):
+    """{decision value: label} of the options of the `decision` field in the form of the step
+    `bpmn_id` (落编确认's form says approve → 确认落编, a review's approve → 同意); empty for a
+    step without such a form (a withdrawal, a timer)."""
+    key = (version.id, version.content_hash, bpmn_id)
+    if key not in _decision_labels:
+        element = parsed_version(version).elements.get(bpmn_id)
+        form = version_forms(version).get(element.form_key) if element is not None and element.form_key else None
+        field = next((c for c in formlib.data_components(form or {}) if c.get("key") == "decision"), None)
+        _decision_labels[key] = {str(v.get("value")): v.get("label") for v in (field or {}).get("values") or []
+                                 if v.get("label")}
+    return _decision_labels[key]
+
+
 def startable(user):
     """The newest version of every process whose first step is the unit's, for a unit clerk."""
     if not (user.has_role("unit_clerk") and user.unit_id):

@@ -25,6 +25,7 @@ from ..processes import operations as processes
 from .transaction import commit_before_error, refused
 from .forms import files_from, from_post, labelled
 from .options import options_for, resolver
+from .registration import pending_registration
 
 bp = Blueprint("web", __name__)
 
@@ -121,6 +122,7 @@ def _case_context(case):
             "can_withdraw": cases.can_withdraw(current_user, case),
             "post_figures": ledger.post_figures(case.unit) if figures else [],
             "attachments": attachments, "people": people, "temp_staff": temp_staff, "figures": figures,
+            "registering": [] if people else pending_registration(case, current_user),
             "notices": notices.notices_of(case), "documents": case_documents(case)}
 
 
