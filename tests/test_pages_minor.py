@@ -3,8 +3,11 @@ field keys and config names, the favicon, case numbers and badges that stay on o
 import re
 
 from bianzhi import clock
+from bianzhi.extensions import db
+from bianzhi.ledger.operations import chronicle
 from tests.fixtures.cases import decide, only_task, start
 from tests.fixtures.pages import text_of, user_client
+from tests.fixtures.people import people_of, unit_of
 
 
 def test_returned_task_page_shows_the_reason_first(app, api):
@@ -32,3 +35,33 @@ def test_task_page_not_reached_by_a_return_has_no_notice(app, api):
     page = user_client(app, "reviewer1").get(f"/tasks/{only_task(case)}")
     assert page.status_code == 200 and "returned-notice" not in page.get_data(as_text=True)
     assert "退回意见" not in text_of(page)
+
+
+def _history_text(response):
+    body = response.get_data(as_text=True)
+    section = re.search(r"<h2>信息沿革</h2>.*?</section>", body, re.S)
+    assert section, "no history section on the person page"
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", section.group(0)))
+
+
+def test_person_history_shows_chinese_field_names(app, ctx):
+    person = people_of()[0]
+    # what 落编 and 出编 write (ledger/vacancy.py, ledger/exits.py), and a merge
+    chronicle(None, None, unit_of(), "person", person.id, "register", f"{person.name} 落编", before=None,
+              after={"name": person.name, "code": person.code, "category": "事业编制", "entry_date": "2026-11-20"})
+    chronicle(None, None, unit_of(), "person", person.id, "exit", f"{person.name} 出编",
+              before={"status": "on_roll", "vacancy": 7},
+              after={"status": "left", "left_date": "2026-12-01", "left_reason": "调出", "exit_late": False,
+                     "vacancy": 8})
+    chronicle(None, None, unit_of(), "person", person.id, "merge", "并入", before={"unit": "A"}, after={"unit": "B"})
+    db.session.flush()
+
+    clerk = user_client(app, "clerk1")
+    history = _history_text(clerk.get(f"/people/{person.code}"))
+    for raw in ("name：", "code：", "entry_date：", "category：", "status：", "left_date：", "left_reason：",
+                "exit_late：", "vacancy：", "unit：", "on_roll", "False"):
+        assert raw not in history, (raw, history)
+    for shown in (f"姓名：{person.name}", f"人员编码：{person.code}", "编制类型：事业编制", "入编时间：2026-11-20",
+                  "人员状态：在编", "人员状态：已出编", "出编时间：2026-12-01", "出编原因：调出", "逾期申报：否",
+                  "空编：7", "空编：8", "在编单位：A", "在编单位：B"):
+        assert shown in history, (shown, history)
