@@ -65,3 +65,14 @@ def test_person_history_shows_chinese_field_names(app, ctx):
                   "人员状态：在编", "人员状态：已出编", "出编时间：2026-12-01", "出编原因：调出", "逾期申报：否",
                   "空编：7", "空编：8", "在编单位：A", "在编单位：B"):
         assert shown in history, (shown, history)
+
+
+def test_mail_page_says_in_chinese_that_mail_is_not_configured(app, monkeypatch):
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "")
+    page = text_of(user_client(app, "clerk1").get("/notifications"))
+    assert "系统未配置邮件服务器，暂不能发送邮件" in page
+    assert "MAIL_SERVER" not in page  # a config key means nothing to a unit's clerk
+    admin = text_of(user_client(app, "admin").get("/notifications"))
+    assert "系统未配置邮件服务器，暂不能发送邮件" in admin and "MAIL_SERVER" in admin  # where to set it
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    assert "系统未配置邮件服务器" not in text_of(user_client(app, "clerk1").get("/notifications"))
