@@ -76,3 +76,18 @@ def test_mail_page_says_in_chinese_that_mail_is_not_configured(app, monkeypatch)
     assert "系统未配置邮件服务器，暂不能发送邮件" in admin and "MAIL_SERVER" in admin  # where to set it
     monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
     assert "系统未配置邮件服务器" not in text_of(user_client(app, "clerk1").get("/notifications"))
+
+
+def test_favicon_is_linked_and_served_without_login(app):
+    anonymous = app.test_client()
+    login_page = anonymous.get("/login").get_data(as_text=True)
+    link = re.search(r'<link rel="icon" type="image/svg\+xml" href="([^"]+)">', login_page)
+    assert link and link.group(1) == "/static/favicon.svg"
+    icon = anonymous.get(link.group(1))
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+    assert icon.get_data(as_text=True).lstrip().startswith("<svg") and "编" in icon.get_data(as_text=True)
+    icon.close()
+    ico = anonymous.get("/favicon.ico")  # what browsers ask for on their own: no 404, no login redirect
+    assert ico.status_code == 301 and ico.headers["Location"].endswith("/static/favicon.svg")
+    signed_in = user_client(app, "clerk1").get("/favicon.ico")
+    assert signed_in.status_code == 301 and signed_in.headers["Location"].endswith("/static/favicon.svg")
