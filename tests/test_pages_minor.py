@@ -1,6 +1,7 @@
 """Small page defects: the return reason at the top of the task page, Chinese words instead of
 field keys and config names, the favicon, case numbers and badges that stay on one line."""
 import re
+from pathlib import Path
 
 from bianzhi import clock
 from bianzhi.extensions import db
@@ -91,3 +92,28 @@ def test_favicon_is_linked_and_served_without_login(app):
     assert ico.status_code == 301 and ico.headers["Location"].endswith("/static/favicon.svg")
     signed_in = user_client(app, "clerk1").get("/favicon.ico")
     assert signed_in.status_code == 301 and signed_in.headers["Location"].endswith("/static/favicon.svg")
+
+
+def _nowrap_selectors():
+    """Every selector of the stylesheet that sets white-space: nowrap."""
+    css = re.sub(r"/\*.*?\*/", "", (Path(__file__).parents[1] / "platform/bianzhi/static/app.css").read_text(), flags=re.S)
+    found = set()
+    for selectors, body in re.findall(r"([^{}]+)\{([^{}]*)\}", css):
+        if re.search(r"white-space:\s*nowrap", body):
+            found |= {s.strip() for s in selectors.split(",")}
+    return found
+
+
+def test_case_numbers_and_badges_stay_on_one_line(app, api):
+    case = start(api("clerk1"), count=1)
+    number = case["number"]
+    nowrap = _nowrap_selectors()
+    assert {"td.case-number", ".state", ".badge", ".due"} <= nowrap, nowrap
+    reviewer = user_client(app, "reviewer1")
+    inbox = reviewer.get("/inbox").get_data(as_text=True)
+    assert f'<td class="case-number">{number}</td>' in inbox
+    cases = reviewer.get("/cases").get_data(as_text=True)
+    assert re.search(rf'<td class="case-number"><a href="/cases/{case["id"]}">{number}</a></td>', cases)
+    assert re.search(r'<span class="state running">在审</span>', cases)
+    started = user_client(app, "clerk1").get("/inbox/started").get_data(as_text=True)
+    assert re.search(rf'<td class="case-number"><a href="/cases/{case["id"]}">{number}</a></td>', started)
