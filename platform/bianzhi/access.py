@@ -57,6 +57,7 @@ DOC_EDITORS = documents.EDITORS  # the operations refuse anyone else too
 MATRIX = {
     # public
     "static": PUBLIC, "vendor.asset": PUBLIC, "web.login": PUBLIC, "web.home": PUBLIC, "web.verify": PUBLIC,
+    "web.favicon": PUBLIC,
     "api.openapi": PUBLIC, "api.create_token": PUBLIC,
     "public.units": PUBLIC, "public.unit": PUBLIC,  # 机构公示: approved figures only, no personal data
     # every signed-in user, on their own things

@@ -73,6 +73,26 @@ EXPECTED = ("ethnicity", "native_place", "birthplace", "political_status", "heal
             "department", "post_type", "title", "photo")
 DETAIL_EXPECTED = tuple(k for k in EXPECTED if k not in ("photo", "education", "department"))  # in details
 LABELS = {**{k: v[0] for k, v in FIELDS.items()}, "photo": "照片"}
+# the keys a person's chronicle entries hold (落编, 出编, 并入, edits, photo) in the words of the page
+HISTORY_LABELS = {**KEY_FIELDS, **LABELS, "exit_late": "逾期申报", "vacancy": "空编"}
+STATUS_WORDS = {"on_roll": "在编", "left": "已出编"}
+
+
+def history_fields(values):
+    """[(label, text)] of one side (before or after) of a person's chronicle entry: Chinese field
+    names instead of the stored keys, 是/否 for flags, the status in words, （空） for nothing."""
+    shown = []
+    for key, value in (values or {}).items():
+        if value is None or value == "":
+            text = "（空）"
+        elif isinstance(value, bool):
+            text = "是" if value else "否"
+        elif key == "status":
+            text = STATUS_WORDS.get(value, value)
+        else:
+            text = str(value)
+        shown.append((HISTORY_LABELS.get(key, key), text))
+    return shown
 PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
 
 

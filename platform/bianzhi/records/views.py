@@ -37,7 +37,7 @@ def _person_page(person, values=None, errors=None, status=200):
     departments = db.session.scalars(select(Department.name).where(Department.unit_id == person.unit_id)
                                      .order_by(Department.id)).all()
     return render_template("people/person.html", person=person, values=values or records.current_values(person),
-                           errors=errors or {}, fields=records.FIELDS, labels=records.LABELS, history=history,
+                           errors=errors or {}, fields=records.FIELDS, history_fields=records.history_fields, history=history,
                            photo=photo, score=score, missing=missing, departments=departments,
                            may_edit=records.may_edit(current_user, person),
                            id_number=shown_id_number(current_user, person.id_number, person.unit_id)), status

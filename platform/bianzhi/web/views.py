@@ -40,6 +40,12 @@ def home():
     return redirect(url_for(endpoint))
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico whatever the page links: send them to the SVG icon."""
+    return redirect(url_for("static", filename="favicon.svg"), 301)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     error, status = None, 200
