@@ -1,6 +1,7 @@
 """Notice PDFs: real CJK text, the case number and the materials, fixed at decision time,
 rendered on first download (never inside the task completion) and kept."""
 import io
+import re
 
 from pypdf import PdfReader
 from sqlalchemy import select
@@ -94,3 +95,62 @@ def test_the_worker_renders_the_pdf_after_the_decision_so_downloads_only_send_it
     assert clerk.get(listed[0]["url"]).data == stored.pdf
     db.session.expire_all()
     assert db.session.get(Notice, notice.id).rendered_at == rendered_at  # sent, not rendered again
+
+
+def _svg(html):
+    return re.search(r'<svg[^>]*class="qr".*?</svg>', html, re.S).group(0)
+
+
+def test_a_notice_carries_the_seal_area_and_a_qr_code_of_its_verification_link(api, ctx):
+    import segno
+
+    from tests.fixtures.inbox import at, beijing
+
+    clerk, reviewer, leader = api("clerk1"), api("reviewer1"), api("leader1")
+    with at(beijing(2026, 3, 5, 0, 30)):  # 4 March in UTC: the date printed is Beijing's
+        case = approve_through(reviewer, leader, start(clerk))
+    notice = db.session.scalar(select(Notice).where(Notice.case_id == case["id"]))
+    seal = re.search(r'<div class="seal">.*?</div>\s*</div>', notice.html, re.S).group(0)
+    assert "中共绍兴市柯桥区委机构编制委员会办公室" in seal and "（盖章）" in seal
+    assert "2026年3月5日" in seal and "03月" not in notice.html
+    # the QR code is the one segno makes of the link the notice prints, fixed into the stored HTML
+    url = re.search(r"可在 (\S+) 核验", notice.html).group(1)
+    assert url.endswith(f"/verify/{notice.verify_code}")
+    qr = segno.make_qr(url, error="m")
+    assert not qr.is_micro  # a phone reads a full QR code, not a Micro QR
+    drawn = re.search(r' d="([^"]+)"', _svg(notice.html)).group(1)
+    assert drawn == re.search(r' d="([^"]+)"', qr.svg_inline()).group(1)
+    compact = "".join(pdf_text(clerk.get(clerk.get(f"/api/v1/cases/{case['id']}/notices").json[0]["url"]).data)[0]
+                      .split())
+    assert "中共绍兴市柯桥区委机构编制委员会办公室（盖章）2026年3月5日" in compact
+
+
+def test_print_css_keeps_headings_with_their_rows_and_names_whole(app, ctx):
+    """Rendered with more and more approval steps, the materials heading falls at every point of
+    the page: it is never the last thing on a page, and a long name in a narrow column stays on one line."""
+    from flask import render_template
+
+    from bianzhi import clock
+    from bianzhi.notices import render
+
+    name = "阿卜杜热合曼·买买提依明"
+    now = clock.now()
+    split, heading_pages = [], set()
+    for count in range(31, 38):  # without break-after: avoid, 34 and 35 steps leave it alone at a page's foot
+        notice = {"title": "落编登记表", "case": {"number": "BZ-1", "title": "事项", "data": {}},
+                  "unit": {"name": "单位", "code": "X"}, "decision": "同意",
+                  "steps": [{"name": f"环节{i}", "by": name, "decision": "同意", "opinion": "", "at": now}
+                            for i in range(count)],
+                  "people": [], "temp_staff": [], "materials": ["第一项材料", "第二项材料"],
+                  "verify_code": "ABCDEFGHJKLM", "verify_url": "http://x/verify/ABCDEFGHJKLM",
+                  "verify_qr": "", "issued_at": now, "office": "办公室", "issued_on": "2026年3月5日"}
+        with app.test_request_context():
+            html = render_template("notices/registration.html", notice=notice)
+        reader = PdfReader(io.BytesIO(render.render(html)))
+        pages = [page.extract_text() for page in reader.pages]
+        heading = [i for i, text in enumerate(pages) if "请携带以下纸质材料" in text]
+        first = [i for i, text in enumerate(pages) if "第一项材料" in text]
+        split.append(heading != first)
+        heading_pages.update(heading)
+        assert all(text.count(name) == text.count(name[:3]) for text in pages)  # never broken
+    assert split == [False] * len(split) and heading_pages == {1, 2}  # it did cross a page boundary

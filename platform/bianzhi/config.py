@@ -23,6 +23,7 @@ class Defaults:
     API_TOKEN_HOURS = 12
     PASSWORD_HASH_METHOD = "scrypt"
     PUBLIC_URL = "http://127.0.0.1:5000"  # printed on notices made outside a request
+    OFFICE_NAME = "中共绍兴市柯桥区委机构编制委员会办公室"  # the issuer in each notice's seal area
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False  # set True (env SESSION_COOKIE_SECURE=1) behind HTTPS
