@@ -15,7 +15,7 @@ MIN_TAP = 40
 
 # what a thumb taps: buttons, fields, the header's menu entries and links styled as buttons
 TAP_TARGETS = """() => {
-  const sel = 'main button, main a.button, main select, main textarea, main label.radio, '
+  const sel = 'main button, main a.button, main select, main textarea, main label.radio, main summary, '
     + 'main input:not([type=hidden]):not([type=checkbox]):not([type=radio]):not([type=file]), '
     + 'header nav > a, header nav summary, header .who a, header .who button';
   return [...document.querySelectorAll(sel)].map(el => {
@@ -82,11 +82,19 @@ def test_a_leader_approves_on_a_phone(app, api):
         leader.goto("/notifications")
         check_fits(leader, "06-notifications")
 
+        # the clerk's forms too: a new application and the registration of the approved people
+        clerk.goto("/window/start/vacancy_use")
+        check_fits(clerk, "07-start")
+        clerk.goto("/window")
+        clerk.locator("tr", has_text="落编登记").get_by_role("link", name="办理").click()
+        clerk.wait_for_url(re.compile(r"/tasks/[^/]+$"))
+        check_fits(clerk, "08-registration")
+
         clerk.locator("header summary", has_text="办件").click()  # the menu opens over the page, not clipped by the strip
         clerk.get_by_role("link", name="我发起").click()
         clerk.wait_for_url(re.compile(r"/inbox/started$"))
         expect(clerk.locator("main")).to_contain_text(number)
-        check_fits(clerk, "07-started")
+        check_fits(clerk, "09-started")
         clerk.goto("/notifications")
-        check_fits(clerk, "08-clerk-notifications")
+        check_fits(clerk, "10-clerk-notifications")
         assert not leader.js_errors and not clerk.js_errors
