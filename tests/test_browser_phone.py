@@ -79,8 +79,12 @@ def test_a_leader_approves_on_a_phone(app, api):
         expect(history).to_contain_text("同意使用，请按程序办理")
         check_fits(leader, "05-case")
 
+        leader.goto("/inbox/done")
+        expect(leader.locator("table.cards tbody tr", has_text=number)).to_contain_text("同意使用，请按程序办理")
+        check_fits(leader, "06-done")
+
         leader.goto("/notifications")
-        check_fits(leader, "06-notifications")
+        check_fits(leader, "06-notifications-leader")
 
         # the clerk's forms too: a new application and the registration of the approved people
         clerk.goto("/window/start/vacancy_use")
