@@ -107,7 +107,7 @@ def test_whole_journey_through_pages(app):
     assert "陈一鸣" in text and "林可欣" in text and "落编人员" in text
     notices = re.findall(r'href="(/notices/\d+\.pdf)">([^<]+)</a>', page)
     assert [title for _, title in notices] == ["空编使用审核表（PDF）", "落编登记表（PDF）"]
-    history = re.findall(r'<tr class="d-(\w+)"><td>([^<]+)</td>', page)
+    history = re.findall(r'<tr class="d-(\w+)"><td[^>]*>([^<]+)</td>', page)
     assert history == [("submit", "填写空编使用申请"), ("approve", "业务科室初审"), ("approve", "分管领导审核"),
                        ("submit", "落编登记"), ("approve", "落编确认")]
     window = clerk.get("/window")
