@@ -28,6 +28,13 @@ def _fail(exc):
     raise click.ClickException("\n".join(lines))
 
 
+def _user(username):
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise click.ClickException(f"没有用户 {username}")
+    return user
+
+
 def _deploy(comment=None):
     try:
         results = deploy_folder(comment=comment)
@@ -96,9 +103,7 @@ def register(app):
     @click.argument("username")
     def unlock_user(username):
         """Unlock an account locked after failed logins."""
-        user = db.session.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise click.ClickException(f"没有用户 {username}")
+        user = _user(username)
         unlock(user)
         db.session.commit()
         click.echo(f"已解锁 {username}")
@@ -108,9 +113,7 @@ def register(app):
     @click.option("--password", required=True)
     def set_password_cmd(username, password):
         """Set a user's password; their sessions and API tokens end."""
-        user = db.session.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise click.ClickException(f"没有用户 {username}")
+        user = _user(username)
         try:
             set_password(user, password)
         except DomainError as exc:
@@ -123,9 +126,7 @@ def register(app):
     @click.argument("username")
     def deactivate_user(username):
         """Deactivate an account: it cannot sign in, its sessions and API tokens end."""
-        user = db.session.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise click.ClickException(f"没有用户 {username}")
+        user = _user(username)
         deactivate(user)
         db.session.commit()
         click.echo(f"已停用 {username}，其登录会话和令牌均已失效")
@@ -135,9 +136,7 @@ def register(app):
     @click.option("--hours", default=24 * 365, show_default=True, help="有效期（小时）")
     def issue_token_cmd(username, hours):
         """Issue an API token for a service account (e.g. the finance bureau's)."""
-        user = db.session.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise click.ClickException(f"没有用户 {username}")
+        user = _user(username)
         token = issue_token(user, hours=hours)
         db.session.commit()
         click.echo(token)
