@@ -5,12 +5,12 @@ from dataclasses import dataclass
 
 from ..ledger import idnumber
 from ..ledger.privacy import shown_id_number
+from ..ledger.records import HISTORY_LABELS
 from ..processes import operations as processes
 
 REGISTRATION_LIST = "people"  # the registration form's list of people (forms/registration.json)
-# the record's key fields, and what a missing one is called
-KEY_FIELDS = (("name", "姓名"), ("id_number", "身份证号"), ("entry_date", "入编时间"),
-              ("education", "学历"), ("post", "职务"))
+# the record's key fields, and what a missing one is called (the person record's own labels)
+KEY_FIELDS = tuple((key, HISTORY_LABELS[key]) for key in ("name", "id_number", "entry_date", "education", "post"))
 
 
 @dataclass
