@@ -35,6 +35,7 @@ STARTER = textwrap.dedent("""
     from bianzhi.notices import render
     if __name__ == "__main__":
         assert render.render("<p>通知书</p>").startswith(b"%PDF-")
+        render._executor().submit(time.sleep, 120)  # a child of the fork server for sure, busy
         print(multiprocessing.forkserver._forkserver._forkserver_pid, flush=True)
         time.sleep(120)
 """)
@@ -72,7 +73,7 @@ def test_the_fork_server_and_its_children_exit_with_the_process_that_started_the
     try:
         server = int(starter.stdout.readline())
         deadline = time.monotonic() + 30
-        while not _children(server) and time.monotonic() < deadline:  # the pool's next child
+        while not _children(server) and time.monotonic() < deadline:  # the busy child
             time.sleep(0.1)
         children = _children(server)
         assert children and _running(server)
