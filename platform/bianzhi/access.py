@@ -21,7 +21,7 @@ ANY = frozenset(ROLES)
 CLERK = frozenset({"unit_clerk"})
 BUREAU = frozenset(BUREAU_READERS)  # bureau staff and supervisors: their scope is User.reads_all_units
 CASE_READERS = BUREAU | CLERK
-TASK_ACTORS = frozenset({"unit_clerk", "reviewer", "leader"})
+TASK_ACTORS = frozenset({"unit_clerk", "reviewer", "leader", "partner"})
 DESIGN_READERS = frozenset(drafts.READERS)  # the drafts refuse anyone else too
 REGISTER_EDITORS = frozenset({"reviewer", "admin"})  # change units and establishment (ledger/units.py, establishment.py)
 QUERY_SAVERS = frozenset({"unit_clerk", "reviewer", "leader", "admin"})  # supervisors only read
@@ -61,7 +61,8 @@ MATRIX = {
     "api.openapi": PUBLIC, "api.create_token": PUBLIC,
     "public.units": PUBLIC, "public.unit": PUBLIC,  # 机构公示: approved figures only, no personal data
     # every signed-in user, on their own things
-    "web.logout": Rule(ANY, "本人"), "api.me": Rule(ANY, "本人"), "api.revoke_token": Rule(ANY, "本人的令牌"),
+    "web.logout": Rule(ANY, "本人"), "api.me": Rule(ANY, "本人"), "api.list_offices": Rule(ANY, "本编办及下级编办（编办人员）；所属编办（其他）"),
+    "api.revoke_token": Rule(ANY, "本人的令牌"),
     "api.list_processes": Rule(ANY, "本人可发起的流程（仅单位经办人有）"),
     "notifications.index": Rule(ANY, "本人的通知"), "notifications.email": Rule(ANY, "本人的邮箱"),
     "notifications.open_one": Rule(ANY, "本人的通知"), "notifications.read_all": Rule(ANY, "本人的通知"),

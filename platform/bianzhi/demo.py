@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from .accounts.operations import create_user
 from .extensions import db
+from .organisation import operations as org
 from .ledger import idnumber
 from .ledger.models import Department, Establishment, Person, PostQuota, Unit
 from .demo_cases import load_cases
@@ -65,10 +66,34 @@ USERS = [
     ("auditor1", "韩纪明", ["auditor"], None),
     ("finance1", "区财政局预算科（接口）", ["finance"], None),
 ]
+# The organisation (DESIGN.md "Organisation"): the district office of 柯桥区 under the city office
+# of 绍兴市, beside a second district (越城区); 柯桥's two sections own its units (归口管理), its
+# partner departments act on the steps routed to them (部门联审).
+CITY = ("330600", "绍兴市委编办", "city")
+OFFICE = ("330603", "柯桥区委编办", "county")
+OFFICE_B = ("330602", "越城区委编办", "county")
+# (code, name, unit suffixes it owns, reviewers, leaders in charge)
+SECTIONS = [
+    ("jg", "机关编制科", ("A01", "A02", "A03", "A04", "A05", "B01", "B03"), ("reviewer1", "reviewer2"), ("leader1",)),
+    ("sy", "事业编制科", ("B02", "B04", "B05", "B06"), ("reviewer2",), ("leader1",)),
+]
+PARTNERS = [("zzb", "柯桥区委组织部", "zzb1", "陈组织"), ("rsj", "柯桥区人力社保局", "rsj1", "杨人社"),
+            ("czj", "柯桥区财政局", "czj1", "吴财政")]
+CITY_USERS = [("city_reviewer1", "丁市审", ["reviewer"]), ("city_leader1", "葛市领", ["leader"]),
+              ("city_admin1", "市编办系统管理员", ["admin"])]
+# the second district: its units, people and staff
+UNITS_B = [
+    ("A01", "绍兴市越城区委办公室", "党政机关", "正科级", "全额", "党委", {"行政编制": (24, 22)}),
+    ("A02", "绍兴市越城区教育体育局", "党政机关", "正科级", "全额", "政府", {"行政编制": (15, 14)}),
+    ("B01", "绍兴市越城区图书馆", "事业单位", "副科级", "全额", "文化", {"事业编制": (14, 11)}),
+    ("B02", "绍兴市越城区第一中学", "事业单位", "正科级", "全额", "教育", {"事业编制": (48, 45)}),
+]
+USERS_B = [("clerk_b1", "马越经", ["unit_clerk"], "B01"), ("reviewer_b1", "邵越审", ["reviewer"], None),
+           ("leader_b1", "蒋越领", ["leader"], None)]
 
 
-def _unit_code(suffix):
-    return f"12330621{suffix}{'0' * (9 - len(suffix))}X"
+def _unit_code(suffix, region="330621"):
+    return f"12{region}{suffix}{'0' * (9 - len(suffix))}X"
 
 
 def load_demo(password, seed=20261127, with_cases=False):
@@ -78,20 +103,71 @@ def load_demo(password, seed=20261127, with_cases=False):
     if db.session.scalar(select(Unit).where(Unit.code == _unit_code("A01"))) is not None:
         return False
     rng = random.Random(seed)
+    city = org.create_office(None, *CITY)
+    office = org.create_office(None, *OFFICE, parent=city)
+    office_b = org.create_office(None, *OFFICE_B, parent=city)
+    units = _units(UNITS, "330621", office, rng)
+    serial = _people(UNITS, units, rng, 0)
+    units_b = _units(UNITS_B, "330602", office_b, rng)  # after 柯桥's people: they stay as they were
+    _people(UNITS_B, units_b, rng, serial, prefix="BZDEMOB")
+    for person in db.session.scalars(select(Person).where(Person.sex == "")):
+        info = idnumber.parse(person.id_number)
+        person.sex, person.birth_date = info.sex, info.birth_date
+    users = {}
+    for username, name, roles, unit_suffix in USERS:
+        users[username] = create_user(username, password, name, roles, units[unit_suffix] if unit_suffix else None)
+        if unit_suffix is None:
+            users[username].office_id = office.id
+    for username, name, roles, unit_suffix in USERS_B:
+        users[username] = create_user(username, password, name, roles, units_b[unit_suffix] if unit_suffix else None)
+        if unit_suffix is None:
+            users[username].office_id = office_b.id
+    for username, name, roles in CITY_USERS:
+        users[username] = create_user(username, password, name, roles)
+        users[username].office_id = city.id
+    db.session.flush()
+    for code, name, owned, reviewers, leaders in SECTIONS:
+        section = org.create_section(None, office, code, name)
+        org.assign_units(None, [units[s] for s in owned], section)
+        for username in reviewers:
+            org.add_member(None, section, users[username], "reviewer")
+        for username in leaders:
+            org.add_member(None, section, users[username], "leader")
+    section_b = org.create_section(None, office_b, "zh", "综合编制科")
+    org.assign_units(None, list(units_b.values()), section_b)
+    org.add_member(None, section_b, users["reviewer_b1"], "reviewer")
+    org.add_member(None, section_b, users["leader_b1"], "leader")
+    org.create_section(None, city, "jg", "机构编制科")
+    for code, name, username, display in PARTNERS:
+        dept = org.create_department(None, office, code, name)
+        user = create_user(username, password, display, ["partner"])
+        org.place_user(None, user, department=dept)
+    db.session.flush()
+    load_documents()  # 机构编制文件库: 三定规定 and the units' 批复
+    if with_cases:
+        load_cases()
+    return True
+
+
+def _units(rows, region, office, rng):
     units = {}
-    for suffix, name, kind, level, funding, system, _ in UNITS:
-        unit = Unit(code=_unit_code(suffix), name=name, kind=kind, level=level,
+    for suffix, name, kind, level, funding, system, _ in rows:
+        unit = Unit(code=_unit_code(suffix, region), name=name, kind=kind, level=level, office_id=office.id,
                     nature="行政机关" if kind == "党政机关" else "公益一类", funding=funding, system=system,
                     founded=date(2001, 6, 1), approval_doc=f"绍县编〔2001〕{rng.randint(10, 99)}号",
                     functions=FUNCTIONS.get(suffix))
         units[suffix] = unit
         db.session.add(unit)
     db.session.flush()
-    for child, parent in PARENTS.items():
-        units[child].parent_id = units[parent].id
-    serial = 0
+    if rows is UNITS:
+        for child, parent in PARENTS.items():
+            units[child].parent_id = units[parent].id
+    return units
+
+
+def _people(rows, units, rng, serial, prefix="BZDEMO"):
     departments = {}
-    for suffix, _name, kind, *_rest in UNITS:
+    for suffix, _name, kind, *_rest in rows:
         unit = units[suffix]
         departments[suffix] = [Department(unit_id=unit.id, name=n) for n in DEPARTMENTS[kind]]
         db.session.add_all(departments[suffix])
@@ -101,7 +177,7 @@ def load_demo(password, seed=20261127, with_cases=False):
                             PostQuota(unit_id=unit.id, kind="midlevel", level="正职", approved=chief),
                             PostQuota(unit_id=unit.id, kind="midlevel", level="副职", approved=deputy)])
     db.session.flush()
-    for suffix, *_rest, establishment in UNITS:
+    for suffix, *_rest, establishment in rows:
         unit = units[suffix]
         posts = ["正职"] * 3 + ["副职"] * 2  # some mid-level posts filled, room left in each unit
         for category, (approved, on_roll) in establishment.items():
@@ -116,19 +192,10 @@ def load_demo(password, seed=20261127, with_cases=False):
                     department_id=rng.choice(departments[suffix]).id if post_level is None
                     else departments[suffix][len(posts) % len(departments[suffix])].id,
                     midlevel_post=post_level,
-                    code=f"BZDEMO{serial:05d}", name=rng.choice(SURNAMES) + "".join(rng.sample(GIVEN, rng.choice([1, 2]))),
+                    code=f"{prefix}{serial:05d}", name=rng.choice(SURNAMES) + "".join(rng.sample(GIVEN, rng.choice([1, 2]))),
                     id_number=idnumber.make(region, birth, rng.randint(100, 999)), sex="", birth_date=birth,
                     unit_id=unit.id, work_unit_id=unit.id, category=category, status="on_roll",
                     entry_date=min(entry, date(2025, 12, 31)), education=rng.choice(EDUCATION),
                     post=rng.choice(POSTS), details={"ethnicity": "汉族"}))
     db.session.flush()
-    for person in db.session.scalars(select(Person).where(Person.sex == "")):
-        info = idnumber.parse(person.id_number)
-        person.sex, person.birth_date = info.sex, info.birth_date
-    for username, name, roles, unit_suffix in USERS:
-        create_user(username, password, name, roles, units[unit_suffix] if unit_suffix else None)
-    db.session.flush()
-    load_documents()  # 机构编制文件库: 三定规定 and the units' 批复
-    if with_cases:
-        load_cases()
-    return True
+    return serial

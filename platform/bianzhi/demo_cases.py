@@ -122,7 +122,7 @@ def exit_cases(s):
     done = s.start("clerk3", "staff_exit", {"unit": media.code, "person": oldest.code, "reason": "退休",
                                             "exit_date": (today - timedelta(days=3)).isoformat(),
                                             "notes": "已办理退休手续"})
-    s.approve(done, "reviewer1", opinion="退休审批表齐全，同意出编")
+    s.approve(done, "reviewer2", opinion="退休审批表齐全，同意出编")  # 融媒体中心 is 事业编制科's
     s.start("clerk3", "staff_exit", {"unit": media.code, "person": second.code, "reason": "调出",
                                      "exit_date": today.isoformat(), "destination": "绍兴市柯桥区档案馆",
                                      "notes": "调令已下达"})  # at 业务科室审核
@@ -153,7 +153,8 @@ def finance_and_review(s):
     from .review import operations as reviews
 
     counts = db.session.execute(select(Unit.code, Person.category, func.count()).join(Unit, Unit.id == Person.unit_id)
-                                .where(Person.status == "on_roll").group_by(Unit.code, Person.category)).all()
+                                .where(Person.status == "on_roll", Unit.office_id == _unit("A01").office_id)
+                                .group_by(Unit.code, Person.category)).all()
     lines = [{"unit": code, "category": category, "paid": n + (2 if code == _unit("B03").code else 0)}
              for code, category, n in counts]
     today = clock.today()

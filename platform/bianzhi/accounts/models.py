@@ -20,6 +20,8 @@ ROLES = {
     "admin": ("系统管理员", ("系统管理员", "admin")),
     "auditor": ("督查", ("督查", "纪委", "auditor")),
     "finance": ("财政系统", ("finance",)),  # a service account: reads head counts through the API only
+    # a partner department's staff (部门联审): the steps routed to their department, nothing else
+    "partner": ("联审部门", ("联审部门", "部门联审", "组织部", "人社局", "财政局", "partner")),
 }
 BUREAU_READERS = {"reviewer", "leader", "admin", "auditor"}
 
@@ -42,6 +44,9 @@ class User(UserMixin, db.Model):
     display_name: Mapped[str] = mapped_column(String(64))
     password_hash: Mapped[str] = mapped_column(String(256))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    # the office a bureau user works in (a clerk's is their unit's); a partner's department
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("offices.id"), index=True)
+    partner_department_id: Mapped[int | None] = mapped_column(ForeignKey("partner_departments.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(default=0)  # consecutive, reset on success
     locked_until: Mapped[datetime | None]
@@ -51,6 +56,8 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     unit = relationship("Unit", lazy="joined")
+    office = relationship("Office", lazy="joined", foreign_keys=[office_id])
+    partner_department = relationship("PartnerDepartment", lazy="joined")
     role_rows = relationship("UserRole", lazy="selectin", cascade="all, delete-orphan")
 
     @property
@@ -76,9 +83,24 @@ class User(UserMixin, db.Model):
 
     @property
     def reads_all_units(self):
-        """The scope half of the access rules: bureau staff and supervisors read every unit's
-        cases, people, documents and figures; anyone else at most their own unit's."""
+        """The scope half of the access rules: bureau staff and supervisors read the cases,
+        people, documents and figures of every unit of their office's jurisdiction and of the
+        offices below it (organisation.scope); anyone else at most their own unit's."""
         return self.has_role(*BUREAU_READERS)
+
+    @property
+    def home_office_id(self):
+        """The office the user belongs to: their own, else their unit's."""
+        if self.office_id is not None:
+            return self.office_id
+        return self.unit.office_id if self.unit is not None else None
+
+    def section_ids(self, duty):
+        """The sections the user reviews for (duty reviewer) or is in charge of (duty leader)."""
+        from ..organisation.models import SectionMember
+
+        return db.session.scalars(db.select(SectionMember.section_id).where(
+            SectionMember.user_id == self.id, SectionMember.duty == duty)).all()
 
     @property
     def role_labels(self):
@@ -107,3 +129,4 @@ class ApiToken(db.Model):
     @staticmethod
     def digest(token):
         return hashlib.sha256(token.encode()).hexdigest()
+from ..organisation import models as _organisation  # noqa: E402,F401  the User relationships name its classes

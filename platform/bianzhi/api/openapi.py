@@ -121,7 +121,20 @@ def spec():
             "/api/v1/me": {"get": _op("当前用户", 200, _json({"type": "object", "required": ["username", "roles", "unit"],
                                       "properties": {"username": {"type": "string"}, "name": {"type": "string"},
                                                      "roles": {"type": "array", "items": {"type": "string"}},
-                                                     "unit": {"type": ["string", "null"]}}}), 401)},
+                                                     "unit": {"type": ["string", "null"]},
+                                                     "office": {"type": ["object", "null"], "description": "所属编办",
+                                                                "properties": {"code": {"type": "string"},
+                                                                               "name": {"type": "string"},
+                                                                               "level": {"type": "string",
+                                                                                         "enum": ["province", "city", "county"]}}},
+                                                     "sections": {"type": "array", "items": {"type": "string"},
+                                                                  "description": "所在科室代码"},
+                                                     "department": {"type": ["string", "null"],
+                                                                    "description": "联审部门代码"}}}), 401)},
+            "/api/v1/offices": {"get": _op("可见的编办（树）", 200, _json({"type": "array", "items": {
+                "type": "object", "required": ["code", "name", "level", "children"], "properties": {
+                    "code": {"type": "string"}, "name": {"type": "string"}, "level": {"type": "string"},
+                    "children": {"type": "array", "items": {"type": "object"}}}}), 401)},
             "/api/v1/processes": {"get": _op("可发起的业务流程", 200, _json({"type": "array", "items": {
                 "type": "object", "required": ["key", "name", "version"], "properties": {
                     "key": {"type": "string"}, "name": {"type": "string"}, "version": {"type": "integer"}}}}), 401)},

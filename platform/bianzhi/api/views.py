@@ -13,6 +13,8 @@ from ..audit.operations import record
 from ..cases import operations as cases
 from ..accounts.models import User
 from ..cases.models import Attachment, Case, CaseStep
+from ..organisation import operations as organisation
+from ..organisation.models import Office, Section, SectionMember
 from ..errors import DomainError, Forbidden, NotFound, Unauthorized, ValidationFailed
 from ..extensions import csrf, db
 from ..ledger import operations as ledger
@@ -113,8 +115,26 @@ def revoke_token():
 @token_required
 def me():
     user = g.api_user
+    office = db.session.get(Office, user.home_office_id) if user.home_office_id else None
+    sections = db.session.scalars(select(Section.code).join(SectionMember, SectionMember.section_id == Section.id)
+                                  .where(SectionMember.user_id == user.id).distinct().order_by(Section.code)).all()
     return jsonify({"username": user.username, "name": user.display_name, "roles": user.roles,
-                    "unit": user.unit.code if user.unit else None})
+                    "unit": user.unit.code if user.unit else None,
+                    "office": office.as_dict() if office else None, "sections": sections,
+                    "department": user.partner_department.code if user.partner_department else None})
+
+
+@bp.get("/offices")
+@token_required
+def list_offices():
+    """The offices the caller may see, as a tree: bureau staff their office and every office below
+    it; anyone else the office they belong to."""
+    user = g.api_user
+    if user.reads_all_units or user.has_role("admin"):
+        root = user.office_id
+        return jsonify(organisation.tree([root]) if root else [])
+    office = user.home_office_id
+    return jsonify([{**db.session.get(Office, office).as_dict(), "children": []}] if office else [])
 
 
 @bp.get("/processes")

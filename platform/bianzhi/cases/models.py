@@ -45,6 +45,7 @@ class Case(db.Model):
     process_key: Mapped[str] = mapped_column(String(64), index=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"))
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("offices.id"), index=True)  # the unit's, at start
     started_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     state: Mapped[str] = mapped_column(String(16), default="running")
     title: Mapped[str] = mapped_column(String(200))
@@ -72,7 +73,13 @@ class Case(db.Model):
         return any(t.due_state == "overdue" for t in self.open_tasks)
 
     def can_view(self, user):
+        """Bureau staff and supervisors: the cases of their office's jurisdiction and below;
+        a partner department: the cases routed to it; a clerk: their unit's (organisation.scope)."""
+        from ..organisation import scope
+
         if user.reads_all_units:
+            return scope.reads_office(user, self.office_id)
+        if user.has_role("partner") and scope.routed_to_department(self.id, user.partner_department_id):
             return True
         return user.has_role("unit_clerk") and user.unit_id == self.unit_id
 
@@ -86,7 +93,11 @@ class OpenTask(db.Model):
     __tablename__ = "open_tasks"
     __table_args__ = (Index("ix_open_tasks_urgency", "sort_due", "created_at", "id"),
                       Index("ix_open_tasks_role_urgency", "role", "sort_due", "created_at", "id"),
-                      Index("ix_open_tasks_assignee_id", "assignee_id"))
+                      Index("ix_open_tasks_assignee_id", "assignee_id"),
+                      # a reviewer's or leader's inbox: their sections' tasks, most urgent first
+                      Index("ix_open_tasks_section_urgency", "section_id", "sort_due", "created_at", "id"),
+                      Index("ix_open_tasks_office_urgency", "office_id", "sort_due", "created_at", "id"),
+                      Index("ix_open_tasks_partner_department_id", "partner_department_id"))
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the engine's task UUID
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     bpmn_id: Mapped[str] = mapped_column(String(128))
@@ -102,6 +113,16 @@ class OpenTask(db.Model):
     assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     assigned_at: Mapped[datetime | None]
     escalated_at: Mapped[datetime | None]
+    # routing (organisation.routing): who holds the step, decided when it opens. `pool` is one of
+    # unit (the case's unit's clerks), section (the reviewers of section_id), section_leader (its
+    # leaders in charge), office (the role's users of office_id), department (the partner
+    # department's users), user (the assignee alone). `unheld`: nobody could hold it when it
+    # opened, so the office's admins were told (无人办理).
+    pool: Mapped[str] = mapped_column(String(16), default="office", server_default="office")
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("offices.id"))
+    section_id: Mapped[int | None] = mapped_column(ForeignKey("sections.id"))
+    partner_department_id: Mapped[int | None] = mapped_column(ForeignKey("partner_departments.id"))
+    unheld: Mapped[bool] = mapped_column(default=False, server_default=db.false())
 
     case = relationship("Case", lazy="joined")
     assignee = relationship("User", foreign_keys=[assignee_id])
@@ -134,15 +155,33 @@ class OpenTask(db.Model):
 
     def refusal(self, user):
         """Why `user` may not act on this task in their own right, or None when they may: the
-        lane's role; the case's own unit for the unit lane; only the assignee once the task is
-        claimed or transferred; and the separation of duties (conflict)."""
+        lane's role; the task's routing (the case's unit for the unit lane, the section, the
+        office, the partner department: organisation.routing); only the assignee once the task is
+        claimed, transferred or routed to one user; and the separation of duties (conflict)."""
         if not user.active or not user.has_role(self.role):
             return f"此任务由{ROLES[self.role][0] if self.role in ROLES else self.role}办理，您无权办理"
-        if self.assignee_id is not None and self.assignee_id != user.id:
-            return f"此任务已由{self.assignee.display_name}认领或转交其办理，您无权办理"
-        if self.role == "unit_clerk" and user.unit_id != self.case.unit_id:
-            return "此任务属于其他单位"
+        if self.assignee_id is not None:
+            if self.assignee_id != user.id:
+                return f"此任务已由{self.assignee.display_name}认领或转交其办理，您无权办理"
+        elif (outside := self.outside_pool(user)) is not None:
+            return outside
         return self.conflict(user)
+
+    def outside_pool(self, user):
+        """Why `user`, of the task's role, is not among those the task is routed to (None: they are)."""
+        pool = self.pool or "office"
+        if pool == "unit" or self.role == "unit_clerk":
+            return None if user.unit_id == self.case.unit_id else "此任务属于其他单位"
+        if pool == "user":
+            return "此任务指定由他人办理"
+        if pool == "section":
+            return None if self.section_id in user.section_ids("reviewer") else "此任务由案件单位的归口科室办理"
+        if pool == "section_leader":
+            return None if self.section_id in user.section_ids("leader") else "此任务由归口科室的分管领导办理"
+        if pool == "department":
+            return (None if self.partner_department_id is not None
+                    and user.partner_department_id == self.partner_department_id else "此任务由其他联审部门办理")
+        return None if self.office_id is not None and user.office_id == self.office_id else "此任务由其他编办办理"
 
     def separated(self, user):
         return self.conflict(user) is None
@@ -201,19 +240,33 @@ class OpenTask(db.Model):
         """may_act_as as SQL (None: on no task)."""
         if not user.active:
             return None
-        roles = []
+        rights = []
         for role in user.roles:
             if role == "unit_clerk":
                 if user.unit_id:
-                    roles.append((cls.role == "unit_clerk") & (Case.unit_id == user.unit_id))
-            elif role in ROLES:
-                roles.append(cls.role == role)
-        if not roles:
+                    mine = (cls.role == "unit_clerk") & (Case.unit_id == user.unit_id)
+                    rights.append(mine if any_assignee else
+                                  mine & (cls.assignee_id.is_(None) | (cls.assignee_id == user.id)))
+                continue
+            if role not in ROLES:
+                continue
+            pools = []
+            if user.office_id is not None:
+                pools.append((cls.pool == "office") & (cls.office_id == user.office_id))
+            if role != "partner":
+                if sections := user.section_ids("reviewer"):
+                    pools.append((cls.pool == "section") & cls.section_id.in_(sections))
+                if sections := user.section_ids("leader"):
+                    pools.append((cls.pool == "section_leader") & cls.section_id.in_(sections))
+            elif user.partner_department_id is not None:
+                pools.append((cls.pool == "department") & (cls.partner_department_id == user.partner_department_id))
+            routed = or_(*pools) if pools else false()
+            if not any_assignee:
+                routed = routed & cls.assignee_id.is_(None)
+            rights.append((cls.role == role) & (routed | (cls.assignee_id == user.id)))
+        if not rights:
             return None
-        clause = or_(*roles) & cls._separated(user)
-        if not any_assignee:
-            clause = clause & (cls.assignee_id.is_(None) | (cls.assignee_id == user.id))
-        return clause
+        return or_(*rights) & cls._separated(user)
 
     @classmethod
     def _separated(cls, user):

@@ -19,6 +19,7 @@ from .. import clock
 from ..accounts.models import role_for_lane
 from ..audit.operations import record as audit
 from ..engine import adapter
+from ..organisation import scope
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
 from ..processes import forms as formlib
@@ -108,7 +109,7 @@ def start_case(user, process_key, data, files=(), ip=None):
     check_rule(first.properties.get("rule"), Context(user, None), values)
     _check_files(files)
     case = Case(number=next_number(_number_prefix(parsed)), process_key=version.key, version_id=version.id,
-                unit_id=user.unit_id, started_by_id=user.id, state="running", title=_title(version, values),
+                unit_id=user.unit_id, office_id=user.unit.office_id, started_by_id=user.id, state="running", title=_title(version, values),
                 data=values, workflow_json="")
     case.unit = user.unit
     db.session.add(case)
@@ -146,12 +147,7 @@ def _run_engine(fn, *args):
 
 def visible_cases(user):
     """A select of the cases `user` may see (list queries and single lookups alike)."""
-    query = select(Case)
-    if user.reads_all_units:
-        return query
-    if user.has_role("unit_clerk") and user.unit_id:
-        return query.where(Case.unit_id == user.unit_id)
-    return query.where(False)
+    return select(Case).where(scope.cases_clause(user, Case))
 
 
 def get_case(user, case_id, lock=False):

@@ -20,6 +20,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from .. import clock
 from ..accounts.models import role_for_lane
 from ..engine import adapter
+from ..organisation import routing
 from ..errors import Conflict
 from ..extensions import db
 from ..workdays import add_workdays
@@ -43,6 +44,8 @@ class OpenedTask:
     due_date: date | None
     created_at: datetime
     properties: MappingProxyType  # the diagram element's camunda:properties (read-only)
+    office_id: int | None = None  # where it is routed (organisation.routing)
+    unheld: bool = False  # nobody could hold it: the office's admins are told
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,8 @@ def changes(case, run, existing=None, due_date=None, refresh=False):
         values = {"bpmn_id": el.id, "name": el.name, "lane": el.lane, "role": role,
                   "unit_id": case.unit_id if role == "unit_clerk" else None, "form_key": el.form_key}
         row = existing.get(task_id)
+        if row is None or (refresh and row.role != role):
+            values.update(routing.route(case, el, role, task.data))
         if row is not None:
             if refresh:
                 changed = {k: v for k, v in values.items() if getattr(row, k) != v}
@@ -113,11 +118,26 @@ def changes(case, run, existing=None, due_date=None, refresh=False):
             continue
         now = now or clock.now()
         due = due_date if due_date is not None else due_date_of(el)
-        rows.append({"id": task_id, "case_id": case.id, **values, "due_date": due, "sort_due": sort_due_of(due),
-                     "created_at": now})
+        row_values = {"id": task_id, "case_id": case.id, **values, "due_date": due, "sort_due": sort_due_of(due),
+                      "created_at": now}
+        row_values["unheld"] = not _anyone_holds(row_values, case)
+        rows.append(row_values)
         opened.append(OpenedTask(task_id, case.id, el.id, el.name, el.lane, role, values["unit_id"], el.form_key,
-                                 due, now, MappingProxyType(el.properties) if el.properties else _EMPTY))
+                                 due, now, MappingProxyType(el.properties) if el.properties else _EMPTY,
+                                 values["office_id"], row_values["unheld"]))
     return Changes(case, opened, closed, tuple(ready), _timers(run), rows, updates, existing, kept)
+
+
+def _anyone_holds(values, case):
+    """Whether someone may act on a row with these values today (a delegate counts)."""
+    from ..inbox.assignment import holders  # the inbox imports the case models
+
+    task = OpenTask(**{k: v for k, v in values.items() if k != "unheld"})
+    set_committed_value(task, "case", case)
+    holding = bool(holders(task))
+    if task in db.session:
+        db.session.expunge(task)
+    return holding
 
 
 def write(all_changes):

@@ -14,6 +14,7 @@ from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
 from ..ledger.policy import setting
 from ..notifications.operations import notify
+from ..organisation import routing
 from ..util import local
 from .models import Delegation
 from .operations import TASK_ID, clean_note
@@ -47,9 +48,10 @@ def holders(task, day=None):
     (for the unit lane: the case's unit), those the separation of duties bars excepted
     (OpenTask.separated); and whoever stands in for them today, under the same bar."""
     if task.assignee_id is not None:
-        base = [task.assignee] if task.assignee.active else []
+        assignee = task.assignee or db.session.get(User, task.assignee_id)
+        base = [assignee] if assignee.active else []
     else:
-        base = _lane_users(task.role, task.case)
+        base = routing.pool_users(task)
     base = [u for u in base if task.separated(u)]
     extra = Delegation.delegates_of([u.id for u in base], day or clock.today())
     return [*base, *(u for u in extra if u not in base and task.separated(u))]
@@ -69,10 +71,13 @@ def _lane_users(role, case):
     return db.session.scalars(query.order_by(User.id)).unique().all()
 
 
-def users_with_roles(roles):
-    return db.session.scalars(select(User).join(UserRole, UserRole.user_id == User.id)
-                              .where(UserRole.role.in_(list(roles)), User.active.is_(True))
-                              .order_by(User.id)).unique().all()
+def users_with_roles(roles, office_id=None):
+    """Active users of the roles; with `office_id`, those of that office only."""
+    query = (select(User).join(UserRole, UserRole.user_id == User.id)
+             .where(UserRole.role.in_(list(roles)), User.active.is_(True)))
+    if office_id is not None:
+        query = query.where(User.office_id == office_id)
+    return db.session.scalars(query.order_by(User.id)).unique().all()
 
 
 def claim(user, task_id, ip=None):
@@ -122,6 +127,10 @@ def transfer(user, task_id, to_username, note=None, ip=None):
                                fields={"to": ["角色不同"]})
     if task.role == "unit_clerk" and target.unit_id != task.case.unit_id:
         raise ValidationFailed(f"{target.display_name}不属于申请单位", fields={"to": ["不属于申请单位"]})
+    if task.role == "partner" and target.partner_department_id != task.partner_department_id:
+        raise ValidationFailed(f"{target.display_name}不属于本联审部门", fields={"to": ["不属于本部门"]})
+    if task.role not in ("unit_clerk", "partner") and target.office_id != task.office_id:
+        raise ValidationFailed(f"{target.display_name}不是办理此环节的编办的工作人员", fields={"to": ["不属于本编办"]})
     if not task.separated(target):
         raise ValidationFailed(f"{target.display_name}不能办理此任务（本人发起，或已在本案中担任初审）",
                                fields={"to": ["回避"]})
@@ -164,6 +173,8 @@ def delegate(user, to_username, start, end, note=None, ip=None):
         errors["to"] = ["不能委托给自己"]
     elif not target.has_role(*DELEGATING_ROLES):
         errors["to"] = [f"{target.display_name}不是编办工作人员（业务科室或分管领导）"]
+    elif target.office_id != user.office_id:
+        errors["to"] = [f"{target.display_name}不是本编办的工作人员"]
     if end < start:
         errors["end_date"] = ["结束日期不能早于开始日期"]
     elif end < clock.today():
@@ -219,4 +230,8 @@ def holders_of_role(task):
              .where(UserRole.role == task.role, User.active.is_(True)))
     if task.role == "unit_clerk":
         query = query.where(User.unit_id == task.case.unit_id)
+    elif task.role == "partner":
+        query = query.where(User.partner_department_id == task.partner_department_id)
+    else:
+        query = query.where(User.office_id == task.office_id)
     return db.session.scalars(query.order_by(User.username)).unique().all()

@@ -97,6 +97,19 @@ def on_tasks_synced(case, user, opened, closed, open_ids, timers):
                                                jobs.c.kind.in_(DEADLINE_JOBS), jobs.c.task_id.not_in(live))
                            .values(status="cancelled", done_at=now))
     _tell_the_unit(case, user, opened)
+    _tell_the_admins(case, user, opened)
+
+
+def _tell_the_admins(case, user, opened):
+    """无人办理: a step nobody could hold when it opened is the office's admins' to place."""
+    from ..organisation.routing import office_admins
+
+    for task in opened:
+        if task.unheld:
+            notify(office_admins(task.office_id), "unheld",
+                   f"无人办理：「{case.number}」{task.name}没有可办理的人员，请指派或调整科室、部门设置",
+                   body=f"{case.unit.name}：{case.title}", case=case, link="/admin/organisation/unheld",
+                   exclude=user)
 
 
 def _tell_the_unit(case, user, opened):

@@ -140,7 +140,7 @@ def delegations():
                     lambda row: f"已委托{row.delegate.display_name}在 {row.start_date} 至 {row.end_date} 代为办理",
                     url_for("inbox.delegations"))
     given, received = assignment.delegations(current_user)
-    candidates = assignment.users_with_roles(assignment.DELEGATING_ROLES)
+    candidates = assignment.users_with_roles(assignment.DELEGATING_ROLES, current_user.office_id)
     return render_template("inbox/delegations.html", given=given, received=received,
                            candidates=[u for u in candidates if u.id != current_user.id])
 

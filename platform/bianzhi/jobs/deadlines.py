@@ -42,7 +42,7 @@ def escalate(job, now):
     acting = holders(task, day)
     who = "、".join(u.display_name for u in acting) or "（无人）"
     roles = setting("ESCALATE_TO").get(task.role, ("leader",))
-    told = notify(users_with_roles(roles), "escalate", title,
+    told = notify(users_with_roles(roles, task.office_id or case.office_id), "escalate", title,
                   body=f"{case.unit.name}：{case.title}。当前办理人：{who}。", case=case)
     already = {n.user_id for n in told}
     notify([u for u in acting if u.id not in already], "escalate",

@@ -31,6 +31,9 @@ class Unit(db.Model):
     abolished_on: Mapped[date | None]
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     functions: Mapped[str | None] = mapped_column(Text)  # 主要职责
+    # whose jurisdiction the unit is in, and the section of that office it is 归口 to
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("offices.id"), index=True)
+    section_id: Mapped[int | None] = mapped_column(ForeignKey("sections.id"), index=True)
 
     parent = relationship("Unit", remote_side=[id], foreign_keys=[parent_id])
     merged_into = relationship("Unit", remote_side=[id], foreign_keys=[merged_into_id])

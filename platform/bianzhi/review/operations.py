@@ -91,7 +91,7 @@ def start_review(user, year, deadline, ip=None):
                        "不能重复发起", code="review_exists")
     version = processes.latest(PROCESS_KEY)
     parsed = processes.parsed_version(version)
-    units = active_units()
+    units = [u for u in active_units() if u.office_id == user.office_id]  # the starter's office's units
     if not units:
         raise ValidationFailed("没有在用的单位，无需年审")
     starter = system_user()
