@@ -56,6 +56,16 @@ ACTIONS = {
     "unit.transfer": "编制划转",
     "unit.posts": "调整领导职数/中层职数",
     "unit.departments": "调整内设机构",
+    # the organisation (organisation/operations.py)
+    "office.create": "新建编办",
+    "section.create": "新建科室",
+    "section.delete": "删除科室",
+    "section.member_add": "科室人员加入",
+    "section.member_remove": "科室人员移出",
+    "unit.section": "调整单位归口科室",
+    "department.create": "新建联审部门",
+    "department.delete": "删除联审部门",
+    "user.office": "调整用户所属编办/部门",
     # processes
     "process.draft_save": "保存流程草稿",
     "process.deploy": "发布流程",
@@ -99,6 +109,8 @@ FIELDS = {
     "tokens_revoked": "吊销令牌数", "unit": "单位", "units": "单位数", "username": "用户名",
     "valid_only": "仅导入有效行", "version": "版本", "via": "途径", "year": "年度",
     "action": "操作", "target": "对象", "before": "更早于编号",
+    "level": "层级", "parent": "上级编办", "section": "科室", "duty": "职责", "department": "联审部门",
+    "office": "编办", "unit_codes": "单位代码",
 }
 _VALUES = {"decision": DECISION_LABELS}
 

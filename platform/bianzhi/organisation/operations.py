@@ -234,7 +234,7 @@ def assign_units(actor, units, section, ip=None, preview=False):
     db.session.flush()
     if moves:
         audit(actor, "unit.section", f"office:{section.office.code}", ip=ip, section=section.code,
-              units=[u.code for u, *_ in moves])
+              unit_codes=[u.code for u, *_ in moves])
     return moves
 
 
