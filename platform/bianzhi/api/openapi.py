@@ -134,7 +134,7 @@ def spec():
             "/api/v1/offices": {"get": _op("可见的编办（树）", 200, _json({"type": "array", "items": {
                 "type": "object", "required": ["code", "name", "level", "children"], "properties": {
                     "code": {"type": "string"}, "name": {"type": "string"}, "level": {"type": "string"},
-                    "children": {"type": "array", "items": {"type": "object"}}}}), 401)},
+                    "children": {"type": "array", "items": {"type": "object"}}}}}), 401)},
             "/api/v1/processes": {"get": _op("可发起的业务流程", 200, _json({"type": "array", "items": {
                 "type": "object", "required": ["key", "name", "version"], "properties": {
                     "key": {"type": "string"}, "name": {"type": "string"}, "version": {"type": "integer"}}}}), 401)},
