@@ -1,10 +1,11 @@
 """The flask commands a deployment uses: init-db, deploy, demo, create-user."""
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bianzhi.accounts.models import User
 from bianzhi.extensions import db
 from bianzhi.ledger import operations as ledger
+from bianzhi.ledger.models import Unit
 from tests.conftest import PASSWORD
 
 
@@ -15,7 +16,20 @@ def test_demo_district_is_complete_and_idempotent(app, ctx):
     users = {u.username: u for u in db.session.scalars(select(User))}
     assert {"clerk1", "clerk2", "reviewer1", "leader1", "admin", "auditor1"} <= set(users)
     assert {r for u in users.values() for r in u.roles} == {
-        "unit_clerk", "reviewer", "leader", "process_owner", "admin", "auditor", "finance"}
+        "unit_clerk", "reviewer", "leader", "process_owner", "admin", "auditor", "finance", "partner"}
+    # the organisation: the names other systems and checks rely on (issue 15)
+    assert {"city_reviewer1", "city_leader1", "clerk_b1", "reviewer_b1", "leader_b1", "zzb1", "rsj1", "czj1"} <= set(users)
+    offices = {u.username: u.home_office_id for u in users.values() if u.username != "system"}
+    assert None not in offices.values()
+    assert offices["clerk1"] == offices["reviewer1"] == offices["zzb1"] != offices["clerk_b1"] == offices["reviewer_b1"]
+    assert offices["city_reviewer1"] not in (offices["clerk1"], offices["clerk_b1"])
+    assert {u.partner_department.code for u in users.values() if u.has_role("partner")} == {"zzb", "rsj", "czj"}
+    assert db.session.scalar(select(func.count()).select_from(Unit).where(
+        (Unit.office_id.is_(None)) | (Unit.section_id.is_(None)))) == 0
+    jg = set(users["reviewer1"].section_ids("reviewer"))
+    assert users["clerk1"].unit.section_id in jg and users["clerk2"].unit.section_id not in jg
+    assert users["clerk2"].unit.section_id in users["reviewer2"].section_ids("reviewer")
+    assert set(users["leader1"].section_ids("leader")) == {users["clerk1"].unit.section_id, users["clerk2"].unit.section_id}
     assert users["clerk1"].unit_id != users["clerk2"].unit_id
     figures = ledger.figures(users["clerk1"].unit)
     assert next(f for f in figures if f["category"] == "事业编制")["vacancy"] >= 3
@@ -57,7 +71,9 @@ def test_demo_cases_cover_every_state(app, ctx):
                            ("midlevel_post", "running"), ("annual_review", "running")]:
         assert (process, state) in states, states
     from bianzhi.ledger.reconcile import reconcile
-    finance = [(f.unit_name, f.item, f.cause) for f in reconcile() if f.check == "finance_establishment"]
+    # 柯桥's finance bureau reported its units (越城's, which reported nothing, are findings of their own)
+    finance = [(f.unit_name, f.item, f.cause) for f in reconcile()
+               if f.check == "finance_establishment" and "柯桥区" in f.unit_name]
     assert len(finance) == 1 and finance[0][0] == "绍兴市柯桥区人民医院", finance
 
 
@@ -74,4 +90,16 @@ def test_the_models_and_the_migrations_describe_the_same_schema(app):
     with app.app_context(), db.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"include_object": include_object,
                                                                "compare_type": False})
-        assert compare_metadata(context, db.metadata) == []
+        diff = compare_metadata(context, db.metadata)
+        if connection.dialect.name == "sqlite":  # see revision 7c3a9e1f2b64: SQLite could not drop them again
+            diff = [d for d in diff if not (d[0] == "add_fk" and (d[1].parent.name, d[1].column_keys[0])
+                                            in SQLITE_MODEL_ONLY_REFERENCES)]
+        assert diff == []
+
+
+# columns added to existing tables whose foreign key is declared by the models only on SQLite
+SQLITE_MODEL_ONLY_REFERENCES = {
+    ("users", "office_id"), ("users", "partner_department_id"), ("units", "office_id"), ("units", "section_id"),
+    ("cases", "office_id"), ("open_tasks", "office_id"), ("open_tasks", "section_id"),
+    ("open_tasks", "partner_department_id"),
+}

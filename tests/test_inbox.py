@@ -21,8 +21,16 @@ def ids(response):
 
 
 def add_user(app, username, name, roles):
+    """A bureau user of 柯桥 in 机关编制科 (clerk1's unit's section), in its duties by their roles."""
+    from bianzhi.organisation import operations as org
+
     with app.app_context():
-        create_user(username, PASSWORD, name, roles)
+        user = create_user(username, PASSWORD, name, roles)
+        office = org.office_by_code("330603")
+        org.place_user(None, user, office)
+        for duty in ("reviewer", "leader"):
+            if duty in roles:
+                org.add_member(None, org.section_by_code(office, "jg"), user, duty)
         db.session.commit()
         db.session.remove()
 
@@ -59,7 +67,7 @@ def test_filters_narrow_the_inbox_and_can_be_saved(app, api):
         archive = start(api("clerk2"), unit=CLERK2_UNIT, count=1)
     with at(beijing(2024, 10, 9)):
         later = start(api("clerk1"), count=1)
-    reviewer = api("reviewer1")
+    reviewer = api("reviewer2")  # of both sections: clerk1's unit's and clerk2's
     with at(beijing(2024, 10, 11)):
         assert ids(reviewer.get(f"/api/v1/tasks?unit={CLERK2_UNIT}")) == [only_task(archive)]
         assert set(ids(reviewer.get("/api/v1/tasks?due=overdue"))) == {only_task(mine), only_task(archive)}
@@ -69,7 +77,7 @@ def test_filters_narrow_the_inbox_and_can_be_saved(app, api):
         bad = reviewer.get("/api/v1/tasks?due=someday")
         assert bad.status_code == 422 and "due" in bad.json["error"]["fields"]
 
-        client = user_client(app, "reviewer1")
+        client = user_client(app, "reviewer2")
         token = csrf_token(client, "/inbox")
         response = client.post("/inbox/filters", data={"csrf_token": token, "name": "档案馆超期", "due": "overdue",
                                                        "unit": CLERK2_UNIT})
@@ -80,7 +88,7 @@ def test_filters_narrow_the_inbox_and_can_be_saved(app, api):
         assert task_links(client.get(f"/inbox?saved={saved}")) == [only_task(archive)]
         assert len(task_links(client.get("/inbox"))) == 3
         # another user does not see it
-        assert "档案馆超期" not in text_of(user_client(app, "reviewer2").get("/inbox"))
+        assert "档案馆超期" not in text_of(user_client(app, "reviewer1").get("/inbox"))
         token = csrf_token(client, "/inbox")
         assert client.post(f"/inbox/filters/{saved}/delete", data={"csrf_token": token}).status_code == 302
         assert "档案馆超期" not in text_of(client.get("/inbox"))

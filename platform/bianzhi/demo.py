@@ -128,13 +128,15 @@ def load_demo(password, seed=20261127, with_cases=False):
     db.session.flush()
     for code, name, owned, reviewers, leaders in SECTIONS:
         section = org.create_section(None, office, code, name)
-        org.assign_units(None, [units[s] for s in owned], section)
+        for suffix in owned:  # the demo's starting state, not a change: no chronicle entry
+            units[suffix].section_id = section.id
         for username in reviewers:
             org.add_member(None, section, users[username], "reviewer")
         for username in leaders:
             org.add_member(None, section, users[username], "leader")
     section_b = org.create_section(None, office_b, "zh", "综合编制科")
-    org.assign_units(None, list(units_b.values()), section_b)
+    for unit in units_b.values():
+        unit.section_id = section_b.id
     org.add_member(None, section_b, users["reviewer_b1"], "reviewer")
     org.add_member(None, section_b, users["leader_b1"], "leader")
     org.create_section(None, city, "jg", "机构编制科")

@@ -160,12 +160,11 @@ class OpenTask(db.Model):
         claimed, transferred or routed to one user; and the separation of duties (conflict)."""
         if not user.active or not user.has_role(self.role):
             return f"此任务由{ROLES[self.role][0] if self.role in ROLES else self.role}办理，您无权办理"
-        if self.assignee_id is not None:
-            if self.assignee_id != user.id:
-                return f"此任务已由{self.assignee.display_name}认领或转交其办理，您无权办理"
-        elif (outside := self.outside_pool(user)) is not None:
-            return outside
-        return self.conflict(user)
+        if self.assignee_id is not None and self.assignee_id != user.id:
+            return f"此任务已由{self.assignee.display_name}认领或转交其办理，您无权办理"
+        if (barred := self.conflict(user)) is not None:
+            return barred
+        return self.outside_pool(user) if self.assignee_id is None else None
 
     def outside_pool(self, user):
         """Why `user`, of the task's role, is not among those the task is routed to (None: they are)."""

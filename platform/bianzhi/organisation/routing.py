@@ -89,7 +89,9 @@ def route(case, element, role, data=None):
     office_id = case.office_id if case.office_id is not None else case.unit.office_id
     values = {"pool": "office", "office_id": office_id, "section_id": None, "partner_department_id": None,
               "assignee_id": None, "unheld": False}
-    if kind == "unit":
+    if kind == "office":
+        pass
+    elif kind == "unit":
         values["pool"] = "unit"
     elif kind in ("section", "leader_of_section"):
         values["pool"] = "section" if kind == "section" else "section_leader"

@@ -15,7 +15,8 @@ def office_ids(user):
     bureau account without an office (made before offices existed, or by hand) reads nothing."""
     if not getattr(user, "is_authenticated", False) or not user.reads_all_units:
         return []
-    office = db.session.get(Office, user.office_id) if user.office_id is not None else None
+    home = user.home_office_id
+    office = db.session.get(Office, home) if home is not None else None
     return office.subtree_ids() if office is not None else []
 
 

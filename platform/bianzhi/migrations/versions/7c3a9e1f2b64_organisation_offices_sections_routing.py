@@ -126,8 +126,11 @@ def upgrade():
     for name, table, columns in INDEXES:
         op.create_index(name, table, columns)
 
-    # the flat office becomes one office with one section owning everything
+    # the flat office becomes one office with one section owning everything (an empty database,
+    # a new installation or a restore's target, stays empty: its offices come with its data)
     conn = op.get_bind()
+    if not conn.execute(sa.text("SELECT 1 FROM users UNION ALL SELECT 1 FROM units LIMIT 1")).first():
+        return
     conn.execute(sa.text("INSERT INTO offices (code, name, level, parent_id, path) "
                          "VALUES ('000000', :name, 'county', NULL, '')"), {"name": _office_name()})
     office = conn.execute(sa.text("SELECT id FROM offices WHERE code = '000000'")).scalar()
