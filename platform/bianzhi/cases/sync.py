@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import clock
-from ..accounts.models import role_for_lane
+from ..accounts.models import User, role_for_lane
 from ..engine import adapter
 from ..organisation import routing
 from ..errors import Conflict
@@ -165,6 +165,8 @@ def write(all_changes):
         for values in c.rows:
             row = OpenTask(**values)
             set_committed_value(row, "case", c.case)  # a plain object: shown, not tracked
+            if values.get("assignee_id") is not None:  # routed to one user (organisation.routing)
+                set_committed_value(row, "assignee", db.session.get(User, values["assignee_id"]))
             new.append(row)
         set_committed_value(c.case, "open_tasks", sorted(c.kept + new, key=lambda t: t.created_at))
 
