@@ -54,6 +54,30 @@ def _snapshot():
     }
 
 
+def assert_flat_office_inbox(older):
+    """A database from before the organisation (7c3a9e1f2b64) comes up as one office with one
+    section holding every reviewer and led by every leader: each user's inbox is what the flat
+    office gave them — their roles' open tasks (a clerk: their unit's), unclaimed or claimed by
+    them, the separation of duties aside."""
+    from bianzhi.accounts.models import User
+
+    try:
+        users = db.session.scalars(select(User).where(User.active.is_(True))).all()
+        tasks = db.session.scalars(select(OpenTask)).all()
+        assert tasks
+        checked = 0
+        for user in users:
+            listed = set(db.session.scalars(OpenTask.actionable(user).with_only_columns(OpenTask.id)))
+            flat = {t.id for t in tasks if user.has_role(t.role)
+                    and (t.role != "unit_clerk" or user.unit_id == t.case.unit_id)
+                    and t.assignee_id in (None, user.id) and t.separated(user)}
+            assert listed == flat, (older, user.username)
+            checked += len(flat)
+        assert checked >= len(tasks)
+    finally:
+        db.session.remove()
+
+
 def test_every_revision_upgrades_a_populated_database(scratch_url):
     app = create_app({"SQLALCHEMY_DATABASE_URI": scratch_url, "TESTING": True,
                       "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "SERVER_NAME": "localhost"})
@@ -71,6 +95,7 @@ def test_every_revision_upgrades_a_populated_database(scratch_url):
             downgrade(revision=older)
             upgrade()
             assert snapshot() == before, f"upgrade from {older} changed the data"
+            assert_flat_office_inbox(older)
         with db.engine.connect() as conn:
             assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
         db.session.remove()
