@@ -53,7 +53,11 @@ run: $(STAMP) sysdeps assets
 	$(FLASK) demo --password demo2026
 	@echo
 	@echo "Bianzhi: http://127.0.0.1:5000/"
-	@echo "Demo users: clerk1 clerk2 reviewer1 leader1 admin auditor1 (password: demo2026)"
+	@echo "Demo users (password: demo2026):"
+	@echo "  柯桥区委编办  clerk1 clerk2 clerk3  reviewer1 reviewer2  leader1  owner1  admin  auditor1"
+	@echo "  联审部门      zzb1 (组织部)  rsj1 (人社局)  czj1 (财政局)"
+	@echo "  绍兴市委编办  city_reviewer1  city_leader1  city_admin1"
+	@echo "  越城区委编办  clerk_b1  reviewer_b1  leader_b1"
 	@echo
 	$(FLASK) worker & worker=$$!; \
 	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null || true' EXIT INT TERM; \

@@ -145,14 +145,23 @@ def register(app):
     @click.argument("username")
     @click.option("--password", required=True)
     @click.option("--role", "roles", multiple=True, required=True,
-                  help="unit_clerk / reviewer / leader / process_owner / admin / auditor，可重复")
+                  help="unit_clerk / reviewer / leader / process_owner / admin / auditor / finance / partner，可重复")
     @click.option("--unit", default=None, help="单位统一社会信用代码（单位经办人必填）")
     @click.option("--name", default=None, help="姓名")
-    def create_user_cmd(username, password, roles, unit, name):
-        """Create a user."""
+    @click.option("--office", default=None, help="所属编办代码（编办工作人员）")
+    @click.option("--department", default=None, help="联审部门，写作 编办代码:部门代码（联审部门账号）")
+    def create_user_cmd(username, password, roles, unit, name, office, department):
+        """Create a user; bureau staff in an office (--office), a partner in a department (--department)."""
+        from .organisation import operations as org
+
         try:
             unit_obj = unit_by_code(unit) if unit else None
-            create_user(username, password, name or username, list(roles), unit_obj)
+            user = create_user(username, password, name or username, list(roles), unit_obj)
+            if department:
+                office_code, _, code = department.partition(":")
+                org.place_user(None, user, department=org.department_by_code(org.office_by_code(office_code), code))
+            elif office:
+                org.place_user(None, user, org.office_by_code(office))
         except DomainError as exc:
             db.session.rollback()
             _fail(exc)
