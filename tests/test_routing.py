@@ -213,3 +213,19 @@ def test_route_raises_a_conflict_not_a_traceback(app, ctx):
 
     with pytest.raises(Conflict):
         routing.route(Case, Element, "reviewer")
+
+
+def test_reminders_and_escalations_follow_the_routing(app, api):
+    """The reminder goes to the step's holders (事业编制科: reviewer2, not reviewer1); the
+    escalation to the leaders in charge of the unit's section, never to another office's."""
+    from tests.fixtures.inbox import at, beijing, notes, run_worker
+
+    with at(beijing(2024, 9, 27)):
+        case = start(api, "clerk2")
+    number = case["number"]
+    assert run_worker(app, beijing(2024, 10, 9, 9, 0)) == 1
+    assert [n for n in notes(app, "reviewer2")] == [("remind", f"到期提醒：「{number} 业务科室初审」将于 2024-10-10 到期")]
+    assert notes(app, "reviewer1") == []
+    assert run_worker(app, beijing(2024, 10, 11, 9, 0)) == 1
+    assert notes(app, "leader1", "escalate") == [("escalate", f"超期督办：「{number} 业务科室初审」已超过办理期限 2024-10-10")]
+    assert notes(app, "leader_b1") == [] and notes(app, "city_leader1") == []

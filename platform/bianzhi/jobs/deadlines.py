@@ -8,7 +8,8 @@ from ..audit.operations import record as audit
 from ..cases import operations as cases
 from ..cases.models import OpenTask
 from ..extensions import db
-from ..inbox.assignment import holders, users_with_roles
+from ..inbox.assignment import holders
+from ..organisation import routing
 from ..inbox.deadlines import system_user
 from ..ledger.policy import setting
 from ..notifications.operations import notify
@@ -42,7 +43,7 @@ def escalate(job, now):
     acting = holders(task, day)
     who = "、".join(u.display_name for u in acting) or "（无人）"
     roles = setting("ESCALATE_TO").get(task.role, ("leader",))
-    told = notify(users_with_roles(roles, task.office_id or case.office_id), "escalate", title,
+    told = notify(routing.escalation_targets(roles, case, task.office_id or case.office_id), "escalate", title,
                   body=f"{case.unit.name}：{case.title}。当前办理人：{who}。", case=case)
     already = {n.user_id for n in told}
     notify([u for u in acting if u.id not in already], "escalate",

@@ -172,6 +172,24 @@ def pool_users(task, case=None):
     return db.session.scalars(query.order_by(User.id)).unique().all()
 
 
+def escalation_targets(roles, case, office_id):
+    """Whom an overdue step is reported to (ESCALATE_TO's roles): the reviewers and leaders in
+    charge of the section that owns the case's unit; the role's users of the office when the
+    unit has no section or the step is not the office's own (a step sent up to the office above)."""
+    section_id = case.unit.section_id if office_id == case.office_id else None
+    found = []
+    for role in roles:
+        query = (select(User).join(UserRole, UserRole.user_id == User.id)
+                 .where(UserRole.role == role, User.active.is_(True)))
+        if section_id is not None and role in ("reviewer", "leader"):
+            query = query.join(SectionMember, SectionMember.user_id == User.id).where(
+                SectionMember.section_id == section_id, SectionMember.duty == role)
+        else:
+            query = query.where(User.office_id == office_id)
+        found.extend(db.session.scalars(query.order_by(User.id)).unique().all())
+    return found
+
+
 def office_admins(office_id):
     """The active admins of an office (those told of a step nobody holds)."""
     query = (select(User).join(UserRole, UserRole.user_id == User.id)
