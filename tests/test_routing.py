@@ -89,6 +89,8 @@ ROWS = [
     ("department:zzb", "组织部", "clerk1", {"zzb1"}),  # 部门联审: 柯桥's 组织部 only
     ("department:czj", "财政局", "clerk2", {"czj1"}),
     ("user:reviewer2", None, "clerk1", {"reviewer2"}),
+    ("section:sy", None, "clerk1", {"reviewer2"}),  # a named section, whoever owns the unit
+    ("leader_of_section:jg", "分管领导", "clerk2", {"leader1"}),
 ]
 
 
@@ -199,6 +201,19 @@ def test_a_department_the_region_lacks_is_unheld(app, api, ctx):
     assert response.status_code == 201
     row = task_row(only_task(response.json))
     assert row.unheld and row.partner_department_id is None
+
+
+def test_assignment_values_read_in_chinese_and_bad_ones_are_named():
+    from bianzhi.organisation import routing
+
+    assert routing.describe(None, "reviewer", "业务科室") == "案件单位归口科室"
+    assert routing.describe(None, "leader", "主任办公会") == "本级编办同角色人员"
+    assert routing.describe("section:sy") == "指定科室：sy"
+    assert routing.describe("department:zzb") == "联审部门：zzb"
+    for bad, says in [("boss", "无法识别"), ("department:", "部门代码"), ("office_above:x", "不带参数"),
+                      ("user:a b", "只能含")]:
+        with pytest.raises(ValueError, match=says):
+            routing.parse(bad)
 
 
 def test_route_raises_a_conflict_not_a_traceback(app, ctx):

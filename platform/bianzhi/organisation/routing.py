@@ -4,7 +4,10 @@ A user task's `assignment` property (camunda:properties, set in the modeler) nam
 
     unit                 the clerks of the case's unit (the unit lane's default)
     section              the reviewers of the section the case's unit is 归口 to (业务科室's default)
-    leader_of_section    the leaders in charge of that section (分管领导's default)
+    section:<code>       the reviewers of the case's office's section <code> (a matter one section
+                         handles whoever owns the unit, e.g. 综合科 for every 年度计划)
+    leader_of_section    the leaders in charge of that section (分管领导's default; with :<code>,
+                         of the named section)
     office               anyone of the lane's role in the case's office (主任办公会's default)
     office_above         the lane's role in the office above the case's office (上报审批)
     department:<code>    the partner department <code> of the case's office's region (部门联审)
@@ -55,7 +58,7 @@ def parse(value):
     kind, arg = kind.strip(), arg.strip()
     if kind not in KINDS:
         raise ValueError(f"办理人设置「{text}」无法识别；可用：{'、'.join(f'{k}（{v}）' for k, v in KINDS.items())}")
-    if kind in ("department", "user", "field"):
+    if kind in ("department", "user", "field") or (arg and kind in ("section", "leader_of_section")):
         if not arg:
             raise ValueError(f"办理人设置 {kind}: 后须写明{ {'department': '部门代码', 'user': '用户名', 'field': '表单字段'}[kind]}")
         if not _CODE.match(arg):
@@ -79,7 +82,8 @@ def describe(value, role=None, lane=None):
         kind, arg = parse(value) if value else (default_for(role, lane), None)
     except ValueError as exc:
         return str(exc)
-    label = KINDS[kind]
+    label = {"section": "指定科室", "leader_of_section": "指定科室的分管领导"}.get(kind, KINDS[kind]) if arg \
+        else KINDS[kind]
     return f"{label}：{arg}" if arg else label
 
 
@@ -95,7 +99,8 @@ def route(case, element, role, data=None):
         values["pool"] = "unit"
     elif kind in ("section", "leader_of_section"):
         values["pool"] = "section" if kind == "section" else "section_leader"
-        values["section_id"] = case.unit.section_id
+        values["section_id"] = case.unit.section_id if arg is None else db.session.scalar(
+            select(Section.id).where(Section.office_id == office_id, Section.code == arg))
     elif kind == "office_above":
         office = db.session.get(Office, office_id) if office_id else None
         if office is None or office.parent_id is None:
