@@ -130,11 +130,11 @@ def changes(case, run, existing=None, due_date=None, refresh=False):
 
 def _anyone_holds(values, case):
     """Whether someone may act on a row with these values today (a delegate counts)."""
-    from ..inbox.assignment import holders  # the inbox imports the case models
+    from ..inbox.assignment import anyone_holds  # the inbox imports the case models
 
     task = OpenTask(**{k: v for k, v in values.items() if k != "unheld"})
     set_committed_value(task, "case", case)
-    holding = bool(holders(task))
+    holding = anyone_holds(task)
     if task in db.session:
         db.session.expunge(task)
     return holding

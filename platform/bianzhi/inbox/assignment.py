@@ -57,6 +57,19 @@ def holders(task, day=None):
     return [*base, *(u for u in extra if u not in base and task.separated(u))]
 
 
+def anyone_holds(task, day=None):
+    """Whether holders(task) is not empty, stopping at the first (a step that opens: nobody
+    holding it is 无人办理)."""
+    if task.assignee_id is not None:
+        assignee = task.assignee or db.session.get(User, task.assignee_id)
+        base = [assignee] if assignee.active else []
+    else:
+        base = routing.pool_users(task)
+    if any(task.separated(u) for u in base):
+        return True
+    return any(task.separated(u) for u in Delegation.delegates_of([u.id for u in base], day or clock.today()))
+
+
 def unit_lane_holders(case):
     """Who may take a just-opened unit-lane task of `case`: the unit's active clerks (the unit
     lane has no separation of duties, and clerks do not delegate)."""
