@@ -96,11 +96,21 @@ class User(UserMixin, db.Model):
         return self.unit.office_id if self.unit is not None else None
 
     def section_ids(self, duty):
-        """The sections the user reviews for (duty reviewer) or is in charge of (duty leader)."""
+        """The sections the user reviews for (duty reviewer) or is in charge of (duty leader);
+        read once per loaded user (a request's), both duties in one statement."""
         from ..organisation.models import SectionMember
 
-        return db.session.scalars(db.select(SectionMember.section_id).where(
-            SectionMember.user_id == self.id, SectionMember.duty == duty)).all()
+        places = self.__dict__.get("_section_places")
+        if places is None:
+            places = {"reviewer": [], "leader": []}
+            for section_id, held in db.session.execute(db.select(SectionMember.section_id, SectionMember.duty)
+                                                       .where(SectionMember.user_id == self.id)):
+                places.setdefault(held, []).append(section_id)
+            self.__dict__["_section_places"] = places
+        return places.get(duty, [])
+
+    def forget_sections(self):
+        self.__dict__.pop("_section_places", None)
 
     @property
     def role_labels(self):

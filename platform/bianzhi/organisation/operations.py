@@ -193,6 +193,7 @@ def add_member(actor, section, user, duty, ip=None):
     row = SectionMember(section_id=section.id, user_id=user.id, duty=duty)
     db.session.add(row)
     db.session.flush()
+    user.forget_sections()
     audit(actor, "section.member_add", f"user:{user.id}", ip=ip, section=section.code, duty=duty,
           username=user.username)
     return row
@@ -206,6 +207,7 @@ def remove_member(actor, section, user, duty, ip=None):
         raise NotFound(f"{user.display_name}不是{section.name}的{DUTIES.get(duty, duty)}")
     db.session.delete(row)
     db.session.flush()
+    user.forget_sections()
     audit(actor, "section.member_remove", f"user:{user.id}", ip=ip, section=section.code, duty=duty,
           username=user.username)
 
@@ -288,6 +290,7 @@ def place_user(actor, user, office=None, department=None, ip=None):
         if old is not None:
             require_manage(actor, old)
         db.session.execute(db.delete(SectionMember).where(SectionMember.user_id == user.id))
+        user.forget_sections()
     user.office_id = office.id
     user.partner_department_id = department.id if department is not None else None
     db.session.flush()
