@@ -78,7 +78,8 @@ class Case(db.Model):
         from ..organisation import scope
 
         if user.reads_all_units:
-            return scope.reads_office(user, self.office_id)
+            return (self.office_id is not None and self.office_id == user.home_office_id) \
+                or scope.reads_office(user, self.office_id)
         if user.has_role("partner") and scope.routed_to_department(self.id, user.partner_department_id):
             return True
         return user.has_role("unit_clerk") and user.unit_id == self.unit_id

@@ -63,10 +63,12 @@ def anyone_holds(task, day=None):
     if task.assignee_id is not None:
         assignee = task.assignee or db.session.get(User, task.assignee_id)
         base = [assignee] if assignee.active else []
-    else:
-        base = routing.pool_users(task)
-    if any(task.separated(u) for u in base):
+        if any(task.separated(u) for u in base):
+            return True
+    elif routing.someone_in_pool(task, task.case):
         return True
+    else:
+        base = routing.pool_users(task)  # every one of them barred: a delegate of theirs may hold it
     return any(task.separated(u) for u in Delegation.delegates_of([u.id for u in base], day or clock.today()))
 
 

@@ -156,25 +156,49 @@ def pool_users(task, case=None):
     if task.pool == "user":
         user = db.session.get(User, task.assignee_id) if task.assignee_id else None
         return [user] if user is not None and user.active else []
+    query = pool_select(task, case)
+    if query is None:
+        return []
+    return db.session.scalars(query.order_by(User.id)).unique().all()
+
+
+def pool_select(task, case):
+    """A select of the active users of the task's role in its pool (None: an empty pool)."""
     query = (select(User).join(UserRole, UserRole.user_id == User.id)
              .where(UserRole.role == task.role, User.active.is_(True)))
     if task.pool == "unit":
-        query = query.where(User.unit_id == case.unit_id)
-    elif task.pool in ("section", "section_leader"):
+        return query.where(User.unit_id == case.unit_id)
+    if task.pool in ("section", "section_leader"):
         if task.section_id is None:
-            return []
+            return None
         duty = "reviewer" if task.pool == "section" else "leader"
-        query = query.join(SectionMember, SectionMember.user_id == User.id).where(
+        return query.join(SectionMember, SectionMember.user_id == User.id).where(
             SectionMember.section_id == task.section_id, SectionMember.duty == duty)
-    elif task.pool == "department":
+    if task.pool == "department":
         if task.partner_department_id is None:
-            return []
-        query = query.where(User.partner_department_id == task.partner_department_id)
-    else:
-        if task.office_id is None:
-            return []
-        query = query.where(User.office_id == task.office_id)
-    return db.session.scalars(query.order_by(User.id)).unique().all()
+            return None
+        return query.where(User.partner_department_id == task.partner_department_id)
+    if task.pool == "user" or task.office_id is None:
+        return None
+    return query.where(User.office_id == task.office_id)
+
+
+def someone_in_pool(task, case):
+    """Whether an active user of the pool may act on the task in their own right (the separation
+    of duties included), in one statement: a step that opens asks it."""
+    from ..cases.models import CaseStep
+
+    query = pool_select(task, case)
+    if query is None:
+        return False
+    query = query.with_only_columns(User.id)
+    if task.role != "unit_clerk":
+        query = query.where(User.id != case.started_by_id)
+    if task.role == "leader":
+        query = query.where(~select(CaseStep.id).where(
+            CaseStep.case_id == case.id, CaseStep.role == "reviewer",
+            (CaseStep.user_id == User.id) | (CaseStep.on_behalf_of_id == User.id)).exists())
+    return db.session.scalar(query.limit(1)) is not None
 
 
 def escalation_targets(roles, case, office_id):
