@@ -113,6 +113,8 @@ def register_blueprints(app):
     from .registers.views import bp as registers_bp  # 机构编制管理: units, establishment, posts
     app.register_blueprint(units_api_bp)
     app.register_blueprint(registers_bp)
+    from .organisation.views import bp as organisation_bp  # 组织设置: offices, sections, 归口, 无人办理
+    app.register_blueprint(organisation_bp)
     register_error_handlers(app)
 
 

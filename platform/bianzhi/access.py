@@ -29,6 +29,7 @@ RULE_EDITORS = frozenset({"reviewer", "admin"})  # who configures and runs data-
 QUERY_SCOPE = "单位经办人限本单位及下属单位；编办人员与督查为全区"
 IMPORTERS = frozenset({"reviewer", "admin"})  # who loads a district's existing roster
 DELEGATORS = frozenset(DELEGATING_ROLES)  # who may set a delegation (委托) while on leave
+ORG_ADMINS = frozenset({"admin"})  # offices, sections, 归口, partner departments, 无人办理 (organisation.operations.may_manage)
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,11 @@ MATRIX = {
     "units_api.create_unit": Rule(REGISTER_EDITORS, "全区单位", "只有业务科室或系统管理员可以设立单位"),
     "units_api.adjust_establishment": Rule(REGISTER_EDITORS, "全区单位", "只有业务科室或系统管理员可以调整核定编制"),
     "units_api.transfer_establishment": Rule(REGISTER_EDITORS, "全区单位", "只有业务科室或系统管理员可以划转编制"),
+    # 组织设置 (organisation/views.py): an admin over their office and the offices below it
+    **{f"organisation.{name}": Rule(ORG_ADMINS, "本编办及下级编办", "组织设置仅供系统管理员使用")
+       for name in ("offices", "create_office", "office", "create_section", "delete_section", "add_member",
+                    "remove_member", "create_department", "delete_department", "place_user", "create_partner",
+                    "units", "preview_units", "assign_units", "unheld", "assign_task")},
 }
 
 

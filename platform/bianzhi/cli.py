@@ -15,6 +15,7 @@ from .documents.cli import register_cli as documents_cli
 from .errors import DomainError
 from .extensions import db
 from .ledger.operations import unit_by_code
+from .organisation import cli as organisation_cli
 from .processes import cli as processes_cli
 from .queries import cli as queries_cli
 from .reports import cli as reports_cli
@@ -50,6 +51,7 @@ def register(app):
     audit_cli.register(app)
     backup_cli.register(app)
     documents_cli(app)
+    organisation_cli.register(app)
     processes_cli.register(app)
     queries_cli.register(app)
     reports_cli.register(app)

@@ -34,6 +34,7 @@ ACTIONS = {
     "task.claim": "认领任务",
     "task.release": "退回任务（取消认领）",
     "task.transfer": "转办任务",
+    "task.assign": "指派无人办理的任务",
     "task.escalate": "超期上报",
     "timer.fire": "定时器触发",
     "review.start": "启动机构编制年审",

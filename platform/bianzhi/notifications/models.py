@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .. import clock
 from ..extensions import db
 
-KINDS = {"unheld": "无人办理", "urge": "催办", "remind": "到期提醒", "escalate": "超期督办", "transfer": "转办", "cc": "抄送",
+KINDS = {"unheld": "无人办理", "urge": "催办", "remind": "到期提醒", "escalate": "超期督办", "transfer": "转办", "assign": "指派", "cc": "抄送",
          "case": "案件进展", "timer": "自动处理", "delegation": "委托"}
 
 

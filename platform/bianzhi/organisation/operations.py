@@ -3,16 +3,20 @@ which section, partner departments and their users. Admin pages and CLI commands
 each checks its input, refuses what would leave a step without an owner or cross an office's
 border, flushes (never commits) and writes the audit log; a 归口 change is a chronicle entry."""
 import re
+from types import SimpleNamespace
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, or_, select, update
 
-from ..accounts.models import User
+from .. import clock
+from ..accounts.models import BUREAU_READERS, ROLES, User, UserRole
 from ..audit.operations import record as audit
-from ..cases.models import OpenTask
+from ..cases.models import Case, OpenTask
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
 from ..ledger.models import Unit
 from ..ledger.operations import chronicle
+from ..notifications.operations import notify
+from . import routing
 from .models import DUTIES, LEVELS, Office, PartnerDepartment, Section, SectionMember
 
 CODE = re.compile(r"^[A-Za-z0-9_\-]{1,32}$")
@@ -273,9 +277,11 @@ def delete_department(actor, dept, ip=None):
     db.session.flush()
 
 
-def place_user(actor, user, office=None, department=None, ip=None):
+def place_user(actor, user, office=None, department=None, ip=None, move=False):
     """Put a bureau user in an office, or a partner user in a department (and its office). A user
-    belongs to one office: moving them clears their section places in the old one."""
+    belongs to one office: one already in another office is refused unless `move` says the move
+    is meant (调出), and then only by whoever manages both offices; moving clears their section
+    places in the old one."""
     if department is not None:
         office = department.office
         if not user.has_role("partner"):
@@ -285,15 +291,242 @@ def place_user(actor, user, office=None, department=None, ip=None):
     require_manage(actor, office)
     if user.has_role("unit_clerk"):
         raise ValidationFailed(f"{user.display_name}是单位经办人，所属编办随其单位", fields={"office": ["单位经办人不设编办"]})
+    if department is None and user.has_role("partner"):
+        raise ValidationFailed(f"{user.display_name}是联审部门账号，请指定其所属的联审部门",
+                               fields={"department": ["请选择联审部门"]})
+    old = db.session.get(Office, user.office_id) if user.office_id not in (None, office.id) else None
+    if old is not None:
+        if not move:
+            raise Conflict(f"{user.display_name}已属于{old.name}，一个用户只能属于一个编办；"
+                           f"确需调至{office.name}的，请勾选“确认调出”（原编办的科室职务将一并取消）",
+                           code="other_office")
+        require_manage(actor, old)
     if user.office_id not in (None, office.id):
-        old = db.session.get(Office, user.office_id)
-        if old is not None:
-            require_manage(actor, old)
         db.session.execute(db.delete(SectionMember).where(SectionMember.user_id == user.id))
         user.forget_sections()
     user.office_id = office.id
     user.partner_department_id = department.id if department is not None else None
     db.session.flush()
     audit(actor, "user.office", f"user:{user.id}", ip=ip, office=office.code,
-          department=department.code if department else None)
+          department=department.code if department else None, moved_from=old.code if old else None)
     return user
+
+
+# ---------------------------------------------------------------- what the admin pages and the CLI pick
+
+UNIT_KINDS = ("党政机关", "事业单位")
+BUREAU_ROLES = tuple(sorted(BUREAU_READERS | {"process_owner"}))  # staff of an office (not clerks, not partners)
+
+
+def user_by_name(text, office=None, field="username"):
+    """The user named by username, or (within `office`) by display name when that is unambiguous."""
+    name = str(text or "").strip()
+    if not name:
+        raise ValidationFailed("请填写用户名或姓名", fields={field: ["请填写用户名或姓名"]})
+    user = db.session.scalar(select(User).where(User.username == name))
+    if user is None and office is not None:
+        same = db.session.scalars(select(User).where(User.display_name == name, User.office_id == office.id)).all()
+        if len(same) > 1:
+            raise ValidationFailed(f"{office.name}有 {len(same)} 人名为{name}，请改填用户名："
+                                   f"{'、'.join(u.username for u in same)}", fields={field: ["重名，请填用户名"]})
+        user = same[0] if same else None
+    if user is None:
+        raise ValidationFailed(f"用户「{name}」不存在", fields={field: ["用户不存在"]})
+    return user
+
+
+def office_staff(office):
+    """The office's bureau users (partners are listed under their departments), by username."""
+    query = (select(User).join(UserRole, UserRole.user_id == User.id)
+             .where(User.office_id == office.id, UserRole.role.in_(BUREAU_ROLES)))
+    return db.session.scalars(query.order_by(User.username)).unique().all()
+
+
+def unplaced_staff():
+    """Active bureau users in no office yet (made by create-user, or before offices existed)."""
+    query = (select(User).join(UserRole, UserRole.user_id == User.id)
+             .where(User.office_id.is_(None), User.active.is_(True), UserRole.role.in_(BUREAU_ROLES)))
+    return db.session.scalars(query.order_by(User.username)).unique().all()
+
+
+def department_users(dept):
+    return db.session.scalars(select(User).where(User.partner_department_id == dept.id)
+                              .order_by(User.username)).all()
+
+
+def office_units(office, kind=None, section=None):
+    """The office's active units, by code; `section` "none" for those 归口 to no section."""
+    query = select(Unit).where(Unit.office_id == office.id, Unit.status == "active")
+    if kind:
+        query = query.where(Unit.kind == kind)
+    if section == "none":
+        query = query.where(Unit.section_id.is_(None))
+    elif section is not None:
+        query = query.where(Unit.section_id == section.id)
+    return db.session.scalars(query.order_by(Unit.code)).all()
+
+
+def units_to_assign(office, codes=(), kind=None):
+    """The units a 归口 change names: those of `codes` (统一社会信用代码) and, with `kind`, every
+    active unit of that kind in the office. An unknown or abolished code is refused; a unit of
+    another office is returned as it is, for assign_units to refuse by name."""
+    if kind and kind not in UNIT_KINDS:
+        raise ValidationFailed(f"机构类别应为：{'、'.join(UNIT_KINDS)}", fields={"kind": ["请选择机构类别"]})
+    wanted = list(dict.fromkeys(str(c).strip().upper() for c in codes if str(c or "").strip()))
+    found = {u.code: u for u in db.session.scalars(select(Unit).where(Unit.code.in_(wanted)))} if wanted else {}
+    unknown = [c for c in wanted if c not in found]
+    if unknown:
+        raise ValidationFailed(f"没有统一社会信用代码为 {'、'.join(unknown)} 的单位", fields={"units": ["单位不存在"]})
+    gone = [u.name for u in found.values() if u.status != "active"]
+    if gone:
+        raise ValidationFailed(f"{'、'.join(gone)}已撤销，不能调整归口", fields={"units": ["单位已撤销"]})
+    units = [found[c] for c in wanted]
+    if kind:
+        units += [u for u in office_units(office, kind=kind) if u.code not in found]
+    if not units:
+        raise ValidationFailed("请勾选要调整的单位，或选择一类单位", fields={"units": ["请选择单位"]})
+    return units
+
+
+def office_overview(office):
+    """For the tree: the office's sections with how many units each owns and its members, and
+    how many of the office's active units are 归口 to no section."""
+    counts = unit_counts(office)
+    rows = []
+    for section in sections_of(office):
+        people = members(section)
+        rows.append({"section": section, "units": counts.get(section.id, 0),
+                     "reviewers": [m.user for m in people if m.duty == "reviewer"],
+                     "leaders": [m.user for m in people if m.duty == "leader"]})
+    return {"sections": rows, "unsectioned": counts.get(None, 0), "units": sum(counts.values())}
+
+
+def managed_offices(user):
+    """The offices `user` manages (their own and every one below), by path: [] for anyone else."""
+    if not user.has_role("admin") or user.office_id is None:
+        return []
+    mine = db.session.get(Office, user.office_id)
+    if mine is None:
+        return []
+    return db.session.scalars(select(Office).where(Office.path.startswith(mine.path)).order_by(Office.path)).all()
+
+
+# ---------------------------------------------------------------- 无人办理
+
+def unheld_reason(task):
+    """Why nobody holds the open task now, in Chinese, or None when someone does: the one it is
+    assigned to is deactivated; its pool has nobody now (routing.pool_users: an empty section, a
+    department without users, a unit without clerks, a named user gone); or it was marked 无人办理
+    when it opened and nobody has taken it since."""
+    if task.assignee_id is not None:
+        assignee = db.session.get(User, task.assignee_id)
+        return None if assignee is not None and assignee.active else "指定的办理人账号已停用"
+    if not routing.pool_users(task):
+        return f"{routing.where_label(task)}现无可办理人员"
+    if task.unheld:
+        return "开启时无人可办理，至今无人认领"
+    return None
+
+
+def unheld_tasks(office_ids, limit=200):
+    """The open tasks of these offices that unheld_reason finds nobody holds, most urgent first,
+    and how many there are. The pools nobody can hold are found once per distinct pool (a few per
+    office) with routing.pool_users, not once per task; a unit pool by one query."""
+    ids = list(office_ids)
+    if not ids:
+        return [], 0
+    t = OpenTask
+    unassigned = t.assignee_id.is_(None)
+    conditions = [unassigned & t.unheld.is_(True), unassigned & (t.pool == "user"),
+                  t.assignee_id.in_(select(User.id).where(User.active.is_(False)))]
+    keys = db.session.execute(select(t.pool, t.role, t.office_id, t.section_id, t.partner_department_id)
+                              .where(t.office_id.in_(ids), unassigned, t.pool.not_in(("unit", "user")))
+                              .distinct()).all()
+    for pool, role, office_id, section_id, department_id in keys:
+        probe = SimpleNamespace(pool=pool, role=role, office_id=office_id, section_id=section_id,
+                                partner_department_id=department_id, assignee_id=None, case=None)
+        if not routing.pool_users(probe):
+            conditions.append(unassigned & (t.pool == pool) & (t.role == role) & (t.office_id == office_id)
+                              & _same(t.section_id, section_id) & _same(t.partner_department_id, department_id))
+    clerks = (select(User.id).join(UserRole, UserRole.user_id == User.id)
+              .where(User.unit_id == Case.unit_id, UserRole.role == t.role, User.active.is_(True)))
+    conditions.append(unassigned & (t.pool == "unit") & ~exists(clerks))
+    where = (t.office_id.in_(ids), or_(*conditions))
+    total = db.session.scalar(select(func.count()).select_from(t).join(Case, Case.id == t.case_id).where(*where))
+    rows = db.session.scalars(select(t).join(Case, Case.id == t.case_id).where(*where)
+                              .order_by(t.sort_due, t.created_at, t.id).limit(limit)).all()
+    return rows, total
+
+
+def _same(column, value):
+    return column.is_(None) if value is None else column == value
+
+
+def _region_departments(task):
+    """The partner departments a partner step may be given to: its own, else (a department not
+    set up) those of the task's office and the offices above it."""
+    if task.partner_department_id is not None:
+        return [task.partner_department_id]
+    office = db.session.get(Office, task.office_id) if task.office_id else None
+    chain = [int(i) for i in office.path.strip("/").split("/")] if office is not None else []
+    return db.session.scalars(select(PartnerDepartment.id).where(PartnerDepartment.office_id.in_(chain))).all()
+
+
+def assignable_users(task):
+    """Whom an admin may give the task to: active users of its role — the case's unit's clerks,
+    the partner department's users, the bureau users of the office it is routed to — whom the
+    separation of duties does not bar."""
+    query = (select(User).join(UserRole, UserRole.user_id == User.id)
+             .where(UserRole.role == task.role, User.active.is_(True)))
+    if task.role == "unit_clerk":
+        query = query.where(User.unit_id == task.case.unit_id)
+    elif task.role == "partner":
+        query = query.where(User.partner_department_id.in_(_region_departments(task)))
+    else:
+        query = query.where(User.office_id == task.office_id)
+    return [u for u in db.session.scalars(query.order_by(User.username)).unique() if task.separated(u)]
+
+
+def _why_not_assignable(task, user):
+    role = ROLES.get(task.role, (task.role,))[0]
+    if not user.active:
+        return f"{user.display_name}的账号已停用"
+    if not user.has_role(task.role):
+        return f"此环节由{role}办理，{user.display_name}不是{role}"
+    if task.role == "unit_clerk" and user.unit_id != task.case.unit_id:
+        return f"{user.display_name}不是申请单位的经办人"
+    if task.role == "partner" and user.partner_department_id not in _region_departments(task):
+        return f"{user.display_name}不属于办理此环节的联审部门"
+    if task.role not in ("unit_clerk", "partner") and user.office_id != task.office_id:
+        office = db.session.get(Office, task.office_id) if task.office_id else None
+        return f"{user.display_name}不是{office.name if office else '办理此环节的编办'}的工作人员"
+    return task.conflict(user)
+
+
+def assign_task(actor, task, user, ip=None):
+    """指派: an admin gives a task nobody holds (unheld_reason) to a user who may hold it; it
+    goes to their inbox like a transfer (转办), they are told, and the 无人办理 mark is cleared."""
+    office = db.session.get(Office, task.office_id) if task.office_id else None
+    if office is None:
+        raise Conflict("此任务未路由到任何编办，无法指派", code="no_office")
+    require_manage(actor, office)
+    if unheld_reason(task) is None:
+        raise Conflict("此任务已有可办理人员，无需指派；如需换人请由办理人转办", code="held")
+    why = _why_not_assignable(task, user)
+    if why:
+        raise ValidationFailed(f"不能指派给{user.display_name}：{why}", fields={"username": [why]})
+    before = task.assignee_id
+    condition = OpenTask.assignee_id.is_(None) if before is None else OpenTask.assignee_id == before
+    changed = db.session.execute(update(OpenTask).where(OpenTask.id == task.id, condition)
+                                 .values(assignee_id=user.id, assigned_by_id=actor.id if actor else None,
+                                         assigned_at=clock.now(), unheld=False)
+                                 .execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        raise Conflict("此任务刚被他人认领或指派，请刷新", code="claimed")
+    db.session.refresh(task)
+    case = task.case
+    audit(actor, "task.assign", f"case:{case.id}", ip=ip, number=case.number, step=task.name, to=user.username)
+    notify([user], "assign", f"指派：{actor.display_name if actor else '系统管理员'}将「{case.number} {task.name}」"
+                             "指派给您办理", body=f"{case.unit.name}：{case.title}", case=case,
+           link=f"/tasks/{task.id}")
+    return task
