@@ -20,7 +20,7 @@ from bianzhi.notifications.models import Notification
 from bianzhi.organisation import operations as org
 from bianzhi.organisation.models import Office, PartnerDepartment, Section, SectionMember
 from tests.conftest import PASSWORD, csrf_token, login
-from tests.fixtures.cases import CLERK1_UNIT, CLERK2_UNIT, decide, only_task, start
+from tests.fixtures.cases import CLERK1_UNIT, CLERK2_UNIT, approve_through, decide, only_task, start
 from tests.fixtures.pages import text_of
 
 KEQIAO, YUECHENG, CITY = "330603", "330602", "330600"
@@ -79,9 +79,10 @@ def test_the_admin_sees_their_office_tree_and_its_pages(app):
     admin = login(app.test_client(), "admin")
     page = admin.get("/admin/organisation")
     assert page.status_code == 200
-    text = text_of(page)
+    text = tree = text_of(page)
     assert "柯桥区委编办" in text and "机关编制科（7）" in text and "事业编制科（4）" in text
     assert "越城区委编办" not in text and "绍兴市委编办" not in text.split("本编办及下级编办")[1]
+    assert "└ 柯桥区委编办" not in tree  # the admin's own office is the tree's root
     assert 'href="/admin/organisation"' in page.get_data(as_text=True)  # the navigation link
     office = admin.get(f"/admin/organisation/offices/{KEQIAO}")
     assert office.status_code == 200
@@ -94,7 +95,7 @@ def test_the_admin_sees_their_office_tree_and_its_pages(app):
     assert "组织设置" not in text_of(login(app.test_client(), "reviewer1").get("/inbox"))
 
     city = text_of(login(app.test_client(), "city_admin1").get("/admin/organisation"))
-    assert "绍兴市委编办" in city and "柯桥区委编办" in city and "越城区委编办" in city
+    assert "绍兴市委编办" in city and "└ 柯桥区委编办" in city and "└ 越城区委编办" in city
     for username in ("reviewer1", "leader1", "auditor1", "clerk1", "zzb1"):
         assert login(app.test_client(), username).get("/admin/organisation").status_code == 403, username
 
@@ -112,8 +113,7 @@ def test_creating_an_office_follows_the_level_rules(app):
     again = post(city_admin, "/admin/organisation/offices", parent=CITY, level="county", code="330681", name="重复")
     assert again.status_code == 409 and "编办代码 330681 已存在" in text_of(again)
     unknown = post(city_admin, "/admin/organisation/offices", parent="999999", level="county", code="330682", name="某编办")
-    assert unknown.status_code == 422 or unknown.status_code == 404
-    assert "编办「999999」不存在" in text_of(unknown)
+    assert unknown.status_code == 404 and "编办「999999」不存在" in text_of(unknown)
     # the district's admin manages the district only: not a child of the city
     district = post(login(app.test_client(), "admin"), "/admin/organisation/offices", parent=CITY, level="county",
                     code="330683", name="嵊州市委编办")
@@ -424,6 +424,28 @@ def test_a_claimer_deactivated_leaves_the_task_unheld(app, api):
     assert "指定的办理人账号已停用" in text_of(admin.get("/admin/organisation/unheld"))
     assert post(admin, f"/admin/organisation/unheld/{task_id}/assign", username="reviewer1").status_code == 302
     assert decide(api("reviewer1"), task_id).status_code == 200
+
+
+def test_a_unit_without_clerks_is_listed_with_nobody_to_assign(app, api):
+    from bianzhi.accounts.operations import deactivate
+
+    case = approve_through(api("reviewer1"), api("leader1"), start(api("clerk1")))
+    task_id = only_task(case)  # 落编登记, the unit's
+    admin = login(app.test_client(), "admin")
+    assert case["number"] not in text_of(admin.get("/admin/organisation/unheld"))
+    with app.app_context():
+        deactivate(db.session.scalar(select(User).where(User.username == "clerk1")))
+        db.session.commit()
+    page = admin.get("/admin/organisation/unheld")
+    row = text_of(page).split(case["number"])[1]
+    assert "申请单位现无可办理人员" in row and "没有可指派的人员：请先为申请单位开通经办人账号" in row
+    refused = post(admin, f"/admin/organisation/unheld/{task_id}/assign", username="clerk2")
+    assert refused.status_code == 422 and "沈丽娟不是申请单位的经办人" in text_of(refused)
+    with app.app_context():
+        unit = db.session.scalar(select(Unit).where(Unit.code == CLERK1_UNIT))
+        create_user("clerk1b", PASSWORD, "新经办人", ["unit_clerk"], unit)
+        db.session.commit()
+    assert case["number"] not in text_of(admin.get("/admin/organisation/unheld"))
 
 
 # ---------------------------------------------------------------- the CLI

@@ -36,7 +36,8 @@ def _office(code):
 def _offices_page(values=None, errors=None, status=200):
     managed = org.managed_offices(current_user)
     overview = {o.id: org.office_overview(o) for o in managed}
-    depth = {o.id: o.path.count("/") - 2 for o in managed}
+    top = min((o.path.count("/") for o in managed), default=0)
+    depth = {o.id: o.path.count("/") - top for o in managed}  # below the admin's own office
     parents = [o for o in managed if o.level in ("province", "city")]
     _, unheld = org.unheld_tasks(scope.office_ids(current_user), limit=0)
     return render_template("organisation/offices.html", offices=managed, overview=overview, depth=depth,
