@@ -221,7 +221,6 @@ def test_a_user_belongs_to_one_office_and_a_move_is_said_explicitly(app):
     with app.app_context():
         user = db.session.scalar(select(User).where(User.username == "reviewer_b1"))
         assert user.office.code == KEQIAO and user.section_ids("reviewer") == []
-    entry = None
     with app.app_context():
         entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "user.office")
                                   .order_by(AuditEntry.id.desc()).limit(1))
@@ -252,7 +251,7 @@ def test_the_preview_changes_nothing_and_the_confirmation_chronicles_each_unit(a
     preview = post(admin, f"{base}/preview", section="sy", kind="事业单位", units=[A01])
     assert preview.status_code == 200
     html = preview.get_data(as_text=True)
-    rows = dict(re.findall(r'<tr data-unit="([^"]+)">(.*?)</tr>', html, re.S))
+    rows = dict(re.findall(r'<tr data-unit="([^"]+)">(.*?)</tr>', html, re.DOTALL))
     assert set(rows) == {A01, CLERK1_UNIT, unit_code("B03")}
     assert "机关编制科" in rows[CLERK1_UNIT] and "事业编制科" in rows[CLERK1_UNIT]
     assert "以下 3 个单位" in text_of(preview) and "不变的单位 4 个" in text_of(preview)
@@ -358,7 +357,7 @@ def test_a_step_nobody_holds_goes_to_the_admin_who_assigns_it(app, api):
     assert decide(api("reviewer1"), task_id).status_code == 403
     page = admin.get("/admin/organisation/unheld")
     assert page.status_code == 200
-    row = re.search(rf'<tr data-task="{task_id}">(.*?)</tr>', page.get_data(as_text=True), re.S).group(1)
+    row = re.search(rf'<tr data-task="{task_id}">(.*?)</tr>', page.get_data(as_text=True), re.DOTALL).group(1)
     assert case["number"] in row and "机关编制科现无可办理人员" in text_of(page)
     assert 'value="reviewer1"' in row and 'value="reviewer2"' in row and 'value="leader1"' not in row
     assert "有 1 件待办无人办理" in text_of(admin.get("/admin/organisation"))

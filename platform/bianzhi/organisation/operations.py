@@ -415,13 +415,13 @@ def managed_offices(user):
 
 def unheld_reason(task):
     """Why nobody holds the open task now, in Chinese, or None when someone does: the one it is
-    assigned to is deactivated; its pool has nobody now (routing.pool_users: an empty section, a
+    assigned to is deactivated; its pool has nobody now (routing.pool_select: an empty section, a
     department without users, a unit without clerks, a named user gone); or it was marked 无人办理
     when it opened and nobody has taken it since."""
     if task.assignee_id is not None:
         assignee = db.session.get(User, task.assignee_id)
         return None if assignee is not None and assignee.active else "指定的办理人账号已停用"
-    if not routing.pool_users(task):
+    if _pool_empty(task, task.case):
         return f"{routing.where_label(task)}现无可办理人员"
     if task.unheld:
         return "开启时无人可办理，至今无人认领"
@@ -431,7 +431,7 @@ def unheld_reason(task):
 def unheld_tasks(office_ids, limit=200):
     """The open tasks of these offices that unheld_reason finds nobody holds, most urgent first,
     and how many there are. The pools nobody can hold are found once per distinct pool (a few per
-    office) with routing.pool_users, not once per task; a unit pool by one query."""
+    office: routing.pool_select), not once per task; the units without clerks by one query."""
     ids = list(office_ids)
     if not ids:
         return [], 0
@@ -444,8 +444,8 @@ def unheld_tasks(office_ids, limit=200):
                               .distinct()).all()
     for pool, role, office_id, section_id, department_id in keys:
         probe = SimpleNamespace(pool=pool, role=role, office_id=office_id, section_id=section_id,
-                                partner_department_id=department_id, assignee_id=None, case=None)
-        if not routing.pool_users(probe):
+                                partner_department_id=department_id, assignee_id=None)
+        if _pool_empty(probe):
             conditions.append(unassigned & (t.pool == pool) & (t.role == role) & (t.office_id == office_id)
                               & _same(t.section_id, section_id) & _same(t.partner_department_id, department_id))
     clerks = (select(User.id).join(UserRole, UserRole.user_id == User.id)
@@ -456,6 +456,13 @@ def unheld_tasks(office_ids, limit=200):
     rows = db.session.scalars(select(t).join(Case, Case.id == t.case_id).where(*where)
                               .order_by(t.sort_due, t.created_at, t.id).limit(limit)).all()
     return rows, total
+
+
+def _pool_empty(task, case=None):
+    """Whether no active user of the task's role is in its pool (routing.pool_select, the rule
+    routing.pool_users reads), asking for one row. `case` is needed for a unit pool only."""
+    query = routing.pool_select(task, case) if task.pool != "user" else None
+    return query is None or db.session.scalar(query.with_only_columns(User.id).limit(1)) is None
 
 
 def _same(column, value):

@@ -211,10 +211,9 @@ def _units_page(office, values=None, errors=None, status=200, checked=()):
 
 
 def _selection(office, values):
-    codes = request.form.getlist("units")
-    units = org.units_to_assign(office, codes, values.get("kind") or None)
-    section = org.section_by_code(office, values.get("section"))
-    return codes, units, section
+    """The units (checked, and of the chosen kind) and the section a 归口 form names."""
+    units = org.units_to_assign(office, request.form.getlist("units"), values.get("kind") or None)
+    return units, org.section_by_code(office, values.get("section"))
 
 
 @bp.get("/offices/<code>/units")
@@ -230,7 +229,7 @@ def preview_units(code):
     office = _office(code)
     values = _values()
     try:
-        codes, units, section = _selection(office, values)
+        units, section = _selection(office, values)
         moves = org.assign_units(current_user, units, section, preview=True)
     except DomainError as exc:
         refused(exc)
@@ -247,7 +246,7 @@ def assign_units(code):
     office = _office(code)
     values = _values()
     try:
-        _, units, section = _selection(office, values)
+        units, section = _selection(office, values)
         moves = org.assign_units(current_user, units, section, ip=request.remote_addr)
         name = section.name
     except DomainError as exc:
