@@ -453,6 +453,8 @@ def unheld_tasks(office_ids, limit=200):
     conditions.append(unassigned & (t.pool == "unit") & ~exists(clerks))
     where = (t.office_id.in_(ids), or_(*conditions))
     total = db.session.scalar(select(func.count()).select_from(t).join(Case, Case.id == t.case_id).where(*where))
+    if not limit or not total:
+        return [], total
     rows = db.session.scalars(select(t).join(Case, Case.id == t.case_id).where(*where)
                               .order_by(t.sort_due, t.created_at, t.id).limit(limit)).all()
     return rows, total
