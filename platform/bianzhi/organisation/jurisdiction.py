@@ -109,13 +109,13 @@ def of(user, office_code=None):
 
 
 def choices(user):
-    """The offices a bureau reader may choose among ((code, label) in tree order, their own
-    first), or [] when there is nothing to choose (a county, a clerk)."""
+    """The offices a bureau reader may choose among ((code, label), their own first, then by
+    行政区划代码), or [] when there is nothing to choose (a county, a clerk)."""
     if user is None or not user.reads_all_units or user.office_id is None:
         return []
     ids = office_ids(user)
     if len(ids) <= 1:
         return []
-    offices = db.session.scalars(select(Office).where(Office.id.in_(ids)).order_by(Office.path)).all()
+    offices = db.session.scalars(select(Office).where(Office.id.in_(ids)).order_by(Office.code)).all()
     own = next(o for o in offices if o.id == user.office_id)
     return [(own.code, f"{own.name}（全辖区）")] + [(o.code, o.name) for o in offices if o.id != own.id]
