@@ -304,8 +304,9 @@ def importer(user):
 
 def walk(content, user=None, apply=False, valid_only=False, progress=None, at=None, today=None):
     """Check every row (against the units of `user`'s office: importer); with `apply`, insert the
-    valid rows as it goes (bulk, no per-row flush), each with its chronicle entry. In all-or-nothing mode it stops inserting at the first
-    refusal (the caller rolls back) but still checks every row. Returns an Outcome."""
+    valid rows as it goes (bulk, no per-row flush), each with its chronicle entry. In
+    all-or-nothing mode it stops inserting at the first refusal (the caller rolls back) but still
+    checks every row. Returns an Outcome."""
     at = at or clock.now()
     rows = read_rows(content)
     ledger = Ledger(*importer(user))

@@ -107,8 +107,8 @@ def start_review(user, year, deadline, ip=None):
     numbers = next_numbers(parsed.start_properties.get("number_prefix", "NS"), len(units))
     values = {"year": year, "deadline": deadline.isoformat()}
     cases = [Case(number=number, process_key=version.key, version_id=version.id, unit_id=unit.id,
-                  office_id=unit.office_id, started_by_id=starter.id, state="running", title=_title(values), data=dict(values),
-                  workflow_json="", created_at=clock.now(), updated_at=clock.now())
+                  office_id=unit.office_id, started_by_id=starter.id, state="running", title=_title(values),
+                  data=dict(values), workflow_json="", created_at=clock.now(), updated_at=clock.now())
              for number, unit in zip(numbers, units)]
     db.session.add_all(cases)
     db.session.flush()
