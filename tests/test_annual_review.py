@@ -12,6 +12,7 @@ from bianzhi.cases import operations as cases
 from bianzhi.cases.models import Case, OpenTask
 from bianzhi.extensions import db
 from bianzhi.ledger.models import Unit
+from bianzhi.organisation.models import Office, Section
 from bianzhi.review import operations as reviews
 from bianzhi.review.models import AnnualReview, ReviewCase
 from tests.conftest import PASSWORD, csrf_token, login
@@ -26,10 +27,17 @@ def at(moment):
     return clock.use(lambda: moment)
 
 
+def _keqiao():
+    return db.session.scalar(select(Office).where(Office.code == "330603"))
+
+
 def _add_units(n):
-    """n more units in one statement (a district of 500)."""
+    """n more units of 柯桥 in one statement (a district of 500), 归口 to 事业编制科 (reviewer2)."""
+    office = _keqiao()
+    section = db.session.scalar(select(Section.id).where(Section.office_id == office.id, Section.code == "sy"))
     db.session.execute(insert(Unit), [{"code": f"12330621X{i:05d}000X", "name": f"测试事业单位{i:03d}",
-                                       "kind": "事业单位", "funding": "全额"} for i in range(n)])
+                                       "kind": "事业单位", "funding": "全额", "office_id": office.id,
+                                       "section_id": section} for i in range(n)])
     db.session.commit()
 
 
@@ -47,7 +55,7 @@ def _complete(api_user, task_id, data):
 def test_review_of_500_units_started_at_once_then_confirmed_accepted_returned(app, api):
     with app.app_context():
         _add_units(489)
-        assert db.session.scalar(select(func.count()).select_from(Unit)) == 500
+        assert db.session.scalar(select(func.count()).select_from(Unit).where(Unit.office_id == _keqiao().id)) == 500
     reviewer = login(app.test_client(), "reviewer1")
     token = csrf_token(reviewer, "/review")
     with at(START):
@@ -78,7 +86,7 @@ def test_review_of_500_units_started_at_once_then_confirmed_accepted_returned(ap
             extra_clerks.append((user.id, unit.code))
         db.session.commit()
 
-    clerk1, clerk2, rev = api("clerk1"), api("clerk2"), api("reviewer1")
+    clerk1, clerk2, rev, rev2 = api("clerk1"), api("clerk2"), api("reviewer1"), api("reviewer2")
     with at(datetime(2026, 12, 2, 2, 0)):
         with app.app_context():
             t1, t2 = _task_of(CLERK1_UNIT).id, _task_of(CLERK2_UNIT).id
@@ -89,13 +97,15 @@ def test_review_of_500_units_started_at_once_then_confirmed_accepted_returned(ap
         assert _complete(clerk1, t1, {**CONFIRM, "remarks": "已更正 2 人联系电话"}).status_code == 200
         assert _complete(clerk2, t2, {**CONFIRM, "posts_checked": False,
                                       "remarks": "中层副职实配与任免文件不符，请业务科室核实"}).status_code == 200
-        with app.app_context():  # the section that started the review can accept (the starter is the system)
+        with app.app_context():  # each unit's section accepts, the starter's too (the starter is the system)
             a1, a2 = _task_of(CLERK1_UNIT), _task_of(CLERK2_UNIT)
             assert (a1.bpmn_id, a1.role) == ("Task_accept", "reviewer")
-            inbox = {t["id"] for t in rev.get("/api/v1/tasks?limit=100").json}
-            assert {a1.id, a2.id} <= inbox
-        assert _complete(rev, a1.id, {"decision": "approve"}).status_code == 200
-        returned = _complete(rev, a2.id, {"decision": "return", "opinion": "请附中层副职任免文件后再确认"})
+            a1, a2 = a1.id, a2.id
+        inbox = {t["id"] for t in rev.get("/api/v1/tasks?limit=100").json}
+        assert a1 in inbox and a2 not in inbox  # the archive is 事业编制科's (reviewer2)
+        assert a2 in {t["id"] for t in rev2.get("/api/v1/tasks?limit=100").json}
+        assert _complete(rev, a1, {"decision": "approve"}).status_code == 200
+        returned = _complete(rev2, a2, {"decision": "return", "opinion": "请附中层副职任免文件后再确认"})
         assert returned.status_code == 200
         # five more units: three confirm, two of them accepted
         with app.app_context():

@@ -92,7 +92,7 @@ def november(app, api):
     e = s.start(5)  # E: withdrawn the day it was filed
     s.withdraw(5, e)
     f = s.start(5, clerk="clerk2", unit=CLERK2_UNIT)  # F: the archive's, first pass, 2 working days
-    f = s.decide(5, "reviewer1", f)
+    f = s.decide(5, "reviewer2", f)  # clerk2's unit is 归口 to 事业编制科 (reviewer2)
     f = s.decide(6, "leader1", f)
     f = s.act(6, "clerk2", f, {"people": [person(13)]})
     s.decide(7, "reviewer2", f)

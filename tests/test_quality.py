@@ -12,6 +12,7 @@ from bianzhi.audit.models import AuditEntry
 from bianzhi.extensions import db
 from bianzhi.ledger import retirement
 from bianzhi.ledger.models import Establishment, Person, Unit
+from bianzhi.organisation.models import Office
 from bianzhi.queries.models import QualityFinding, QualityRule
 from tests.conftest import csrf_token, login
 from tests.fixtures.cases import CLERK1_UNIT, CLERK2_UNIT
@@ -20,10 +21,17 @@ from tests.fixtures.race import race
 ARCHIVES = CLERK2_UNIT  # 档案馆
 
 
+def _in_keqiao():
+    """People of the units of 柯桥区委编办: what a check by reviewer1 (or admin) covers."""
+    office = select(Office.id).where(Office.code == "330603").scalar_subquery()
+    return Person.unit_id.in_(select(Unit.id).where(Unit.office_id == office))
+
+
 def _past_retirement(today):
-    """Who the demo has on roll past their retirement month, by the rule's own arithmetic."""
+    """Who the demo district (柯桥) has on roll past their retirement month, by the rule's own
+    arithmetic."""
     out = set()
-    for p in db.session.scalars(select(Person).where(Person.status == "on_roll")):
+    for p in db.session.scalars(select(Person).where(Person.status == "on_roll", _in_keqiao())):
         ret = retirement.of_person(p)
         if (ret.year, ret.month) < (today.year, today.month):
             out.add(p.id)
@@ -153,7 +161,7 @@ def test_a_rule_made_from_a_query_and_switched_off(app):
     today = clock.today()
     with app.app_context():
         expected = {p.id for p in db.session.scalars(select(Person).where(Person.status == "on_roll",
-                                                                         Person.post == "科员"))
+                                                                         Person.post == "科员", _in_keqiao()))
                     if (today.year - p.birth_date.year - ((today.month, today.day)
                                                           < (p.birth_date.month, p.birth_date.day))) >= 50}
         db.session.rollback()

@@ -9,12 +9,19 @@ from bianzhi.audit.models import AuditEntry
 from bianzhi.extensions import db
 from bianzhi.ledger import operations as ledger
 from bianzhi.ledger import retirement
-from bianzhi.ledger.models import Person, PostQuota
+from bianzhi.ledger.models import Person, PostQuota, Unit
+from bianzhi.organisation.models import Office
 from bianzhi.reports.operations import ROSTER_HEADER, XLSX
 from tests.conftest import login
 from tests.fixtures.cases import CLERK1_UNIT, CLERK2_UNIT
 
 MEDIA_UNIT = "12330621B05000000X"  # 区融媒体中心: 事业编制 30 approved, 31 on roll
+
+
+def _in_keqiao():
+    """People of the units of 柯桥区委编办 (the demo district of reviewer1 and auditor1)."""
+    office = select(Office.id).where(Office.code == "330603").scalar_subquery()
+    return Person.unit_id.in_(select(Unit.id).where(Unit.office_id == office))
 
 
 def _sheet(response):
@@ -46,7 +53,8 @@ def test_unit_roster_has_the_header_and_everyone_on_roll(client):
 
 def test_district_roster_counts_everyone_on_roll(app, client):
     with app.app_context():
-        on_roll = db.session.scalar(select(func.count()).select_from(Person).where(Person.status == "on_roll"))
+        on_roll = db.session.scalar(select(func.count()).select_from(Person).where(Person.status == "on_roll",
+                                                                                    _in_keqiao()))
         person = db.session.scalar(select(Person).where(Person.status == "on_roll").order_by(Person.id))
         person.status, code = "left", person.code
         db.session.commit()
@@ -142,7 +150,8 @@ def test_retirement_list_within_36_months(app, client):
     today = clock.today()
     with app.app_context():
         due = []
-        for person in db.session.scalars(select(Person).where(Person.status == "on_roll").order_by(Person.id)):
+        for person in db.session.scalars(select(Person).where(Person.status == "on_roll", _in_keqiao())
+                                         .order_by(Person.id)):  # auditor1's office's people
             if 0 <= retirement.months_until(retirement.of_person(person), today) <= 36:
                 due.append(person)
         assert len(due) >= 2, "the demo should have people retiring within 36 months"

@@ -15,6 +15,7 @@ from bianzhi.audit.models import AuditEntry
 from bianzhi.extensions import db
 from bianzhi.ledger import operations as ledger
 from bianzhi.ledger.models import Department, Person, Unit
+from bianzhi.organisation.models import Office
 from bianzhi.queries.models import SavedQuery
 from bianzhi.reports.operations import establishment_exceptions
 from tests.conftest import PASSWORD, csrf_token, login
@@ -23,16 +24,20 @@ from tests.fixtures.browser import login as browser_login
 from tests.fixtures.cases import CLERK1_UNIT, CLERK2_UNIT, approve_through, start
 
 HEALTH_BUREAU = "12330621A04000000X"  # 卫生健康局: 15 on roll; above 疾控中心 (33) and 人民医院 (57)
+KEQIAO, YUECHENG = "330603", "330602"  # the demo's district offices (reviewer1's, reviewer_b1's)
 TODAY = clock.today()
 
 
-def records(app):
-    """Every person as a plain dict, read with a plain query (not the compiler)."""
+def records(app, office=KEQIAO):
+    """Every person of the units of `office` (the demo district of reviewer1, leader1, auditor1)
+    as a plain dict, read with a plain query (not the compiler)."""
     with app.app_context():
         units = {u.id: u for u in db.session.scalars(select(Unit))}
         departments = dict(db.session.execute(select(Department.id, Department.name)).all())
+        office_id = db.session.scalar(select(Office.id).where(Office.code == office))
         out = []
-        for p in db.session.scalars(select(Person)):
+        for p in db.session.scalars(select(Person).where(Person.unit_id.in_(
+                [u.id for u in units.values() if u.office_id == office_id]))):
             unit = units[p.unit_id]
             out.append({"id": p.id, "code": p.code, "name": p.name, "sex": p.sex, "birth_date": p.birth_date,
                         "id_number": p.id_number, "category": p.category, "status": p.status,
@@ -386,7 +391,8 @@ def test_the_form_builds_groups_without_javascript(app):
 
 def test_establishment_exceptions_match_the_per_unit_figures(app, api):
     # 档案馆: 12 approved, 10 on roll; an approved vacancy-use case reserves the other 2 → 满编
-    approve_through(api("reviewer1"), api("leader1"), start(api("clerk2"), unit=CLERK2_UNIT, count=2))
+    # the archive is 归口 to 事业编制科 (reviewer2)
+    approve_through(api("reviewer2"), api("leader1"), start(api("clerk2"), unit=CLERK2_UNIT, count=2))
     with app.app_context():
         old = [(u.code, f) for u in db.session.scalars(select(Unit).order_by(Unit.code)) for f in ledger.figures(u)
                if f["warning"] in ("red", "yellow")]

@@ -260,7 +260,7 @@ def ledger_paths():
                              "fields": {"type": "object", "description": "字段名 → 新值"},
                              "reason": {"type": "string"}}})},
         "/api/v1/queries": {
-            "get": _op("本人可用的已保存查询（含共享）", 200, _json({"type": "array", "items": OBJECT}), 401),
+            "get": _op("本人可用的已保存查询（含本编办共享的）", 200, _json({"type": "array", "items": OBJECT}), 401),
             "post": _op("保存查询", 201, _json(OBJECT), 401, 403, 422, body={
                 "type": "object", "required": ["name", "definition"], "properties": {
                     "name": {"type": "string"}, "target": {"type": "string", "enum": ["person", "unit"]},
@@ -272,11 +272,13 @@ def ledger_paths():
                 "saved": {"type": "integer"}, "page": {"type": "integer"}, "sort": {"type": "string"},
                 "order": {"type": "string", "enum": ["asc", "desc"]}}})},
         "/api/v1/monitoring": {"get": _op(
-            "审批监测：办件数、办理时长中位数与 P90（工作日）、超期率、退回率、一次通过率", 200, _json(OBJECT),
-            401, 403, 422, params=[_query("from", "起始日期 YYYY-MM-DD"), _query("to", "截止日期 YYYY-MM-DD"),
+            "审批监测（调用者编办辖区的案件；scope 为辖区名称）：办件数、办理时长中位数与 P90（工作日）、超期率、退回率、"
+            "一次通过率", 200, _json(OBJECT),
+            401, 403, 404, 422, params=[_query("from", "起始日期 YYYY-MM-DD"), _query("to", "截止日期 YYYY-MM-DD"),
+                                        _query("office", "下级编办代码（上级编办选看一个下级编办）"),
                                    _query("process", "业务流程"), _query("unit", "单位统一社会信用代码"),
                                    _query("step", "环节"), _query("month", "月份 YYYY-MM")])},
-        "/api/v1/reviews": {"get": _op("年审进度：各状态单位数、各单位状态、逾期单位", 200, _json(OBJECT),
+        "/api/v1/reviews": {"get": _op("年审进度（调用者编办辖区的单位）：各状态单位数、各单位状态、逾期单位", 200, _json(OBJECT),
                                        401, 403, 404, 422, params=[_query("year", "年度", "integer")])},
         "/api/v1/reconciliation": {"get": _op("四清两对应核对结果：每一处不一致及其原因", 200, _json(OBJECT),
                                               401, 403)},

@@ -1,5 +1,6 @@
-"""/api/v1/reviews: the annual review's progress for the bureau (年审进度)."""
-from flask import Blueprint, jsonify, request
+"""/api/v1/reviews: the annual review's progress for the bureau (年审进度), the units of the
+caller's jurisdiction."""
+from flask import Blueprint, g, jsonify, request
 
 from ..errors import ValidationFailed
 from ..extensions import csrf
@@ -18,8 +19,8 @@ def progress():
     year = request.args.get("year")
     if year and key_int(year, low=1900, high=9999) is None:  # also no 64-bit overflow (fuzz)
         raise ValidationFailed("年度应为 1900 至 9999 之间的整数", fields={"year": ["年度应为整数，如 2026"]})
-    review = reviews.get_review(int(year) if year else None)
-    found = reviews.progress(review)
+    review = reviews.get_review(int(year) if year else None, g.api_user)
+    found = reviews.progress(review, g.api_user)  # the units of the caller's jurisdiction
     for line in found["lines"]:
         line["confirmed_at"] = line["confirmed_at"].isoformat() + "Z" if line["confirmed_at"] else None
     return jsonify({**found, "deadline": review.deadline.isoformat(),

@@ -51,7 +51,7 @@ def run_import(payload, checkpoint):
                                .values(done=min(n, first.total), phase="写入"))
 
     try:
-        first = roster_import.walk(content, progress=checked)
+        first = roster_import.walk(content, user, progress=checked)  # the importer's office's units
         if first.refused and not valid_only:
             raise roster_import.RosterRefused(first)
         written(0)

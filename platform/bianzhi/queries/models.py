@@ -9,8 +9,9 @@ from ..extensions import db
 
 
 class SavedQuery(db.Model):
-    """A query definition kept by its owner; `shared` lists it for everyone who may run queries
-    (running it still applies the runner's own scope)."""
+    """A query definition kept by its owner; `shared` lists it for everyone of the owner's office
+    who may run queries, nobody in another office (running it still applies the runner's own
+    scope)."""
     __tablename__ = "saved_queries"
     __table_args__ = (CheckConstraint("target in ('person', 'unit')", name="target_known"),)
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from datetime import date
 
 from marshmallow import Schema, ValidationError, fields, validate
-from sqlalchemy import and_, func, not_, or_, select
+from sqlalchemy import and_, false, func, not_, or_, select
 
 from .. import clock
 from ..errors import Forbidden, NotFound, ValidationFailed
 from ..exports import XlsxWriter
 from ..extensions import db
-from ..ledger import operations as ledger
 from ..ledger.models import Department, Person, Unit
+from ..organisation import jurisdiction
 from ..ledger.privacy import FULL_ID_ROLES, shown_id_number
 from . import fields as qf
 from ..util import key_int
@@ -290,15 +290,14 @@ def compile_definition(user, target, definition, today=None):
 
 # -- scope and running ------------------------------------------------------------------------------
 
-def scope_unit_ids(user):
-    """None for bureau staff and supervisors (the district) and for the system (user None: the
-    data-quality checks); a unit clerk's unit and the units below it (Unit.parent_id tree)."""
-    if user is None:
-        return None
-    ids = ledger.scope_unit_ids(user)
-    if ids is not None and not ids:
+def scope_of(user):
+    """What the user's queries cover (organisation.jurisdiction): a bureau reader their office's
+    jurisdiction, a unit clerk their unit and the units below it (Unit.parent_id tree), the
+    system (user None: the data-quality checks) everything; anyone else is refused."""
+    scope = jurisdiction.of(user)
+    if scope is jurisdiction.NOTHING:
         raise Forbidden("只有编办人员、督查和单位经办人可以使用组合查询")
-    return ids
+    return scope
 
 
 def _columns(target):
@@ -311,13 +310,11 @@ def base_query(target, user, columns):
         query = (select(*columns).select_from(Person).join(Unit, Unit.id == Person.unit_id)
                  .outerjoin(Department, Department.id == Person.department_id)
                  .outerjoin(qf.ParentUnit, qf.ParentUnit.id == Unit.parent_id))
-        owner = Person.unit_id
     else:
         query = select(*columns).select_from(Unit).outerjoin(qf.ParentUnit, qf.ParentUnit.id == Unit.parent_id)
-        owner = Unit.id
-    ids = scope_unit_ids(user)
-    if ids is not None:
-        query = query.where(owner.in_(sorted(ids)))
+    scope = scope_of(user)
+    if not scope.everything:
+        query = query.where(scope.unit_clause())  # both targets read Unit: the row's unit
     return query
 
 
@@ -418,15 +415,39 @@ def export(user, target, definition, sort=None, order=None, today=None):
 
 # -- saved and shared queries ----------------------------------------------------------------------
 
+def _home_office():
+    """A user's office as SQL over the users table (User.home_office_id): their own office, else
+    their unit's (a clerk)."""
+    from ..accounts.models import User
+
+    unit_office = select(Unit.office_id).where(Unit.id == User.unit_id).scalar_subquery()
+    return func.coalesce(User.office_id, unit_office)
+
+
+def _shared_here(user):
+    """Shared queries are shared within the owner's office: listed for the users of that office
+    (bureau staff and the clerks of its units), never in another office."""
+    from ..accounts.models import User
+
+    office = user.home_office_id
+    if office is None:
+        return false()
+    owners = select(User.id).where(_home_office() == office)
+    return SavedQuery.shared & SavedQuery.owner_id.in_(owners)
+
+
 def visible_saved(user):
-    """The user's own queries and the shared ones, own first."""
-    return db.session.scalars(select(SavedQuery).where(or_(SavedQuery.owner_id == user.id, SavedQuery.shared))
+    """The user's own queries and the ones shared in their office, own first."""
+    return db.session.scalars(select(SavedQuery).where(or_(SavedQuery.owner_id == user.id, _shared_here(user)))
                               .order_by((SavedQuery.owner_id != user.id), SavedQuery.name, SavedQuery.id)).all()
 
 
 def get_saved(user, query_id):
-    saved = db.session.get(SavedQuery, query_id) if key_int(query_id) is not None else None
-    if saved is None or not (saved.owner_id == user.id or saved.shared):
+    saved, key = None, key_int(query_id)
+    if key is not None:
+        saved = db.session.scalar(select(SavedQuery).where(SavedQuery.id == key,
+                                                           or_(SavedQuery.owner_id == user.id, _shared_here(user))))
+    if saved is None:
         raise NotFound("没有这个已保存的查询，或它未共享给您")
     return saved
 

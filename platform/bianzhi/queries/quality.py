@@ -2,17 +2,28 @@
 configured in the UI without Python; the few checks no query can express are named built-in
 checks. "Check now" runs every active rule: a new match opens a finding, an open finding that
 no longer matches is marked fixed, nothing is ever duplicated (a partial unique index on the
-open ones). Nothing here commits."""
+open ones). Nothing here commits.
+
+Offices (organisation.jurisdiction): a check run from the page covers the runner's jurisdiction
+only (the cron's covers everything); findings are listed within the reader's. The built-in rules
+are the installation's (switched on or off by the top office); a rule configured from a query
+belongs to its author's office and checks that office's jurisdiction: it is listed, and switched,
+where that jurisdiction meets the reader's."""
 from dataclasses import dataclass
 
 from sqlalchemy import and_, case, func, insert, select, text, update
 
 from .. import clock
 from ..audit.operations import record as audit
-from ..errors import NotFound, ValidationFailed
+from ..accounts.models import User
+from ..errors import Forbidden, NotFound, ValidationFailed
 from ..extensions import db
 from ..ledger import idnumber, retirement
 from ..ledger.models import Person, Unit
+from ..organisation import jurisdiction
+from ..organisation.jurisdiction import Jurisdiction
+from ..organisation.models import Office
+from ..organisation.scope import office_ids
 from . import operations as queries
 from .models import QualityFinding, QualityRule
 
@@ -73,15 +84,17 @@ def _person_label(unit_name, name, code):
     return f"{unit_name} {name}（{code}）"
 
 
-def _definition_matches(rule, today):
-    """{(entity, id): (unit_id, message)} of the records the rule's definition matches."""
+def _definition_matches(rule, today, where):
+    """{(entity, id): (unit_id, message)} of the records the rule's definition matches among the
+    units `where` (clauses on Unit) admits."""
     condition = queries.compile_definition(None, rule.target, rule.definition, today)
     if rule.target == "person":
         query = queries.base_query("person", None, [Person.id, Person.unit_id, Unit.name, Person.name, Person.code])
         return {("person", pid): (unit_id, f"{_person_label(unit_name, name, code)}：{rule.name}")
-                for pid, unit_id, unit_name, name, code in db.session.execute(query.where(condition))}
+                for pid, unit_id, unit_name, name, code in db.session.execute(query.where(condition, *where))}
     query = queries.base_query("unit", None, [Unit.id, Unit.name])
-    return {("unit", uid): (uid, f"{name}：{rule.name}") for uid, name in db.session.execute(query.where(condition))}
+    return {("unit", uid): (uid, f"{name}：{rule.name}")
+            for uid, name in db.session.execute(query.where(condition, *where))}
 
 
 def _people(*extra):
@@ -94,9 +107,9 @@ def _people(*extra):
     return ((row, row.unit_name) for row in db.session.execute(query))
 
 
-def _id_number_mismatch(rule, today):
+def _id_number_mismatch(rule, today, where):
     found = {}
-    for person, unit_name in _people():
+    for person, unit_name in _people(*where):
         try:
             info = idnumber.parse(person.id_number)
         except idnumber.InvalidIdNumber as exc:
@@ -121,9 +134,9 @@ def _years_after(day, years):
         return day.replace(year=day.year + years, month=3, day=1)  # born 29 February
 
 
-def _entry_under_18(rule, today):
+def _entry_under_18(rule, today, where):
     found = {}
-    for person, unit_name in _people():
+    for person, unit_name in _people(*where):
         adult = _years_after(person.birth_date, 18)
         if person.entry_date < adult:
             found[("person", person.id)] = (person.unit_id, f"{_person_label(unit_name, person.name, person.code)}："
@@ -131,9 +144,9 @@ def _entry_under_18(rule, today):
     return found
 
 
-def _past_retirement(rule, today):
+def _past_retirement(rule, today, where):
     found = {}
-    for person, unit_name in _people(Person.birth_date <= retirement.latest_birth_date(today, 0)):
+    for person, unit_name in _people(Person.birth_date <= retirement.latest_birth_date(today, 0), *where):
         try:
             ret = retirement.of_person(person)
         except ValueError:
@@ -148,11 +161,56 @@ BUILTIN_CHECKS = {"id_number_mismatch": _id_number_mismatch, "entry_under_18": _
                   "past_retirement": _past_retirement}
 
 
-def matches(rule, today=None):
+def matches(rule, today=None, scope=None):
+    """The records the rule finds wrong among the units of `scope` (a Jurisdiction; None: every
+    unit) that the rule covers (its office's jurisdiction: rule_scope)."""
     today = today or clock.today()
+    where = [c.unit_clause() for c in (scope, rule_scope(rule)) if c is not None and not c.everything]
     if rule.builtin:
-        return BUILTIN_CHECKS[rule.builtin](rule, today)
-    return _definition_matches(rule, today)
+        return BUILTIN_CHECKS[rule.builtin](rule, today, where)
+    return _definition_matches(rule, today, where)
+
+
+# -- whose rule ---------------------------------------------------------------------------------------
+
+def rule_office(rule):
+    """The office whose jurisdiction a configured rule checks (its author's), None for a
+    built-in rule (every office's) or one without an author."""
+    if rule.code in BUILTIN_RULES or rule.created_by_id is None:
+        return None
+    author = db.session.get(User, rule.created_by_id)
+    return author.home_office_id if author is not None else None
+
+
+def rule_scope(rule):
+    office_id = rule_office(rule)
+    if office_id is None:
+        return jurisdiction.EVERYTHING
+    office = db.session.get(Office, office_id)
+    return Jurisdiction(offices=tuple(office.subtree_ids()), label=office.name, office=office)
+
+
+def _reader_offices(user):
+    """The offices whose rules concern the reader: their jurisdiction's (a clerk: their unit's
+    office), None for the system."""
+    if user is None:
+        return None
+    scope = queries.scope_of(user)
+    return set(scope.offices) if scope.by_office else {user.home_office_id}
+
+
+def _concerns(rule, readers):
+    """Whether the rule's jurisdiction meets the reader's (offices form a tree: one holds the other)."""
+    if readers is None:
+        return True
+    coverage = rule_scope(rule)
+    return coverage.everything or bool(readers & set(coverage.offices))
+
+
+def visible_rules(user):
+    readers = _reader_offices(user)
+    return [rule for rule in db.session.scalars(select(QualityRule).order_by(QualityRule.code))
+            if _concerns(rule, readers)]
 
 
 @dataclass
@@ -170,13 +228,15 @@ def check_now(user=None, today=None, ip=None):
     _serialize()
     ensure_builtin_rules(user)
     now, today = clock.now(), today or clock.today()
-    rules = db.session.scalars(select(QualityRule).where(QualityRule.active).order_by(QualityRule.code)).all()
+    scope = queries.scope_of(user) if user is not None else jurisdiction.EVERYTHING
+    rules = [rule for rule in visible_rules(user) if rule.active]
     opened = fixed = still = 0
     for rule in rules:
-        found = matches(rule, today)
+        found = matches(rule, today, scope)
         open_findings = {(entity, entity_id): (fid, message) for fid, entity, entity_id, message in db.session.execute(
             select(QualityFinding.id, QualityFinding.entity, QualityFinding.entity_id, QualityFinding.message)
-            .where(QualityFinding.rule_id == rule.id, QualityFinding.status == "open"))}
+            .where(QualityFinding.rule_id == rule.id, QualityFinding.status == "open",
+                   scope.clause(QualityFinding.unit_id)))}  # another office's findings are its own checks
         gone = [fid for key, (fid, _) in open_findings.items() if key not in found]
         for chunk in range(0, len(gone), BATCH):
             db.session.execute(update(QualityFinding).where(QualityFinding.id.in_(gone[chunk:chunk + BATCH]))
@@ -192,7 +252,8 @@ def check_now(user=None, today=None, ip=None):
             db.session.execute(insert(QualityFinding), new[chunk:chunk + BATCH])  # one executemany per batch
         opened, fixed, still = opened + len(new), fixed + len(gone), still + len(open_findings) - len(gone)
     db.session.flush()
-    audit(user, "quality.check", "quality", ip=ip, rules=len(rules), opened=opened, fixed=fixed, still_open=still)
+    audit(user, "quality.check", "quality", ip=ip, rules=len(rules), opened=opened, fixed=fixed, still_open=still,
+          scope=scope.label)
     return CheckResult(len(rules), opened, fixed, still)
 
 
@@ -220,15 +281,27 @@ def create_rule(user, name, target, definition, severity="warning", description=
     return rule
 
 
-def get_rule(rule_id):
+def get_rule(rule_id, user=None):
     rule = db.session.get(QualityRule, rule_id) if isinstance(rule_id, int) else None
-    if rule is None:
+    if rule is None or not _concerns(rule, _reader_offices(user)):
         raise NotFound("没有这条数据质量规则")
     return rule
 
 
+def may_switch(user, rule):
+    """A built-in rule is switched for every office by the top office's staff; a configured one by
+    its office's staff (or an office above it)."""
+    office_id = rule_office(rule)
+    if office_id is None:
+        return user.office is not None and user.office.parent_id is None
+    return office_id in office_ids(user)
+
+
 def set_active(user, rule_id, active):
-    rule = get_rule(rule_id)
+    rule = get_rule(rule_id, user)
+    if not may_switch(user, rule):
+        raise Forbidden("内置规则对所有编办生效，由最上级编办统一启用或停用" if rule_office(rule) is None
+                        else "只能启用或停用本编办及下级编办制定的规则")
     rule.active = bool(active)
     db.session.flush()
     return rule
@@ -237,8 +310,8 @@ def set_active(user, rule_id, active):
 # -- reading ------------------------------------------------------------------------------------------------
 
 def _scoped(query, user):
-    ids = queries.scope_unit_ids(user)
-    return query if ids is None else query.where(QualityFinding.unit_id.in_(sorted(ids)))
+    scope = queries.scope_of(user)
+    return query if scope.everything else query.where(scope.clause(QualityFinding.unit_id))
 
 
 def open_findings(user, limit=500):
@@ -273,9 +346,8 @@ def fixed_findings(user, limit=100):
 
 
 def rules_with_counts(user):
-    """[(rule, open findings in the user's scope)] for every rule."""
+    """[(rule, open findings in the user's scope)] for every rule that concerns the user."""
     counts = dict(db.session.execute(_scoped(
         select(QualityFinding.rule_id, func.count()).where(QualityFinding.status == "open")
         .group_by(QualityFinding.rule_id), user)).all())
-    return [(rule, counts.get(rule.id, 0))
-            for rule in db.session.scalars(select(QualityRule).order_by(QualityRule.code))]
+    return [(rule, counts.get(rule.id, 0)) for rule in visible_rules(user)]

@@ -65,6 +65,7 @@ def builder():
         "queries/builder.html", target=target, fields=list(qf.FIELDS[target].values()), operators=qf.OPERATORS,
         targets=qf.TARGETS, sortable=qf.SORTABLE[target], form=_form_state(target, definition), result=result, error=error, saved=saved,
         link_args=link_args, definition_json=definition_json, saved_queries=queries.visible_saved(current_user),
+        scope=queries.scope_of(current_user),
         may_save=current_user.has_role(*SAVERS), may_edit_rules=current_user.has_role(*RULE_EDITORS),
         severities=quality.SEVERITY), status
 
@@ -117,7 +118,7 @@ def manage_saved():
     elif action in ("share", "unshare"):
         saved = queries.set_shared(current_user, query_id, action == "share")
         audit(current_user, f"query.{action}", f"query:{saved.id}", ip=request.remote_addr, name=saved.name)
-        message = "已共享给编办全体人员" if action == "share" else "已取消共享"
+        message = "已共享给本编办人员" if action == "share" else "已取消共享"
     elif action == "delete":
         queries.delete(current_user, query_id)
         message = "已删除"
@@ -133,7 +134,10 @@ def manage_saved():
 @bp.get("/quality")
 @login_required
 def quality_page():
-    return render_template("queries/quality.html", rules=quality.rules_with_counts(current_user),
+    rules = quality.rules_with_counts(current_user)
+    return render_template("queries/quality.html", rules=rules, scope=queries.scope_of(current_user),
+                           switchable={rule.id for rule, _ in rules if quality.may_switch(current_user, rule)},
+                           builtin_codes=quality.BUILTIN_RULES,
                            open_findings=quality.open_findings(current_user),
                            by_unit=quality.open_by_unit(current_user),
                            fixed=quality.fixed_findings(current_user), severities=quality.SEVERITY,

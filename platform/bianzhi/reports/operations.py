@@ -44,10 +44,19 @@ def _text(value):
     return str(value)
 
 
-def roster_rows(unit=None, include_left=False, user=None):
-    """The roster's rows, streamed from the database BATCH rows at a time (never all loaded).
-    ID numbers are masked unless `user` may see them for the row's unit (ledger/privacy.py);
-    no user (the command line, run by the system) writes them in full."""
+def _within(query, scope, column=None):
+    """The query limited to the units of `scope` (an organisation.jurisdiction.Jurisdiction; None:
+    every unit, the system): on the Unit it joins, or on a unit id `column`."""
+    if scope is None or scope.everything:
+        return query
+    return query.where(scope.unit_clause() if column is None else scope.clause(column))
+
+
+def roster_rows(unit=None, include_left=False, user=None, scope=None):
+    """The roster's rows, streamed from the database BATCH rows at a time (never all loaded):
+    one unit's, or every unit's of `scope` (None: every unit). ID numbers are masked unless
+    `user` may see them for the row's unit (ledger/privacy.py); no user (the command line, run by
+    the system) writes them in full."""
     query = (select(*(column for _, column in ROSTER_COLUMNS), Person.details, Person.unit_id)
              .join(Unit, Unit.id == Person.unit_id)
              .outerjoin(Department, Department.id == Person.department_id)
@@ -55,6 +64,8 @@ def roster_rows(unit=None, include_left=False, user=None):
              .execution_options(yield_per=BATCH))
     if unit is not None:
         query = query.where(Person.unit_id == unit.id)
+    elif scope is not None and not scope.everything:
+        query = query.where(scope.unit_clause())
     if not include_left:
         query = query.where(Person.status == "on_roll")
     result = db.session.execute(query)
@@ -75,7 +86,7 @@ def roster_rows(unit=None, include_left=False, user=None):
         result.close()
 
 
-def write_roster(unit=None, include_left=False, user=None):
+def write_roster(unit=None, include_left=False, user=None, scope=None):
     """(file, rows): the roster as an .xlsx in a temporary file (rows go to disk as they are
     appended: exports.XlsxWriter), positioned at its start; the caller streams and closes it."""
     out = tempfile.TemporaryFile()
@@ -84,7 +95,7 @@ def write_roster(unit=None, include_left=False, user=None):
         book = XlsxWriter(out)
         sheet = book.sheet("人员花名册", as_text=True)
         sheet.append(ROSTER_HEADER)
-        for row in roster_rows(unit, include_left, user):
+        for row in roster_rows(unit, include_left, user, scope):
             sheet.append(row)
             count += 1
         book.close()
@@ -143,16 +154,18 @@ class RetiringRow:
     months_left: int
 
 
-def establishment_exceptions(unit_ids=None):
+def establishment_exceptions(scope=None):
     """超编 (on roll above approved) and 满编 (no vacancy left) lines, over-establishment first.
     One statement: the lines joined to their on-roll and reserved counts (grouped once for the
     whole district), filtered in SQL to the lines without vacancy, so only those become objects;
     the figures are the same as ledger.figures gives unit by unit."""
-    on_roll = (select(Person.unit_id, Person.category, func.count().label("n"))
-               .where(Person.status == "on_roll").group_by(Person.unit_id, Person.category).subquery())
-    reserved = (select(Reservation.unit_id, Reservation.category,
-                       func.sum(Reservation.count - Reservation.used).label("r"))
-                .where(Reservation.status == "active").group_by(Reservation.unit_id, Reservation.category).subquery())
+    on_roll = (_within(select(Person.unit_id, Person.category, func.count().label("n"))
+                       .where(Person.status == "on_roll"), scope, Person.unit_id)
+               .group_by(Person.unit_id, Person.category).subquery())
+    reserved = (_within(select(Reservation.unit_id, Reservation.category,
+                               func.sum(Reservation.count - Reservation.used).label("r"))
+                        .where(Reservation.status == "active"), scope, Reservation.unit_id)
+                .group_by(Reservation.unit_id, Reservation.category).subquery())
     n, r = func.coalesce(on_roll.c.n, 0), func.coalesce(reserved.c.r, 0)
     query = (select(Establishment.category, Establishment.approved, Unit.code, Unit.name, n, r)
              .join(Unit, Unit.id == Establishment.unit_id)
@@ -162,8 +175,7 @@ def establishment_exceptions(unit_ids=None):
                         & (reserved.c.category == Establishment.category))
              .where(Establishment.approved - n - r <= 0)
              .order_by(Unit.code, Establishment.id))
-    if unit_ids is not None:  # a unit clerk: their unit and the units below it
-        query = query.where(Establishment.unit_id.in_(unit_ids))
+    query = _within(query, scope)
     rows = []
     for category, approved, code, name, n, r in db.session.execute(query):
         n, r = int(n), int(r)
@@ -177,25 +189,24 @@ def establishment_exceptions(unit_ids=None):
     return rows
 
 
-def post_exceptions(unit_ids=None):
+def post_exceptions(scope=None):
     """超职数: mid-level post lines held by more people than approved (leadership lines count no
     holders, as in ledger.post_figures). Two grouped queries for the district, not two per unit."""
-    held = (select(Person.unit_id, Person.midlevel_post.label("level"), func.count().label("n"))
-            .where(Person.status == "on_roll", Person.midlevel_post.is_not(None))
+    held = (_within(select(Person.unit_id, Person.midlevel_post.label("level"), func.count().label("n"))
+                    .where(Person.status == "on_roll", Person.midlevel_post.is_not(None)), scope, Person.unit_id)
             .group_by(Person.unit_id, Person.midlevel_post).subquery())
     query = (select(PostQuota.kind, PostQuota.level, PostQuota.approved, Unit.code, Unit.name, held.c.n)
              .join(Unit, Unit.id == PostQuota.unit_id)
              .join(held, (held.c.unit_id == PostQuota.unit_id) & (held.c.level == PostQuota.level))
              .where(PostQuota.kind == "midlevel", held.c.n > PostQuota.approved)
              .order_by(Unit.code, PostQuota.level))
-    if unit_ids is not None:
-        query = query.where(PostQuota.unit_id.in_(unit_ids))
+    query = _within(query, scope)
     return [PostRow(UnitLine(code, name), {"kind": kind, "kind_label": "中层职数", "level": level, "approved": approved,
                                            "filled": n, "vacancy": approved - n, "warning": "red"})
             for kind, level, approved, code, name, n in db.session.execute(query)]
 
 
-def retiring(today, months, unit_ids=None):
+def retiring(today, months, scope=None):
     """自然减员: people on roll reaching retirement age (ledger.retirement, the 2025 gradual rule)
     from this month to `months` months ahead, soonest first."""
     ranges = retirement.birth_ranges(today, months)
@@ -213,8 +224,7 @@ def retiring(today, months, unit_ids=None):
                     Person.details["post_type"].as_string(), Unit.code, Unit.name)
              .join(Unit, Unit.id == Person.unit_id)
              .where(Person.status == "on_roll", or_(*births)))
-    if unit_ids is not None:
-        query = query.where(Person.unit_id.in_(unit_ids))
+    query = _within(query, scope)
     rows = []
     # plain rows from the connection, fetched at once (a province's ~44,000 short rows: no ORM
     # result machinery, no server-side cursor round trips)

@@ -14,6 +14,10 @@ Decisions:
 - Over-establishment is not a reason to refuse an initial load (the district's roster is what
   it is); the preview warns per unit and category. A unit without an approved line of the
   row's category is refused (its people would be outside every figure).
+- An import touches the importer's office's units only (Unit.office_id): a row of another
+  office's unit is refused, and a person found on the ledger outside the importer's jurisdiction
+  is not named (only that they are registered in another office's unit). The command line runs
+  as the system and may load any unit.
 Nothing here commits: the caller (web view, worker, CLI) commits or rolls back.
 """
 import re
@@ -21,11 +25,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import false, func, insert, select
 
 from .. import clock
+from ..accounts.models import User
 from ..audit.operations import record as audit
-from ..errors import Conflict, NotFound, ValidationFailed
+from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
 from ..inbox.models import Job
 from ..ledger import idnumber
@@ -33,6 +38,8 @@ from ..ledger.models import CATEGORIES, ChronicleEntry, Department, Establishmen
 from ..ledger.policy import setting
 from ..ledger.privacy import mask_id_number
 from ..ledger.vacancy import new_person_code
+from ..organisation.models import Office
+from ..organisation.scope import office_ids
 from .models import RosterImport
 from .operations import DETAIL_COLUMNS, ROSTER_HEADER
 from .roster_file import cell_date, cell_text, check_upload, read_rows
@@ -81,14 +88,18 @@ class RosterRefused(ValidationFailed):
 # -- the ledger as the check needs it -----------------------------------------------------------
 
 class Ledger:
-    """Units, departments and approved lines, loaded once; people looked up per batch."""
+    """Units, departments and approved lines, loaded once; people looked up per batch. `office`:
+    the importer's office, whose units alone the import may touch (None: any unit, the system);
+    `readable`: the offices whose people the importer may be told about (None: all)."""
 
-    def __init__(self):
+    def __init__(self, office=None, readable=None):
+        self.office, self.readable = office, readable
         self.units = {}
         self.by_name = defaultdict(list)
-        for unit in db.session.execute(select(Unit.id, Unit.code, Unit.name, *_status_column())):
+        for unit in db.session.execute(select(Unit.id, Unit.code, Unit.name, Unit.office_id, *_status_column())):
             self.units[unit.code] = unit
-            self.by_name[unit.name].append(unit)
+            if office is None or unit.office_id == office.id:
+                self.by_name[unit.name].append(unit)
         self.departments = {(d.unit_id, d.name): d.id for d in db.session.execute(
             select(Department.id, Department.unit_id, Department.name))}
         self.lines = {tuple(r) for r in db.session.execute(select(Establishment.unit_id, Establishment.category))}
@@ -98,15 +109,20 @@ class Ledger:
         """(person by code, on-roll holder by ID number) for one batch."""
         by_code, holders = {}, {}
         if codes:
-            for row in db.session.execute(select(Person.code, Person.id_number, Person.name)
+            for row in db.session.execute(select(Person.code, Person.id_number, Person.name, Unit.office_id)
+                                          .join(Unit, Unit.id == Person.unit_id)
                                           .where(Person.code.in_(codes))):
                 by_code[row.code] = row
         if numbers:
-            for row in db.session.execute(select(Person.id_number, Person.code, Unit.name)
+            for row in db.session.execute(select(Person.id_number, Person.code, Unit.name, Unit.office_id)
                                           .join(Unit, Unit.id == Person.unit_id)
                                           .where(Person.id_number.in_(numbers), Person.status == "on_roll")):
                 holders[row.id_number] = row
         return by_code, holders
+
+    def may_name(self, office_id):
+        """Whether the importer may be told who is registered in a unit of `office_id`."""
+        return self.readable is None or office_id in self.readable
 
 
 def _status_column():
@@ -143,7 +159,10 @@ class Checker:
             if existing is not None:
                 if id_text in (existing.id_number, mask_id_number(existing.id_number)):
                     return "skip", []
-                bad("人员编码", f"人员编码 {code} 已是「{existing.name}」的编码（身份证号不同）")
+                if self.ledger.may_name(existing.office_id):
+                    bad("人员编码", f"人员编码 {code} 已是「{existing.name}」的编码（身份证号不同）")
+                else:
+                    bad("人员编码", f"人员编码 {code} 已被其他编办辖区的人员使用")
             elif not CODE_RE.match(code):
                 bad("人员编码", "人员编码只能由字母、数字、- 和 _ 组成，最长 24 位")
             elif code in self.seen_codes:
@@ -172,8 +191,10 @@ class Checker:
             else:
                 self.seen_numbers[info.number] = number
                 holder = holders.get(info.number)
-                if holder is not None:
+                if holder is not None and self.ledger.may_name(holder.office_id):
                     bad("身份证号", f"此人已在{holder.name}在编（编码 {holder.code}）")
+                elif holder is not None:
+                    bad("身份证号", "此人已在其他编办辖区的单位在编")
             sex = text["性别"]
             if sex and sex not in ("男", "女"):
                 bad("性别", "性别应为「男」或「女」")
@@ -235,17 +256,21 @@ class Checker:
                 "midlevel_post": midlevel, "exit_late": False}, []
 
     def _unit(self, code, name, bad):
+        office = self.ledger.office
         if code:
             unit = self.ledger.units.get(code)
             if unit is None:
                 bad("单位代码", f"没有单位代码为 {code} 的单位")
+                return None
+            if office is not None and unit.office_id != office.id:
+                bad("单位代码", f"单位代码 {code} 的单位不属于{office.name}，只能导入本编办辖区单位的人员")
                 return None
             if name and name != unit.name:
                 bad("单位", f"单位名称「{name}」与单位代码 {code} 的单位「{unit.name}」不符")
         elif name:
             found = self.ledger.by_name.get(name, [])
             if not found:
-                bad("单位", f"没有名为「{name}」的单位")
+                bad("单位", f"没有名为「{name}」的单位" if office is None else f"{office.name}辖区没有名为「{name}」的单位")
                 return None
             if len(found) > 1:
                 bad("单位代码", f"有 {len(found)} 个名为「{name}」的单位，请填写单位代码")
@@ -266,13 +291,25 @@ def _age(birth, on):
 
 # -- the walk: check (and insert) batch by batch ------------------------------------------------
 
+def importer(user):
+    """(office, readable office ids) of an import by `user`: the office whose units it may touch
+    and the offices whose people it may name; (None, None) for the system (user None)."""
+    if user is None:
+        return None, None
+    office = db.session.get(Office, user.office_id) if user.office_id is not None else None
+    if office is None:
+        raise Forbidden("您的账号未设所属编办，不能导入花名册")
+    return office, set(office_ids(user)) | {office.id}
+
+
 def walk(content, user=None, apply=False, valid_only=False, progress=None, at=None, today=None):
-    """Check every row; with `apply`, insert the valid rows as it goes (bulk, no per-row flush),
-    each with its chronicle entry. In all-or-nothing mode it stops inserting at the first
-    refusal (the caller rolls back) but still checks every row. Returns an Outcome."""
+    """Check every row (against the units of `user`'s office: importer); with `apply`, insert the
+    valid rows as it goes (bulk, no per-row flush), each with its chronicle entry. In
+    all-or-nothing mode it stops inserting at the first refusal (the caller rolls back) but still
+    checks every row. Returns an Outcome."""
     at = at or clock.now()
     rows = read_rows(content)
-    ledger = Ledger()
+    ledger = Ledger(*importer(user))
     checker = Checker(ledger, today or clock.today())
     outcome = Outcome()
     outcome.units = {u.id: (u.code, u.name) for u in ledger.units.values()}
@@ -355,7 +392,7 @@ def warnings(outcome):
 def preview(user, filename, content, ip=None):
     """Check an uploaded file and keep it with its findings for the import. Returns the row."""
     check_upload(filename, content)
-    outcome = walk(content)
+    outcome = walk(content, user)  # checked as this importer's: their office's units
     outcome.warnings = warnings(outcome)
     job = RosterImport(user_id=user.id, filename=filename[:255], content=content, status="previewed",
                        total=outcome.total, refused=outcome.refused, skipped=len(outcome.skipped),
@@ -380,8 +417,24 @@ def import_roster(user, content, valid_only=False, progress=None, target="cli", 
     return outcome
 
 
-def get_import(number):
-    job = db.session.get(RosterImport, number)
+def _office_imports(user):
+    """A WHERE clause: the imports made by users of `user`'s office (an office's imports are its own)."""
+    if user.office_id is None:
+        return false()
+    return RosterImport.user_id.in_(select(User.id).where(User.office_id == user.office_id))
+
+
+def recent_imports(user, limit=20):
+    return db.session.scalars(select(RosterImport).where(_office_imports(user))
+                              .order_by(RosterImport.id.desc()).limit(limit)).all()
+
+
+def get_import(number, user=None):
+    """An import by number; with `user`, only one made in their office (another office's is not found)."""
+    query = select(RosterImport).where(RosterImport.id == number)
+    if user is not None:
+        query = query.where(_office_imports(user))
+    job = db.session.scalar(query)
     if job is None:
         raise NotFound(f"没有编号为 {number} 的花名册导入")
     return job

@@ -12,7 +12,7 @@ case to its first task (≈1 ms), cases, tasks and links are inserted in batches
 from collections import Counter
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select, true
 
 from .. import clock
 from ..audit.operations import record as audit
@@ -25,6 +25,7 @@ from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
 from ..inbox.deadlines import system_user
 from ..ledger.models import Unit
+from ..organisation import jurisdiction
 from ..processes import operations as processes
 from ..processes.registry import rule, title
 from ..workdays import workdays_between
@@ -87,8 +88,12 @@ def start_review(user, year, deadline, ip=None):
     year, deadline = _parse_request(year, deadline)
     existing = db.session.scalar(select(AnnualReview).where(AnnualReview.year == year))
     if existing is not None:
-        raise Conflict(f"{year} 年度年审已于 {existing.started_at:%Y-%m-%d} 由{existing.started_by.display_name}发起，"
-                       "不能重复发起", code="review_exists")
+        if existing.started_by.office_id == user.office_id:
+            raise Conflict(f"{year} 年度年审已于 {existing.started_at:%Y-%m-%d} 由{existing.started_by.display_name}发起，"
+                           "不能重复发起", code="review_exists")
+        # AnnualReview.year is unique: one review a year for the whole installation (schema)
+        raise Conflict(f"{year} 年度年审已由其他编办发起；同一年度在本系统中只能发起一次年审，请联系系统管理员",
+                       code="review_exists")
     version = processes.latest(PROCESS_KEY)
     parsed = processes.parsed_version(version)
     units = [u for u in active_units() if u.office_id == user.office_id]  # the starter's office's units
@@ -102,8 +107,8 @@ def start_review(user, year, deadline, ip=None):
     numbers = next_numbers(parsed.start_properties.get("number_prefix", "NS"), len(units))
     values = {"year": year, "deadline": deadline.isoformat()}
     cases = [Case(number=number, process_key=version.key, version_id=version.id, unit_id=unit.id,
-                  started_by_id=starter.id, state="running", title=_title(values), data=dict(values),
-                  workflow_json="", created_at=clock.now(), updated_at=clock.now())
+                  office_id=unit.office_id, started_by_id=starter.id, state="running", title=_title(values),
+                  data=dict(values), workflow_json="", created_at=clock.now(), updated_at=clock.now())
              for number, unit in zip(numbers, units)]
     db.session.add_all(cases)
     db.session.flush()
@@ -127,8 +132,25 @@ def start_review(user, year, deadline, ip=None):
 
 
 
-def get_review(year=None):
-    query = select(AnnualReview)
+def _concerns(user):
+    """A WHERE clause on AnnualReview: the reviews with a unit in the reader's jurisdiction (a
+    clerk: their unit); every review for the system (user None)."""
+    if user is None:
+        return true()
+    return select(ReviewCase.id).where(ReviewCase.review_id == AnnualReview.id,
+                                       _lines_clause(user)).exists()
+
+
+def _lines_clause(user):
+    """A WHERE clause on ReviewCase: the lines the reader sees (organisation.jurisdiction; a clerk
+    their own unit's only)."""
+    if user.reads_all_units:
+        return jurisdiction.of(user).clause(ReviewCase.unit_id)
+    return ReviewCase.unit_id == (user.unit_id or -1) if user.has_role("unit_clerk") else false()
+
+
+def get_review(year=None, user=None):
+    query = select(AnnualReview).where(_concerns(user))
     query = query.where(AnnualReview.year == year) if year is not None else query.order_by(AnnualReview.year.desc())
     review = db.session.scalar(query.limit(1))
     if review is None:
@@ -136,20 +158,21 @@ def get_review(year=None):
     return review
 
 
-def all_reviews():
-    return db.session.scalars(select(AnnualReview).order_by(AnnualReview.year.desc())).all()
+def all_reviews(user=None):
+    return db.session.scalars(select(AnnualReview).where(_concerns(user)).order_by(AnnualReview.year.desc())).all()
 
 
 def progress(review, user=None):
-    """Per unit: status, case, confirmation time and overdue working days; and the counts.
-    A unit clerk sees only their own unit's line."""
+    """Per unit: status, case, confirmation time and overdue working days; and the counts. A
+    bureau reader sees the units of their office's jurisdiction (a city its counties'), a unit
+    clerk only their own unit's line; no user (the system) every line."""
     query = (select(ReviewCase.unit_id, Unit.code, Unit.name, Case.id, Case.number, Case.state)
              .join(Unit, Unit.id == ReviewCase.unit_id).join(Case, Case.id == ReviewCase.case_id)
              .where(ReviewCase.review_id == review.id).order_by(Unit.code))
-    if user is not None and not user.reads_all_units:
-        query = query.where(ReviewCase.unit_id == (user.unit_id or -1))
-    rows = db.session.execute(query).all()
-    case_ids = select(ReviewCase.case_id).where(ReviewCase.review_id == review.id).scalar_subquery()
+    lines_clause = _lines_clause(user) if user is not None else true()
+    rows = db.session.execute(query.where(lines_clause)).all()
+    case_ids = (select(ReviewCase.case_id).where(ReviewCase.review_id == review.id, lines_clause)
+                .scalar_subquery())
     open_steps = dict(db.session.execute(select(OpenTask.case_id, OpenTask.bpmn_id)
                                          .where(OpenTask.case_id.in_(case_ids))).all())
     returned = set(db.session.scalars(select(CaseStep.case_id).where(CaseStep.case_id.in_(case_ids),

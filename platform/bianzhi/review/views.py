@@ -4,6 +4,7 @@ from flask_login import current_user, login_required
 
 from .. import clock
 from ..errors import NotFound
+from ..organisation import jurisdiction
 from . import operations as reviews
 from ..util import key_int
 
@@ -14,16 +15,17 @@ bp = Blueprint("review", __name__)
 @login_required
 def index():
     year = key_int(request.args.get("year"))
-    all_reviews = reviews.all_reviews()
+    all_reviews = reviews.all_reviews(current_user)  # the reviews of the reader's jurisdiction
     review = None
     if all_reviews:
-        review = reviews.get_review(year) if year else all_reviews[0]
+        review = reviews.get_review(year, current_user) if year else all_reviews[0]
     elif year:
         raise NotFound(f"{year} 年度尚未发起年审")
     return render_template("review/index.html", reviews=all_reviews, review=review,
                            progress=reviews.progress(review, current_user) if review else None,
                            today=clock.today(),
-                           labels=reviews.STATUS_LABELS, status=request.args.get("status"))
+                           labels=reviews.STATUS_LABELS, status=request.args.get("status"),
+                           scope=jurisdiction.of(current_user))
 
 
 @bp.post("/review/start")

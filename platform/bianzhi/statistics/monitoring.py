@@ -32,6 +32,8 @@ from ..errors import Forbidden, ValidationFailed
 from ..extensions import db
 from ..ledger.models import Unit
 from ..ledger.operations import unit_by_code
+from ..organisation import jurisdiction
+from ..organisation.jurisdiction import Jurisdiction
 from ..processes.models import ProcessVersion
 from ..workdays import workdays_between as _workdays_between
 from .models import StepLog
@@ -87,10 +89,14 @@ class Filters:
     unit: Unit | None = None
     step: str | None = None
     month: str | None = None
+    scope: Jurisdiction = jurisdiction.EVERYTHING  # whose cases (case_scope)
+    office: str | None = None  # an office an upper office chose (?office=), none for the reader's own
 
     def args(self, **extra):
         """The query arguments that reproduce these filters (for links and exports)."""
         out = {"from": self.start.isoformat(), "to": self.end.isoformat()}
+        if self.office:
+            out["office"] = self.office
         if self.process:
             out["process"] = self.process
         if self.unit is not None:
@@ -101,13 +107,17 @@ class Filters:
         return out
 
 
-def case_scope(user):
-    """None: every unit's cases (bureau staff, supervisors); else the clerk's own unit."""
-    if user.reads_all_units:
-        return None
-    if user.has_role("unit_clerk") and user.unit_id:
-        return {user.unit_id}
-    return set()
+def case_scope(user, office_code=None):
+    """Whose cases the figures count: a bureau reader's jurisdiction (the cases started by its
+    units; an upper office may narrow it to one office below: `office_code`), a clerk their own
+    unit's, nobody else any (organisation.jurisdiction)."""
+    if user is not None and not user.reads_all_units:
+        if office_code:
+            raise Forbidden("只有编办人员可以按编办查看；单位经办人只能查看本单位的审批监测")
+        if user.has_role("unit_clerk") and user.unit_id:
+            return Jurisdiction(units=frozenset({user.unit_id}), label=user.unit.name)
+        return jurisdiction.NOTHING
+    return jurisdiction.of(user, office_code)
 
 
 def process_names():
@@ -133,12 +143,13 @@ def parse_filters(user, args):
     process = args.get("process") or None
     if process is not None and process not in process_names():
         raise ValidationFailed(f"没有流程「{process}」", fields={"process": ["流程不存在"]})
+    scope = case_scope(user, args.get("office"))
+    office = scope.office.code if scope.office is not None and scope.office.id != user.office_id else None
     unit = None
     if args.get("unit"):
         unit = unit_by_code(args["unit"])
-        scope = case_scope(user)
-        if scope is not None and unit.id not in scope:
-            raise Forbidden("只能查看本单位的审批监测")
+        if not scope.covers(unit):
+            raise Forbidden("只能查看本编办辖区的审批监测" if scope.by_office else "只能查看本单位的审批监测")
     month = args.get("month") or None
     if month is not None:
         try:
@@ -149,7 +160,7 @@ def parse_filters(user, args):
         start, end = max(start, first), min(end, last)
         if start > end:
             raise ValidationFailed(f"{month} 不在统计期间内", fields={"month": ["月份不在统计期间内"]})
-    return Filters(start, end, process, unit, args.get("step") or None, month)
+    return Filters(start, end, process, unit, args.get("step") or None, month, scope, office)
 
 
 # -- rows ---------------------------------------------------------------------------------------
@@ -197,18 +208,14 @@ class StepRow:
         return workdays_between(self.opened, self.closed)
 
 
-def _scoped(query, column, scope):
-    return query if scope is None else query.where(column.in_(sorted(scope) or [-1]))
-
-
 def load_rows(user, filters):
-    """(cases, steps) of the period under the user's scope and the filters."""
+    """(cases, steps) of the period under the filters, their scope the user's (parse_filters)."""
     lo, hi = clock.at_local(filters.start), end_of_day(filters.end)
     returned = select(CaseStep.id).where(CaseStep.case_id == Case.id, CaseStep.decision == "return").exists()
     query = (select(Case.id, Case.number, Case.title, Case.process_key, Case.unit_id, Case.state, Case.created_at,
                     Case.finished_at, returned.label("returned"))
              .where(or_(Case.created_at.between(lo, hi), Case.finished_at.between(lo, hi))).order_by(Case.id))
-    query = _scoped(query, Case.unit_id, case_scope(user))
+    query = query.where(filters.scope.case_clause(Case))
     if filters.process:
         query = query.where(Case.process_key == filters.process)
     if filters.unit is not None:
@@ -220,7 +227,8 @@ def load_rows(user, filters):
                           StepLog.opened_at, StepLog.closed_at, StepLog.due_date, CaseStep.decision)
                    .outerjoin(CaseStep, CaseStep.task_id == StepLog.task_id)
                    .where(StepLog.opened_at.between(lo, hi)).order_by(StepLog.id))
-    steps_query = _scoped(steps_query, StepLog.unit_id, case_scope(user))
+    if not filters.scope.everything:  # the steps of the jurisdiction's cases
+        steps_query = steps_query.join(Case, Case.id == StepLog.case_id).where(filters.scope.case_clause(Case))
     if filters.process:
         steps_query = steps_query.where(StepLog.process_key == filters.process)
     if filters.unit is not None:
@@ -350,6 +358,7 @@ def report(user, filters):
                 for month, lo, hi in _months(filters.start, filters.end)]
     by_step = [{**row, "process_name": names.get(row["process"], row["process"])} for row in step_figures(steps, today)]
     return {"from": filters.start.isoformat(), "to": filters.end.isoformat(), "as_of": today.isoformat(),
+            "scope": filters.scope.label,
             "filters": {"process": filters.process, "unit": filters.unit.code if filters.unit else None,
                         "step": filters.step, "month": filters.month},
             "total": summarize(cases, steps, filters.start, filters.end, today),

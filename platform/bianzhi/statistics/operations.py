@@ -1,21 +1,23 @@
 """Statistics over the ledger: establishment and occupancy by system and category, the staff
 structure, changes over a period and the ledger on any date — each as a `Table` (a page table,
 its chart and its Excel sheet are the same rows). Grouped SQL queries, never one query per unit;
-nothing here writes. Scope: bureau staff and supervisors see the district, a unit clerk their
-unit and its subordinate units."""
+nothing here writes. Scope (organisation.jurisdiction): bureau staff and supervisors see their
+office's jurisdiction (a city the roll-up of its own units and its counties', or the one office of
+it they chose), a unit clerk their unit and its subordinate units; each function takes that scope
+(a Jurisdiction; None: every unit, the system)."""
 import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import case, func, or_, select, true
+from sqlalchemy import case, func, or_, select
 
 from .. import clock
 from ..errors import ValidationFailed
 from ..exports import XlsxWriter
 from ..extensions import db
 from ..ledger.models import ChronicleEntry, Establishment, Person, PostQuota, Reservation, Unit
-from ..ledger import operations as ledger
 from ..ledger.operations import warning
+from ..organisation import jurisdiction
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 WARNING_TEXT = {"red": "红灯（超编）", "yellow": "黄灯（无空编）", "green": "绿灯"}
@@ -58,11 +60,14 @@ class Table:
 
 # -- scope and dates ---------------------------------------------------------------------------
 
-scope_unit_ids = ledger.scope_unit_ids  # None: the district; a clerk: their unit and the units below
+def scope_of(user, office_code=None):
+    """The reader's jurisdiction (organisation.jurisdiction.of): `office_code` narrows an upper
+    office's roll-up to one office below it."""
+    return jurisdiction.of(user, office_code)
 
 
 def _in_scope(column, scope):
-    return true() if scope is None else column.in_(sorted(scope) or [-1])
+    return (scope or jurisdiction.EVERYTHING).clause(column)
 
 
 def parse_date(value, name, default):
@@ -101,7 +106,7 @@ def end_of_day(day):
 
 def district_figures_as_of(moment, scope=None):
     """{(unit_id, category): {approved, on_roll, reserved, vacancy, warning}} at `moment` (naive
-    UTC) for every unit in `scope` (None: all) — the same answer as ledger.history.figures_as_of
+    UTC) for every unit in `scope` (a Jurisdiction; None: all) — the same answer as ledger.history.figures_as_of
     unit by unit, from three grouped queries for today's figures and one pass over the
     chronicle entries since `moment`."""
     lines = {}
@@ -139,7 +144,8 @@ def district_figures_as_of(moment, scope=None):
 
 
 def _units(scope):
-    return {u.id: u for u in db.session.scalars(select(Unit).where(_in_scope(Unit.id, scope)).order_by(Unit.code))}
+    where = (scope or jurisdiction.EVERYTHING).unit_clause()
+    return {u.id: u for u in db.session.scalars(select(Unit).where(where).order_by(Unit.code))}
 
 
 def _sum_lines(lines):
@@ -182,9 +188,8 @@ def existed(unit, day):
     return unit.abolished_on is None or unit.abolished_on > day
 
 
-def ledger_table(user, day):
+def ledger_table(scope, day):
     """Per unit and category on `day`: approved, on roll, reserved, vacancy, warning."""
-    scope = scope_unit_ids(user)
     units = _units(scope)
     lines = district_figures_as_of(end_of_day(day), scope)
     rows = []
@@ -249,8 +254,7 @@ def _share_rows(counts, order=None):
     return rows
 
 
-def overview_tables(user, day):
-    scope = scope_unit_ids(user)
+def overview_tables(scope, day):
     units = _units(scope)
     lines = district_figures_as_of(end_of_day(day), scope)
     by_system, by_category = {}, {}
@@ -331,11 +335,10 @@ def change_item(entity, action, delta):
     return ("人员出编", "出编", on_roll) if action == "exit" else ("人员进编", "进编", on_roll)
 
 
-def change_tables(user, start, end):
+def change_tables(scope, start, end):
     """Unit, establishment and people changes recorded in the chronicle between the Beijing dates
     `start` and `end` (both included): per item with the net change of places or people, and per
     month. Each side of a transfer counts on its own unit (划出 / 划入)."""
-    scope = scope_unit_ids(user)
     wanted = or_(*((ChronicleEntry.entity == e) & ChronicleEntry.action.in_(a) for e, a in CHANGE_ACTIONS.items()))
     query = (select(ChronicleEntry.entity, ChronicleEntry.action, ChronicleEntry.at, ChronicleEntry.delta)
              .where(ChronicleEntry.at >= clock.at_local(start), ChronicleEntry.at <= end_of_day(end), wanted,
@@ -378,14 +381,15 @@ def _sheet_title(title, used):
     return name
 
 
-def workbook(tables):
-    """An .xlsx with one sheet per table (title row, header, rows; every text cell neutralised)."""
+def workbook(tables, scope_label=None):
+    """An .xlsx with one sheet per table (title row with the jurisdiction beside the title,
+    header, rows; every text cell neutralised)."""
     out = io.BytesIO()
     book = XlsxWriter(out)
     used = set()
     for table in tables:
         sheet = book.sheet(_sheet_title(table.title, used))
-        sheet.append([table.title])
+        sheet.append([table.title, f"范围：{scope_label}"] if scope_label else [table.title])
         sheet.append(table.header)
         for row in table.rows:
             sheet.append(row)

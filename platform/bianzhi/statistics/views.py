@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from ..audit.operations import record as audit
 from ..cases.models import STATE_LABELS
 from ..errors import ValidationFailed
+from ..organisation import jurisdiction
 from . import monitoring
 from . import operations as statistics
 from .operations import XLSX, Table
@@ -14,19 +15,24 @@ from .operations import XLSX, Table
 bp = Blueprint("statistics", __name__)
 
 
-def _overview():
+def _scope():
+    """The reader's jurisdiction, narrowed by ?office= (an upper office choosing one below it)."""
+    return statistics.scope_of(current_user, request.args.get("office"))
+
+
+def _overview(scope):
     day = statistics.as_of_date(request.args.get("date"))
-    return {"day": day}, statistics.overview_tables(current_user, day)
+    return {"day": day}, statistics.overview_tables(scope, day)
 
 
-def _changes():
+def _changes(scope):
     start, end = statistics.period(request.args.get("from"), request.args.get("to"))
-    return {"start": start, "end": end}, statistics.change_tables(current_user, start, end)
+    return {"start": start, "end": end}, statistics.change_tables(scope, start, end)
 
 
-def _ledger():
+def _ledger(scope):
     day = statistics.as_of_date(request.args.get("date"))
-    return {"day": day}, [statistics.ledger_table(current_user, day)]
+    return {"day": day}, [statistics.ledger_table(scope, day)]
 
 
 PAGES = {"overview": (_overview, "统计分析"), "changes": (_changes, "变动情况统计"), "ledger": (_ledger, "历史台账")}
@@ -36,40 +42,47 @@ def _charts(tables):
     return [spec for spec in (t.chart_spec() for t in tables) if spec]
 
 
+def _office_args(scope):
+    """The ?office= that reproduces a chosen office (links and exports); none for the reader's own."""
+    chosen = scope.office is not None and scope.office.id != current_user.office_id
+    return {"office": scope.office.code} if chosen else {}
+
+
+def _render(template, page, build, arg_names):
+    scope = _scope()
+    context, tables = build(scope)
+    export_args = {**{name: context[key].isoformat() for key, name in arg_names.items()}, **_office_args(scope)}
+    return render_template(template, tables=tables, charts=_charts(tables), page=page, export_args=export_args,
+                           scope=scope, office_choices=jurisdiction.choices(current_user), **context)
+
+
 @bp.get("/statistics")
 @login_required
 def index():
-    context, tables = _overview()
-    return render_template("statistics/index.html", tables=tables, charts=_charts(tables), page="overview",
-                           export_args={"date": context["day"].isoformat()}, **context)
+    return _render("statistics/index.html", "overview", _overview, {"day": "date"})
 
 
 @bp.get("/statistics/changes")
 @login_required
 def changes():
-    context, tables = _changes()
-    return render_template("statistics/changes.html", tables=tables, charts=_charts(tables), page="changes",
-                           export_args={"from": context["start"].isoformat(), "to": context["end"].isoformat()},
-                           **context)
+    return _render("statistics/changes.html", "changes", _changes, {"start": "from", "end": "to"})
 
 
 @bp.get("/statistics/ledger")
 @login_required
 def ledger():
-    context, tables = _ledger()
-    return render_template("statistics/ledger.html", tables=tables, charts=_charts(tables), page="ledger",
-                           export_args={"date": context["day"].isoformat()}, **context)
+    return _render("statistics/ledger.html", "ledger", _ledger, {"day": "date"})
 
 
-def _send(tables, filename, action, target, **detail):
+def _send(tables, filename, action, target, scope, **detail):
     chosen = request.args.get("table")
     if chosen:
         tables = [t for t in tables if t.key == chosen]
         if not tables:
             raise ValidationFailed(f"没有统计表「{chosen}」", fields={"table": ["统计表不存在"]})
-    out = statistics.workbook(tables)
+    out = statistics.workbook(tables, scope.label)
     audit(current_user, action, target, ip=request.remote_addr,
-          tables=[t.key for t in tables], **detail)
+          tables=[t.key for t in tables], scope=scope.label, **detail)
     name = filename if len(tables) != 1 else f"{filename.removesuffix('.xlsx')}-{tables[0].title}.xlsx"
     return send_file(out, mimetype=XLSX, as_attachment=True, download_name=name, max_age=0)
 
@@ -77,15 +90,17 @@ def _send(tables, filename, action, target, **detail):
 @bp.get("/statistics/export.xlsx")
 @login_required
 def export():
-    """?page=overview|changes|ledger (&table=KEY for one table), with the page's own arguments."""
+    """?page=overview|changes|ledger (&table=KEY for one table, &office=CODE for one office below
+    the reader's), with the page's own arguments."""
     page = request.args.get("page") or "overview"
     if page not in PAGES:
         raise ValidationFailed(f"没有统计页面「{page}」", fields={"page": ["统计页面不存在"]})
     build, title = PAGES[page]
-    context, tables = build()
+    scope = _scope()
+    context, tables = build(scope)
     names = {"day": "date", "start": "from", "end": "to"}
     detail = {names[k]: v.isoformat() for k, v in context.items()}
-    return _send(tables, f"{title}.xlsx", "statistics.export", page, **detail)
+    return _send(tables, f"{title}.xlsx", "statistics.export", page, scope, **detail)
 
 
 # -- 审批监测 -----------------------------------------------------------------------------------
@@ -154,11 +169,11 @@ def _monitoring():
 @login_required
 def monitoring_index():
     filters, report, tables = _monitoring()
-    scope = monitoring.case_scope(current_user)
     return render_template("statistics/monitoring.html", filters=filters, report=report, tables=tables,
                            charts=_charts(tables), processes=monitoring.process_names(), page="monitoring",
-                           steps=monitoring.step_choices(filters.process),
-                           own_unit=scope is not None, export_args=filters.args(month=filters.month))
+                           steps=monitoring.step_choices(filters.process), scope=filters.scope,
+                           office_choices=jurisdiction.choices(current_user),
+                           own_unit=not filters.scope.by_office, export_args=filters.args(month=filters.month))
 
 
 @bp.get("/monitoring/cases")
@@ -170,11 +185,12 @@ def monitoring_cases():
     return render_template("statistics/monitoring_cases.html", filters=filters, rows=rows, count=count, units=units,
                            measure=measure, measure_label=monitoring.MEASURES[measure],
                            processes=monitoring.process_names(), states=STATE_LABELS, limit=monitoring.DRILL_LIMIT,
-                           page="monitoring")
+                           page="monitoring", scope=filters.scope)
 
 
 @bp.get("/monitoring/export.xlsx")
 @login_required
 def monitoring_export():
     filters, _report, tables = _monitoring()
-    return _send(tables, "审批监测.xlsx", "monitoring.export", "monitoring", **filters.args(month=filters.month))
+    return _send(tables, "审批监测.xlsx", "monitoring.export", "monitoring", filters.scope,
+                 **filters.args(month=filters.month))
