@@ -12,7 +12,8 @@ def figures(api_user, unit=CLERK1_UNIT, category="事业编制"):
 def test_full_journey(api):
     clerk, reviewer, leader = api("clerk1"), api("reviewer1"), api("leader1")
     assert clerk.get("/api/v1/me").json == {"username": "clerk1", "name": "钱晓峰", "roles": ["unit_clerk"],
-                                            "unit": CLERK1_UNIT}
+                                            "unit": CLERK1_UNIT, "department": None, "sections": [],
+                                            "office": {"code": "330603", "name": "柯桥区委编办", "level": "county"}}
     assert {"key": "vacancy_use", "name": "空编使用", "version": 1} in clerk.get("/api/v1/processes").json
     before = figures(clerk)
     assert before["vacancy"] == 7 and before["warning"] == "green"
@@ -96,7 +97,7 @@ def test_chronicle_records_both_changes_with_case_number(api, ctx):
 
 def test_openapi_describes_the_contract(client):
     spec = client.get("/api/v1/openapi.json").json
-    for path in ("/api/v1/tokens", "/api/v1/me", "/api/v1/processes", "/api/v1/cases", "/api/v1/cases/{case_id}",
+    for path in ("/api/v1/tokens", "/api/v1/me", "/api/v1/offices", "/api/v1/processes", "/api/v1/cases", "/api/v1/cases/{case_id}",
                  "/api/v1/tasks", "/api/v1/tasks/{task_id}/complete", "/api/v1/cases/{case_id}/notices",
                  "/api/v1/units/{code}/establishment"):
         assert path in spec["paths"], path

@@ -244,3 +244,17 @@ def test_reminders_and_escalations_follow_the_routing(app, api):
     assert run_worker(app, beijing(2024, 10, 11, 9, 0)) == 1
     assert notes(app, "leader1", "escalate") == [("escalate", f"超期督办：「{number} 业务科室初审」已超过办理期限 2024-10-10")]
     assert notes(app, "leader_b1") == [] and notes(app, "city_leader1") == []
+
+
+def test_me_and_offices_say_where_the_caller_sits(api):
+    me = api("reviewer2").get("/api/v1/me").json
+    assert me["office"] == {"code": "330603", "name": "柯桥区委编办", "level": "county"}
+    assert me["sections"] == ["jg", "sy"] and me["department"] is None
+    assert api("zzb1").get("/api/v1/me").json["department"] == "zzb"
+    assert api("city_leader1").get("/api/v1/me").json["office"]["level"] == "city"
+    city = api("city_reviewer1").get("/api/v1/offices").json
+    assert [(o["code"], [c["code"] for c in o["children"]]) for o in city] == [("330600", ["330602", "330603"])]
+    assert api("reviewer1").get("/api/v1/offices").json == [
+        {"code": "330603", "name": "柯桥区委编办", "level": "county", "children": []}]
+    assert [o["code"] for o in api("clerk_b1").get("/api/v1/offices").json] == ["330602"]
+    assert [o["code"] for o in api("zzb1").get("/api/v1/offices").json] == ["330603"]
