@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bianzhi.accounts.models import User
+from bianzhi.accounts.models import User, role_for_lane
 from bianzhi.cases.models import OpenTask
 from bianzhi.errors import Conflict
 from bianzhi.extensions import db
@@ -29,7 +29,9 @@ REVIEW_PROPS = '''<bpmn:userTask id="Task_review" name="业务科室初审" camu
         <camunda:properties>'''
 REGISTER_PROPS = REVIEW_PROPS.replace('id="Task_review" name="业务科室初审" camunda:formKey="review"',
                                       'id="Task_register" name="落编登记" camunda:formKey="registration"')
-assert XML.count(REVIEW_PROPS) == XML.count(REGISTER_PROPS) == 1
+CONFIRM_PROPS = REVIEW_PROPS.replace('id="Task_review" name="业务科室初审" camunda:formKey="review"',
+                                     'id="Task_confirm" name="落编确认" camunda:formKey="confirm"')
+assert XML.count(REVIEW_PROPS) == XML.count(REGISTER_PROPS) == XML.count(CONFIRM_PROPS) == 1
 BUREAU = ("reviewer1", "reviewer2", "leader1", "city_reviewer1", "city_leader1", "reviewer_b1", "leader_b1",
           "zzb1", "rsj1", "czj1", "clerk1", "clerk2", "admin", "city_admin1")
 
@@ -43,6 +45,9 @@ def deploy(assignment=None, lane=None, form_field=None, step=REVIEW_PROPS):
         xml = xml.replace(step, step + f'<camunda:property name="assignment" value="{assignment}" />')
     if lane is not None:
         xml = xml.replace('<bpmn:lane id="Lane_reviewer" name="业务科室">', f'<bpmn:lane id="Lane_reviewer" name="{lane}">')
+        if role_for_lane(lane) == "partner":  # the lane's other step (落编确认) names the department too:
+            assert xml.count(CONFIRM_PROPS) == 1  # the validator refuses a partner step without one
+            xml = xml.replace(CONFIRM_PROPS, CONFIRM_PROPS + f'<camunda:property name="assignment" value="{assignment}" />')
     forms = drafts.forms_for(xml, {})
     if form_field:
         forms["vacancy_use_apply"] = form = copy.deepcopy(forms["vacancy_use_apply"])

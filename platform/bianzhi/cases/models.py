@@ -162,6 +162,8 @@ class OpenTask(db.Model):
         if not user.active or not user.has_role(self.role):
             return f"此任务由{ROLES[self.role][0] if self.role in ROLES else self.role}办理，您无权办理"
         if self.assignee_id is not None and self.assignee_id != user.id:
+            if self.pool == "user":  # the diagram names the holder (user:, field:, starter)
+                return f"此任务指定由{self.assignee.display_name}办理，您无权办理"
             return f"此任务已由{self.assignee.display_name}认领或转交其办理，您无权办理"
         if (barred := self.conflict(user)) is not None:
             return barred

@@ -40,6 +40,19 @@ KINDS = {
     "field": "表单字段指定的用户",
     "starter": "案件发起人",
 }
+ARGUMENTS = {"department": "部门代码", "user": "用户名", "field": "表单字段"}  # the kinds that take one
+OPTIONAL_ARGUMENTS = {"section": "科室代码", "leader_of_section": "科室代码"}  # a named section of the office
+NAMED_LABELS = {"section": "指定科室", "leader_of_section": "指定科室的分管领导"}  # with that argument
+# the kinds that make sense in a lane of each role (the validator holds diagrams to it, the
+# modeler offers these): a kind outside its lane would route the step to nobody (a section's
+# reviewers in a leader lane) or to the wrong people (the unit's clerks in a bureau lane)
+KINDS_BY_ROLE = {
+    "unit_clerk": ("unit", "starter", "user", "field"),
+    "reviewer": ("section", "office", "office_above", "user", "field"),
+    "leader": ("leader_of_section", "office", "office_above", "user", "field"),
+    "partner": ("department",),
+}
+OTHER_ROLES_KINDS = ("office", "office_above", "user", "field")
 DEFAULT_BY_ROLE = {"unit_clerk": "unit", "reviewer": "section", "leader": "leader_of_section"}
 OFFICE_LANES = ("主任办公会",)  # the office's leaders together
 _CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
@@ -51,6 +64,10 @@ def default_for(role, lane):
     return DEFAULT_BY_ROLE.get(role, "office")
 
 
+def kinds_for(role):
+    return KINDS_BY_ROLE.get(role, OTHER_ROLES_KINDS)
+
+
 def parse(value):
     """(kind, argument) of an assignment value; raises ValueError with a Chinese reason."""
     text = (value or "").strip()
@@ -58,9 +75,9 @@ def parse(value):
     kind, arg = kind.strip(), arg.strip()
     if kind not in KINDS:
         raise ValueError(f"办理人设置「{text}」无法识别；可用：{'、'.join(f'{k}（{v}）' for k, v in KINDS.items())}")
-    if kind in ("department", "user", "field") or (arg and kind in ("section", "leader_of_section")):
+    if kind in ARGUMENTS or (arg and kind in OPTIONAL_ARGUMENTS):
         if not arg:
-            raise ValueError(f"办理人设置 {kind}: 后须写明{ {'department': '部门代码', 'user': '用户名', 'field': '表单字段'}[kind]}")
+            raise ValueError(f"办理人设置 {kind}: 后须写明{ARGUMENTS[kind]}")
         if not _CODE.match(arg):
             raise ValueError(f"办理人设置「{text}」中的「{arg}」只能含字母、数字、下划线、点和连字符")
     elif arg:
@@ -82,8 +99,7 @@ def describe(value, role=None, lane=None):
         kind, arg = parse(value) if value else (default_for(role, lane), None)
     except ValueError as exc:
         return str(exc)
-    label = {"section": "指定科室", "leader_of_section": "指定科室的分管领导"}.get(kind, KINDS[kind]) if arg \
-        else KINDS[kind]
+    label = NAMED_LABELS.get(kind, KINDS[kind]) if arg else KINDS[kind]
     return f"{label}：{arg}" if arg else label
 
 

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
+from ..accounts.models import role_for_lane
+from ..organisation import routing
+
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
 
@@ -120,6 +123,15 @@ def _element_changes(a, b, names):
         details.append(f"定时：{_show(a.get('timer'))} → {_show(b.get('timer'))}")
     for prop in sorted(set(a["properties"]) | set(b["properties"])):
         old, new = a["properties"].get(prop), b["properties"].get(prop)
+        if prop == "assignment" and a["kind"] == b["kind"] == "userTask":
+            # who holds the step, in words: an empty value is the lane's default
+            was = routing.describe(old, role_for_lane(a["lane"]), a["lane"])
+            now = routing.describe(new, role_for_lane(b["lane"]), b["lane"])
+            if was != now:
+                details.append(f"办理人：{was}{'（泳道默认）' if not old else ''} → {now}{'（泳道默认）' if not new else ''}")
+            elif (old or "") != (new or ""):
+                details.append(f"办理人设置：{_show(old)} → {_show(new)}（办理人不变：{now}）")
+            continue
         if old != new:
             if old is None:
                 details.append(f"新增属性 {prop}={_show(new)}")

@@ -17,6 +17,8 @@ from ..accounts.models import ROLES
 from ..audit.operations import record as audit
 from ..errors import Conflict, DefinitionError, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
+from ..organisation import routing
+from ..organisation.models import PartnerDepartment, Section
 from . import forms as formlib
 from . import lint
 from . import operations as processes
@@ -187,8 +189,36 @@ def design_view(user, key):
         "operations": sorted(OPERATIONS), "rules": sorted(RULES),
         "form_keys": sorted(set(folder_form_keys()) | set(forms)),
         "notice_templates": notice_templates(),
+        "assignment": assignment_catalog(),
     })
     return body
+
+
+def assignment_catalog():
+    """What the modeler's 办理人 field offers (organisation.routing): every kind with its label
+    and the argument it takes (optional for section and leader_of_section: a named section),
+    per lane name the role, its default and the kinds that fit, and the sections' and partner
+    departments' codes."""
+    lanes = {}
+    for role, (_label, aliases) in ROLES.items():
+        for lane in aliases:
+            default = routing.default_for(role, lane)
+            lanes[lane] = {"role": role, "default": default, "default_label": routing.KINDS[default],
+                           "kinds": list(routing.kinds_for(role))}
+    departments = {}
+    for code, name in db.session.execute(select(PartnerDepartment.code, PartnerDepartment.name)
+                                         .order_by(PartnerDepartment.code, PartnerDepartment.id)):
+        departments.setdefault(code, name)
+    sections = {}
+    for code, name in db.session.execute(select(Section.code, Section.name).order_by(Section.code, Section.id)):
+        sections.setdefault(code, name)
+    return {"kinds": [{"key": k, "label": label,
+                       "argument": routing.ARGUMENTS.get(k) or routing.OPTIONAL_ARGUMENTS.get(k),
+                       "optional": k in routing.OPTIONAL_ARGUMENTS, "named_label": routing.NAMED_LABELS.get(k)}
+                      for k, label in routing.KINDS.items()],
+            "lanes": lanes,
+            "departments": [{"code": code, "name": name} for code, name in departments.items()],
+            "sections": [{"code": code, "name": name} for code, name in sections.items()]}
 
 
 def _check_body(key, bpmn_xml, forms):

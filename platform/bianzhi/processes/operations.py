@@ -7,10 +7,12 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import func, select
 
-from ..accounts.models import ROLES, role_for_lane
+from ..accounts.models import ROLES, User, role_for_lane
 from ..engine import adapter, sandbox
 from ..errors import DefinitionError, NotFound
 from ..extensions import db
+from ..organisation import routing
+from ..organisation.models import PartnerDepartment, Section
 from . import forms as formlib
 from . import lint
 from .models import ProcessVersion
@@ -127,6 +129,7 @@ def _validate(bpmn_xml, forms, dmns=None):
             notice = props.get("notice")
             if notice and not _notice_template_exists(notice):
                 findings.append(Finding(el.id, el.name, f"通知书模板 templates/notices/{notice}.html 不存在"))
+    findings.extend(_assignment_findings(parsed, bpmn_xml, forms))
     first = parsed.first_user_task()
     if first is not None and role_for_lane(first.lane) != "unit_clerk":
         findings.append(Finding(first.id, first.name, "第一个用户任务须在单位经办人泳道（由单位发起）"))
@@ -137,6 +140,106 @@ def _validate(bpmn_xml, forms, dmns=None):
         except formlib.FormDefinitionError as exc:
             findings.extend(Finding(f"forms/{key}.json", comp, reason) for comp, reason in exc.problems)
     return findings, parsed
+
+
+def _assignment_findings(parsed, bpmn_xml, forms):
+    """Each user task's `assignment` (organisation.routing): a kind the platform knows, written
+    right, fitting its lane, naming a section, a partner department, a user and a form field
+    that exist (a section or department code in some office: which office's is decided per case).
+    A `field:` must be filled before the step opens (the step is routed then): every path from
+    the start to the step passes a user task whose form has the field; the step's own form
+    does not count, it is filled after the step is routed."""
+    findings = []
+    graph = None
+    fields_of = {}
+    for el in parsed.elements.values():
+        if el.kind == "userTask" and el.form_key and isinstance(forms.get(el.form_key), dict):
+            fields_of[el.id] = {c.get("key") for c in formlib.data_components(forms[el.form_key]) if c.get("key")}
+    for el in parsed.elements.values():
+        if el.kind != "userTask":
+            continue
+        role = role_for_lane(el.lane)
+        if role is None:
+            continue  # the lane finding says it
+        value = (el.properties or {}).get("assignment")
+        try:
+            kind, arg = routing.assignment_of(el, role)
+        except ValueError as exc:
+            findings.append(Finding(el.id, el.name, str(exc)))
+            continue
+        shown = value.strip() if value not in (None, "") else f"{kind}（未设置时的默认）"
+        lane = f"「{el.lane.strip()}」泳道"
+        if role == "partner" and kind != "department":
+            findings.append(Finding(el.id, el.name, f"{lane}（联审部门）的环节须指定办理的部门："
+                                    f"assignment 写作 department:部门代码（如 department:zzb），现为 {shown}"))
+            continue
+        if kind not in routing.kinds_for(role):
+            if kind in ("section", "leader_of_section") and role == "unit_clerk":
+                why = "单位经办人泳道的环节由申请单位办理，不能交给局方科室"
+            elif kind in ("unit", "starter"):
+                why = f"{routing.KINDS[kind]}只能办理单位经办人泳道的环节"
+            elif kind == "department":
+                why = "department: 只能用于联审部门泳道（角色 partner）"
+            elif kind == "section":
+                why = "section 指归口科室的科室成员，只能用于业务科室泳道；分管领导请用 leader_of_section"
+            elif kind == "leader_of_section":
+                why = "leader_of_section 指归口科室的分管领导，只能用于分管领导泳道；科室成员请用 section"
+            else:
+                why = f"{routing.KINDS[kind]}不能办理单位经办人泳道的环节（此泳道由申请单位办理）"
+            usable = "、".join(k + (":…" if k in routing.ARGUMENTS else "[:…]" if k in routing.OPTIONAL_ARGUMENTS else "")
+                               for k in routing.kinds_for(role))
+            findings.append(Finding(el.id, el.name, f"办理人设置 {shown} 不能用于{lane}：{why}；此泳道可用：{usable}"))
+            continue
+        if kind in routing.OPTIONAL_ARGUMENTS and arg:
+            if db.session.scalar(select(Section.id).where(Section.code == arg).limit(1)) is None:
+                codes = db.session.scalars(select(Section.code).distinct().order_by(Section.code)).all()
+                findings.append(Finding(el.id, el.name, f"没有代码为 {arg} 的科室"
+                                        + (f"；已设置的科室代码：{'、'.join(codes)}" if codes else "")))
+        elif kind == "department":
+            if db.session.scalar(select(PartnerDepartment.id).where(PartnerDepartment.code == arg).limit(1)) is None:
+                codes = db.session.scalars(select(PartnerDepartment.code).distinct()
+                                           .order_by(PartnerDepartment.code)).all()
+                findings.append(Finding(el.id, el.name, f"没有代码为 {arg} 的联审部门"
+                                        + (f"；已设置的部门代码：{'、'.join(codes)}" if codes else
+                                           "；请系统管理员先在组织机构中设置联审部门")))
+        elif kind == "user":
+            user = db.session.scalar(select(User).where(User.username == arg))
+            if user is None:
+                findings.append(Finding(el.id, el.name, f"办理人设置 user:{arg} 中的用户 {arg} 不存在"))
+            elif not user.active:
+                findings.append(Finding(el.id, el.name, f"办理人设置 user:{arg} 中的用户{user.display_name}（{arg}）已停用"))
+            elif not user.has_role(role):
+                findings.append(Finding(el.id, el.name, f"用户{user.display_name}（{arg}）不是{ROLES[role][0]}，"
+                                        f"不能办理{lane}的环节"))
+        elif kind == "field":
+            if not any(arg in keys for keys in fields_of.values()):
+                findings.append(Finding(el.id, el.name, f"办理人设置 field:{arg} 中的字段 {arg} 不在本流程任何用户任务的表单中"))
+                continue
+            if graph is None:
+                graph = adapter.flow_graph(bpmn_xml, parsed.process_id)
+            filled = {task_id for task_id, keys in fields_of.items() if arg in keys}
+            if _reached_unfilled(el.id, filled, *graph):
+                findings.append(Finding(el.id, el.name, f"办理人设置 field:{arg}：有一条路径到达此环节时字段 {arg} 尚未填写"
+                                        "（此环节开始时即按字段确定办理人，字段须在此前每条路径上的某个用户任务表单中；"
+                                        "本环节自己的表单不算）"))
+    return findings
+
+
+def _reached_unfilled(target, filled, starts, successors, boundaries):
+    """Whether some path from a start reaches `target` without completing a task in `filled`
+    (a boundary event leaves its task without completing it)."""
+    seen, stack = set(), list(starts)
+    while stack:
+        node = stack.pop()
+        if node == target:
+            return True
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.extend(boundaries.get(node, ()))
+        if node not in filled:
+            stack.extend(successors.get(node, ()))
+    return False
 
 
 BUREAU_OUTCOMES = {"approved": "核准", "rejected": "不予通过"}
