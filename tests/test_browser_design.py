@@ -156,6 +156,59 @@ def test_owner_renames_a_step_and_admin_deploys_it(app):
 
 
 @pytest.mark.browser
+def test_owner_sets_who_holds_a_step(app):
+    """The side panel shows each user task's holders in Chinese and sets its `assignment`: a
+    kind fitting the lane plus its argument; the validator names a user not of the lane."""
+    from playwright.sync_api import expect
+
+    from bianzhi.processes.drafts import get_draft
+
+    with live_server(app) as base, chromium() as browser:
+        owner = login(browser, base, "owner1", viewport=(1440, 900))
+        owner.goto("/design/vacancy_use")
+        task = owner.locator('#canvas g.djs-element[data-element-id="Task_review"]')
+        expect(task).to_be_visible()
+        panel = owner.locator("#props")
+        expect(panel.locator(".props-holders")).to_contain_text("业务科室初审：案件单位归口科室（泳道默认）")
+        expect(panel.locator(".props-holders")).to_contain_text("填写空编使用申请：申请单位经办人（泳道默认）")
+
+        task.click()
+        holders = panel.locator("#prop-assignment-holders")
+        expect(holders).to_have_text("办理人：案件单位归口科室（泳道默认）")
+        choose = panel.get_by_label("由谁办理")
+        expect(choose).to_have_value("")
+        assert "上级编办同角色人员（上报审批）（office_above）" in choose.locator("option").all_inner_texts()
+        assert "联审部门（department）" not in choose.locator("option").all_inner_texts()  # not in this lane
+        choose.select_option("user")
+        expect(holders).to_have_text("办理人：请填写用户名")
+        panel.get_by_label("用户名").fill("leader1")
+        panel.get_by_label("用户名").press("Enter")
+        expect(holders).to_have_text("办理人：指定用户：leader1")
+        owner.locator("#canvas svg").first.click(position={"x": 4, "y": 4})
+        expect(panel.locator(".props-holders")).to_contain_text("业务科室初审：指定用户：leader1")
+        owner.get_by_role("button", name="校验").click()
+        expect(owner.locator("#findings li", has_text="Task_review")).to_contain_text("（leader1）不是业务科室")
+
+        task.click()
+        expect(panel.get_by_label("用户名")).to_have_value("leader1")
+        panel.get_by_label("用户名").fill("reviewer2")
+        panel.get_by_label("用户名").press("Enter")
+        expect(holders).to_have_text("办理人：指定用户：reviewer2")
+        shot(owner, "design-10-assignment", full_page=False)
+        owner.get_by_role("button", name="保存草稿").click()
+        expect(owner.locator("#designer-message")).to_contain_text("草稿已保存")
+        owner.get_by_role("button", name="校验").click()
+        expect(owner.locator("#designer-message")).to_contain_text("校验通过")
+        assert owner.js_errors == []
+
+    with app.app_context():
+        draft = get_draft("vacancy_use")
+        assert _properties(_element(draft.bpmn_xml, "Task_review")) == {"deadline_days": "5",
+                                                                         "assignment": "user:reviewer2"}
+        db.session.remove()
+
+
+@pytest.mark.browser
 def test_case_diagram_marks_done_and_current_steps(app, api):
     from playwright.sync_api import expect
 

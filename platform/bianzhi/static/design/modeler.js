@@ -1,5 +1,5 @@
 /* 流程设计: the bpmn-js modeler with Chinese labels, a Chinese properties sidebar for everything
- * the platform reads from a diagram (lane roles, forms, deadlines, rules, ledger operations,
+ * the platform reads from a diagram (lane roles, forms, who holds each step, deadlines, rules, ledger operations,
  * result states, notices, number prefixes, flow conditions), the form-js editor for the process's
  * forms, and the draft / validate / deploy calls of /design/<key>/….
  *
@@ -317,7 +317,8 @@
   var modeler = null;
   var formEditor = null;
   var currentFormKey = null;
-  var catalog = { roles: [], operations: [], rules: [], formKeys: [], notices: [] };
+  var catalog = { roles: [], operations: [], rules: [], formKeys: [], notices: [],
+    assignment: { kinds: [], lanes: {}, departments: [] } };
   var statusLine = document.getElementById('designer-status');
   var buttons = {
     save: document.getElementById('btn-save'),
@@ -471,6 +472,166 @@
     }
   }
 
+  /* ------------------------------------------------------------------ 办理人 (assignment)
+   * A user task's `assignment` property names who holds the step (organisation/routing.py):
+   * a kind, and for department / user / field its argument ("department:zzb"). Left empty,
+   * the lane's default holds it. The words are the server's (routing.KINDS, default_for), sent
+   * in draft.json as `assignment`, so the text here reads as routing.describe does. */
+
+  var pendingKind = {};  // element id -> a kind chosen whose argument is not typed in yet
+
+  function kindInfo(key) {
+    return (catalog.assignment.kinds || []).filter(function (k) { return k.key === key; })[0] || null;
+  }
+
+  function laneOf(bo) {
+    var lanes = (bo.get && bo.get('lanes')) || [];
+    var known = lanes.filter(function (l) { return l.name && catalog.assignment.lanes[l.name.trim()]; });
+    var lane = known[known.length - 1] || lanes[lanes.length - 1];
+    return lane && lane.name ? lane.name.trim() : '';
+  }
+
+  function laneInfo(laneName) {
+    return catalog.assignment.lanes[laneName] || null;
+  }
+
+  function parseAssignment(value) {
+    var text = (value || '').trim();
+    var at = text.indexOf(':');
+    var kind = (at < 0 ? text : text.slice(0, at)).trim(), arg = at < 0 ? '' : text.slice(at + 1).trim();
+    return { text: text, kind: kind, arg: arg, info: kindInfo(kind) };
+  }
+
+  /* Who holds the step, in Chinese (what routing.describe says on the server). */
+  function holdersText(value, laneName) {
+    var a = parseAssignment(value);
+    if (!a.text) {
+      var lane = laneInfo(laneName);
+      var fallback = kindInfo('office');
+      return (lane ? lane.default_label : (fallback ? fallback.label : '')) + '（泳道默认）';
+    }
+    if (!a.info) { return '办理人设置「' + a.text + '」无法识别，请重新选择'; }
+    if (a.info.argument && !a.arg) { return '请填写' + a.info.argument; }
+    return a.arg ? a.info.label + '：' + a.arg : a.info.label;
+  }
+
+  function argumentChoices(kind) {
+    if (kind === 'department') {
+      return (catalog.assignment.departments || []).map(function (d) { return { value: d.code, label: d.name }; });
+    }
+    if (kind === 'field') {
+      var seen = {}, found = [];
+      Object.keys(forms).forEach(function (key) {
+        ((forms[key] && forms[key].components) || []).forEach(function (c) {
+          if (c && c.key && !seen[c.key] && c.type !== 'filepicker') {
+            seen[c.key] = true;
+            found.push({ value: c.key, label: (c.label || c.key) + '（' + key + '）' });
+          }
+        });
+      });
+      return found;
+    }
+    return [];
+  }
+
+  function assignmentField(element) {
+    var bo = element.businessObject;
+    var laneName = laneOf(bo);
+    var lane = laneInfo(laneName);
+    var current = parseAssignment(getProperty(bo, 'assignment'));
+    var kind = current.text ? current.kind : (pendingKind[bo.id] || '');
+    var arg = current.text ? current.arg : '';
+    var usable = lane ? lane.kinds : (catalog.assignment.kinds || []).map(function (k) { return k.key; });
+
+    var holders = h('p', { 'class': 'holders', id: fieldId('assignment-holders'), 'aria-live': 'polite' });
+    function showHolders(value) {
+      holders.textContent = '办理人：' + holdersText(value, laneName);
+    }
+
+    var select = h('select', { id: fieldId('assignment'), name: 'assignment' });
+    select.appendChild(h('option', { value: '',
+      text: '按泳道默认' + (lane ? '（' + lane.default_label + '）' : '') }));
+    usable.forEach(function (key) {
+      var info = kindInfo(key);
+      if (info) { select.appendChild(h('option', { value: key, text: info.label + '（' + key + '）' })); }
+    });
+    if (kind && usable.indexOf(kind) < 0) {
+      var info = kindInfo(kind);
+      select.appendChild(h('option', { value: kind,
+        text: (info ? info.label + '（' + kind + '）' : current.text) + '（当前值，此泳道不可用）' }));
+    }
+    select.value = kind;
+
+    var listId = fieldId('assignment-choices');
+    var list = h('datalist', { id: listId });
+    var argLabel = h('label', { 'for': fieldId('assignment-arg') });
+    var argInput = h('input', { id: fieldId('assignment-arg'), name: 'assignment-arg', type: 'text', list: listId,
+      spellcheck: 'false', autocomplete: 'off', value: arg });
+    var argBox = h('div', { 'class': 'field assignment-arg' }, [argLabel, argInput, list]);
+
+    function showArgument(forKind) {
+      var info = kindInfo(forKind);
+      argBox.hidden = !(info && info.argument);
+      if (argBox.hidden) { return; }
+      argLabel.textContent = info.argument;
+      argInput.placeholder = forKind === 'department' ? '如 zzb' : forKind === 'user' ? '如 reviewer1' : '如 next_reviewer';
+      list.textContent = '';
+      argumentChoices(forKind).forEach(function (c) {
+        list.appendChild(h('option', { value: c.value, label: c.label, text: c.label }));
+      });
+    }
+
+    function commit() {
+      var chosen = select.value, info = kindInfo(chosen), value = '';
+      if (!chosen) {
+        delete pendingKind[bo.id];
+      } else if (info && info.argument) {
+        var typed = argInput.value.trim();
+        if (typed) { value = chosen + ':' + typed; delete pendingKind[bo.id]; } else { pendingKind[bo.id] = chosen; }
+      } else {
+        value = chosen;
+        delete pendingKind[bo.id];
+      }
+      setProperty(element, 'assignment', value);
+      showHolders(value || (pendingKind[bo.id] ? pendingKind[bo.id] + ':' : ''));
+    }
+
+    select.addEventListener('change', function () {
+      if (select.value !== kind) { argInput.value = ''; }
+      kind = select.value;
+      showArgument(kind);
+      commit();
+    });
+    argInput.addEventListener('change', commit);
+    showArgument(kind);
+    showHolders(current.text || (kind ? kind + ':' : ''));
+
+    return h('fieldset', { 'class': 'props-assignment' }, [
+      h('legend', { text: '办理人' }),
+      h('div', { 'class': 'field' }, [h('label', { 'for': fieldId('assignment'), text: '由谁办理' }), select]),
+      argBox,
+      holders,
+      h('div', { 'class': 'hint', text: laneName
+        ? '「' + laneName + '」泳道的环节；留空按泳道默认。部门、用户和表单字段须实际存在，校验时检查。'
+        : '先把环节放进某个泳道，再设置办理人。' })
+    ]);
+  }
+
+  /* Every user task of the diagram with who holds it (the process panel). */
+  function holdersList() {
+    if (!modeler) { return null; }
+    var tasks = modeler.get('elementRegistry').filter(function (e) { return e.type === 'bpmn:UserTask'; });
+    if (!tasks.length) { return null; }
+    return h('div', { 'class': 'props-holders' }, [
+      h('h3', { text: '各环节办理人' }),
+      h('ul', {}, tasks.map(function (t) {
+        var bo = t.businessObject;
+        return h('li', {}, [h('strong', { text: (bo.name || bo.id) + '：' }),
+          holdersText(getProperty(bo, 'assignment'), laneOf(bo))]);
+      }))
+    ]);
+  }
+
   /* ------------------------------------------------------------------ the properties sidebar */
 
   var panel = document.getElementById('props');
@@ -546,11 +707,12 @@
         }
       }, { hint: '一站式服务窗口和案件列表显示的业务名称' }));
     }
+    children.push(holdersList());
     children.push(h('div', { 'class': 'props-help' }, [
       h('p', { text: '点选流程图中的元素，在这里设置平台读取的内容：' }),
       h('ul', {}, [
         h('li', { text: '泳道：由哪类人员办理（角色）' }),
-        h('li', { text: '用户任务：表单、办理时限、校验规则' }),
+        h('li', { text: '用户任务：表单、办理人、办理时限、校验规则' }),
         h('li', { text: '服务任务：台账操作' }),
         h('li', { text: '开始事件：案件编号前缀' }),
         h('li', { text: '结束 / 中间事件：结果状态、通知书、纸质材料' }),
@@ -587,6 +749,7 @@
       children.push(selectField('formKey', '表单', bo.get('camunda:formKey') || '', options(catalog.formKeys),
         function (v) { modeler.get('modeling').updateProperties(element, { 'camunda:formKey': v || undefined }); },
         { empty: '（请选择表单）', hint: '办理此环节时填写的表单（forms/ 下的 Camunda 表单）' }));
+      children.push(assignmentField(element));
       children.push(textField('deadline_days', '办理时限（工作日）', getProperty(bo, 'deadline_days'),
         function (v) { setProperty(element, 'deadline_days', v); },
         { type: 'number', min: 1, step: 1, placeholder: '不限', hint: '按工作日计算，法定节假日不计入；留空表示不限' }));
@@ -972,7 +1135,8 @@
   function applyDraft(data, reimport) {
     draft = data;
     catalog = { roles: data.roles || [], operations: data.operations || [], rules: data.rules || [],
-      formKeys: data.form_keys || Object.keys(data.forms || {}), notices: data.notice_templates || [] };
+      formKeys: data.form_keys || Object.keys(data.forms || {}), notices: data.notice_templates || [],
+      assignment: data.assignment || { kinds: [], lanes: {}, departments: [] } };
     document.querySelectorAll('[data-bind="name"]').forEach(function (el) { el.textContent = data.name || data.key; });
     if (data.name) { document.title = data.name + ' · 流程设计'; }
     if (!reimport) { return Promise.resolve(); }
