@@ -1,7 +1,10 @@
 """编制调整: a unit applies to change its approved establishment of one category (+N or −N),
 optionally as a transfer (划转) of N places from another unit; 业务科室初审 → 分管领导 →
-主任办公会. The meeting's decision is the document: on approval the service task applies the
-change (ledger/establishment.py) in the same transaction as the workflow step."""
+主任办公会, then, for 行政编制 or a change above the threshold of
+bpmn/establishment_adjust_upper.dmn, the office above (上级编办审核 → 上级编办审批). The last
+decision is the document (the meeting's minutes, or the upper office's reply): on approval the
+service task applies the change (ledger/establishment.py) in the same transaction as the
+workflow step that approved it."""
 from datetime import date
 
 from sqlalchemy import select
@@ -9,6 +12,7 @@ from sqlalchemy import select
 from .. import clock
 from ..errors import Conflict, Forbidden, ValidationFailed
 from ..extensions import db
+from ..organisation.models import Office
 from ..processes.registry import operation, rule, title
 from .models import CATEGORIES, Unit
 from .operations import figure
@@ -86,9 +90,23 @@ def case_title(values):
     return f"编制调整（{what}{'，由 ' + source + ' 划入' if source else ''}）"
 
 
+def upper_office(case):
+    """The office above the case's office (which approves what the decision table sends up:
+    bpmn/establishment_adjust_upper.dmn), or None."""
+    office_id = case.office_id if case.office_id is not None else case.unit.office_id
+    office = db.session.get(Office, office_id) if office_id is not None else None
+    return office.parent if office is not None else None
+
+
 def decision_approval(case, data):
-    """The meeting's decision as the approving document: its minutes number (else the case
-    number) and date."""
+    """The approving document: the upper office's reply (批复文号) when the decision table sent
+    the case up (`needs_upper`, decided afresh on every pass), else the meeting's decision (its
+    minutes number, else the case number, and date)."""
+    upper = upper_office(case) if data.get("needs_upper") else None
+    reply = (data.get("reply_no") or "").strip()
+    if upper is not None and reply:
+        return Approval(number=reply, issued_on=clock.today(),
+                        title=f"{upper.name}批复：{case.unit.name}{case.title}", case=case)
     number = (data.get("minutes_no") or "").strip() or f"编制调整决定 {case.number}"
     when = data.get("meeting_date")
     issued_on = date.fromisoformat(when) if when else clock.today()
@@ -113,9 +131,12 @@ def apply_establishment_adjust(ctx, data):
     except ValidationFailed as exc:  # the figures moved since the application: nothing is written
         raise Conflict(exc.message, fields=exc.fields, code="adjust_refused") from None
     after = figure(unit, category)
+    upper = upper_office(case) if data.get("needs_upper") else None
     done = {"category": category, "change": change, "before": before["approved"] if before else 0,
             "approved": after["approved"], "on_roll": after["on_roll"], "vacancy": after["vacancy"],
             "document": approval.number, "decided_on": approval.issued_on.isoformat(),
-            "source": source.name if source else None}
+            "source": source.name if source else None,
+            "approved_by": upper.name if upper is not None else None,
+            "minutes_no": (data.get("minutes_no") or "").strip() or None}
     case.data = {**(case.data or {}), "ledger": done}  # what the notice shows
     return {"adjusted": done}

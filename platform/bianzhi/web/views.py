@@ -21,6 +21,8 @@ from ..ledger.models import Person, TempStaff, Unit
 from ..documents.operations import case_documents
 from ..notices import operations as notices
 from ..notices.models import Notice
+from ..organisation import routing
+from ..organisation.models import Office
 from ..processes import operations as processes
 from .transaction import commit_before_error, refused
 from .forms import files_from, from_post, labelled
@@ -170,7 +172,16 @@ def task(task_id):
                             else url_for("inbox.index"))
     rows = min(max(int(case.data.get("count") or 1), 1), 50)  # one block per applied-for place
     return render_template("task.html", task=open_task, form=form_def, values=step_data, errors=errors,
-                           rows=rows, options=options_for(form_def, case.unit), **_case_context(case)), status
+                           rows=rows, options=options_for(form_def, case.unit), routed_to=routing.where_label(open_task),
+                           origin=_origin_office(case), **_case_context(case)), status
+
+
+def _origin_office(case):
+    """The office the case comes from, for bureau staff of another office (a city reviewer
+    acting on what a county sends up); None for the case's own office and for clerks."""
+    if case.office_id is None or current_user.has_role("unit_clerk") or current_user.office_id == case.office_id:
+        return None
+    return db.session.get(Office, case.office_id)
 
 
 @bp.get("/cases")
