@@ -179,6 +179,11 @@ def test_owner_sets_who_holds_a_step(app):
         expect(choose).to_have_value("")
         assert "上级编办同角色人员（上报审批）（office_above）" in choose.locator("option").all_inner_texts()
         assert "联审部门（department）" not in choose.locator("option").all_inner_texts()  # not in this lane
+        choose.select_option("section")  # written out; a section code may follow
+        expect(holders).to_have_text("办理人：案件单位归口科室")
+        panel.get_by_label("科室代码（可不填）").fill("sy")
+        panel.get_by_label("科室代码（可不填）").press("Enter")
+        expect(holders).to_have_text("办理人：指定科室：sy")
         choose.select_option("user")
         expect(holders).to_have_text("办理人：请填写用户名")
         panel.get_by_label("用户名").fill("leader1")

@@ -474,7 +474,8 @@
 
   /* ------------------------------------------------------------------ 办理人 (assignment)
    * A user task's `assignment` property names who holds the step (organisation/routing.py):
-   * a kind, and for department / user / field its argument ("department:zzb"). Left empty,
+   * a kind, and for department / user / field its argument ("department:zzb"; section and
+ * leader_of_section may name a section of the case's office, "section:sy"). Left empty,
    * the lane's default holds it. The words are the server's (routing.KINDS, default_for), sent
    * in draft.json as `assignment`, so the text here reads as routing.describe does. */
 
@@ -511,13 +512,16 @@
       return (lane ? lane.default_label : (fallback ? fallback.label : '')) + '（泳道默认）';
     }
     if (!a.info) { return '办理人设置「' + a.text + '」无法识别，请重新选择'; }
-    if (a.info.argument && !a.arg) { return '请填写' + a.info.argument; }
-    return a.arg ? a.info.label + '：' + a.arg : a.info.label;
+    if (a.info.argument && !a.info.optional && !a.arg) { return '请填写' + a.info.argument; }
+    return a.arg ? (a.info.named_label || a.info.label) + '：' + a.arg : a.info.label;
   }
 
   function argumentChoices(kind) {
     if (kind === 'department') {
       return (catalog.assignment.departments || []).map(function (d) { return { value: d.code, label: d.name }; });
+    }
+    if (kind === 'section' || kind === 'leader_of_section') {
+      return (catalog.assignment.sections || []).map(function (d) { return { value: d.code, label: d.name }; });
     }
     if (kind === 'field') {
       var seen = {}, found = [];
@@ -573,8 +577,9 @@
       var info = kindInfo(forKind);
       argBox.hidden = !(info && info.argument);
       if (argBox.hidden) { return; }
-      argLabel.textContent = info.argument;
-      argInput.placeholder = forKind === 'department' ? '如 zzb' : forKind === 'user' ? '如 reviewer1' : '如 next_reviewer';
+      argLabel.textContent = info.argument + (info.optional ? '（可不填）' : '');
+      argInput.placeholder = info.optional ? '不填即案件单位的归口科室' : forKind === 'department' ? '如 zzb'
+        : forKind === 'user' ? '如 reviewer1' : '如 next_reviewer';
       list.textContent = '';
       argumentChoices(forKind).forEach(function (c) {
         list.appendChild(h('option', { value: c.value, label: c.label, text: c.label }));
@@ -587,7 +592,9 @@
         delete pendingKind[bo.id];
       } else if (info && info.argument) {
         var typed = argInput.value.trim();
-        if (typed) { value = chosen + ':' + typed; delete pendingKind[bo.id]; } else { pendingKind[bo.id] = chosen; }
+        if (typed) { value = chosen + ':' + typed; delete pendingKind[bo.id]; }
+        else if (info.optional) { value = chosen; delete pendingKind[bo.id]; }
+        else { pendingKind[bo.id] = chosen; }
       } else {
         value = chosen;
         delete pendingKind[bo.id];
@@ -612,7 +619,7 @@
       argBox,
       holders,
       h('div', { 'class': 'hint', text: laneName
-        ? '「' + laneName + '」泳道的环节；留空按泳道默认。部门、用户和表单字段须实际存在，校验时检查。'
+        ? '「' + laneName + '」泳道的环节；留空按泳道默认。科室、部门、用户和表单字段须实际存在，校验时检查。'
         : '先把环节放进某个泳道，再设置办理人。' })
     ]);
   }
