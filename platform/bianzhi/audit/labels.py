@@ -63,7 +63,7 @@ ACTIONS = {
     "section.delete": "删除科室",
     "section.member_add": "科室人员加入",
     "section.member_remove": "科室人员移出",
-    "unit.section": "调整单位归口科室",
+    "section.assign": "调整单位归口科室",
     "department.create": "新建联审部门",
     "department.delete": "删除联审部门",
     "user.office": "调整用户所属编办/部门",

@@ -239,7 +239,7 @@ def assign_units(actor, units, section, ip=None, preview=False):
                   before={"section": before.code if before else None}, after={"section": after.code})
     db.session.flush()
     if moves:
-        audit(actor, "unit.section", f"office:{section.office.code}", ip=ip, section=section.code,
+        audit(actor, "section.assign", f"office:{section.office.code}", ip=ip, section=section.code,
               unit_codes=[u.code for u, *_ in moves])
     return moves
 
