@@ -32,6 +32,10 @@ def unit(suffix):
     return db.session.scalar(select(Unit).where(Unit.code == f"12330621{suffix}000000X"))
 
 
+def doc_of_unit(code):
+    return db.session.scalar(select(Unit.approval_doc).where(Unit.code == code))
+
+
 def numbers(username, **kw):
     return sorted(hit.document.number for hit in search(user(username), **kw).hits)
 
@@ -49,11 +53,17 @@ def test_bigrams_index_chinese_and_queries_are_phrases():
 
 
 def test_the_demo_library_and_unit_scope(ctx):
-    assert db.session.scalar(select(func.count()).select_from(Document)) == 13
-    assert numbers("reviewer1", per_page=50).__len__() == 13
+    # the installation: 柯桥's 13 documents and the 批复 of 越城's 4 units
+    assert db.session.scalar(select(func.count()).select_from(Document)) == 17
+    assert numbers("reviewer1", per_page=50).__len__() == 13  # 柯桥's office reads 柯桥's library
     assert numbers("clerk1") == sorted([B01_SANDING, B01_PIFU])
     assert numbers("clerk2") == [B02_PIFU]
     assert numbers("owner1") == []  # not a reader of the ledger
+    yuecheng = numbers("reviewer_b1", per_page=50)
+    assert len(yuecheng) == 4 and all(n.startswith("越编〔2001〕") for n in yuecheng)
+    assert numbers("auditor1", per_page=50) == numbers("reviewer1", per_page=50)
+    assert len(numbers("city_reviewer1", per_page=50)) == 17  # the city reads both districts
+    assert numbers("zzb1") == [] and numbers("clerk_b1") == [doc_of_unit("12330602B01000000X")]
     # the demo's starting ledger has no history: no chronicle entries for the documents
     assert db.session.scalar(select(func.count()).select_from(ChronicleEntry)) == 0
 
@@ -234,7 +244,7 @@ def test_a_renamed_unit_is_found_by_its_new_name(app):
         db.session.commit()
         assert numbers("reviewer1", q="档案局") == []
     result = app.test_cli_runner().invoke(args=["documents", "reindex"])
-    assert result.exit_code == 0 and "已重建 13 件" in result.output, result.output
+    assert result.exit_code == 0 and "已重建 17 件" in result.output, result.output  # the installation's
     with app.app_context():
         assert numbers("reviewer1", q="档案局") == [B02_PIFU]
 

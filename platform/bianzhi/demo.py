@@ -151,12 +151,16 @@ def load_demo(password, seed=20261127, with_cases=False):
     return True
 
 
+# the prefix of each district's 2001 批复 numbers (柯桥区 was 绍兴县 then)
+DOC_PREFIX = {"330621": "绍县编", "330602": "越编"}
+
+
 def _units(rows, region, office, rng):
     units = {}
     for suffix, name, kind, level, funding, system, _ in rows:
         unit = Unit(code=_unit_code(suffix, region), name=name, kind=kind, level=level, office_id=office.id,
                     nature="行政机关" if kind == "党政机关" else "公益一类", funding=funding, system=system,
-                    founded=date(2001, 6, 1), approval_doc=f"绍县编〔2001〕{rng.randint(10, 99)}号",
+                    founded=date(2001, 6, 1), approval_doc=f"{DOC_PREFIX[region]}〔2001〕{rng.randint(10, 99)}号",
                     functions=FUNCTIONS.get(suffix))
         units[suffix] = unit
         db.session.add(unit)

@@ -2,6 +2,7 @@
 from flask import Blueprint, g, jsonify
 
 from ..extensions import csrf
+from ..ledger import operations as ledger
 from ..ledger import reconcile
 from .views import json_body, token_required
 
@@ -21,7 +22,8 @@ def paid_headcounts():
 @bp.get("/reconciliation")
 @token_required
 def findings():
-    """The district's 四清两对应 findings (bureau readers)."""
-    found = reconcile.reconcile()
+    """The 四清两对应 findings of the caller's jurisdiction (bureau readers: their office and the
+    offices below it)."""
+    found = reconcile.reconcile(within=ledger.in_jurisdiction(g.api_user))
     counts, units = reconcile.summary(found)
     return jsonify({"counts": counts, "units_with_findings": units, "findings": [f.as_json() for f in found]})

@@ -235,9 +235,7 @@ def notice_pdf(notice_id):
 @bp.get("/units/<code>")
 @token_required
 def get_unit(code):
-    unit = ledger.unit_by_code(code)
-    if not ledger.can_view_unit(g.api_user, unit):
-        raise Forbidden("只能查看本单位的机构信息")
+    unit = ledger.visible_unit(g.api_user, code, "只能查看本单位的机构信息")
     departments = db.session.scalars(select(Department.name).where(Department.unit_id == unit.id)
                                      .order_by(Department.id)).all()
     return jsonify({"code": unit.code, "name": unit.name, "parent": unit.parent.code if unit.parent else None,
@@ -252,7 +250,5 @@ def get_unit(code):
 @bp.get("/units/<code>/establishment")
 @token_required
 def establishment(code):
-    unit = ledger.unit_by_code(code)
-    if not ledger.can_view_unit(g.api_user, unit):
-        raise Forbidden("只能查看本单位的编制情况")
+    unit = ledger.visible_unit(g.api_user, code)
     return jsonify(ledger.figures(unit))

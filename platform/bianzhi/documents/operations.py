@@ -9,15 +9,17 @@ import warnings
 from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import event, exists, inspect, or_, select
+from sqlalchemy import event, exists, false, inspect, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..accounts.models import User
 from ..audit.operations import record as audit
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
 from ..ledger.models import ChronicleEntry, Unit
 from ..ledger.operations import chronicle
+from ..organisation import scope
 from .models import KINDS, Document, DocumentLink
 from .text import index_text
 
@@ -37,24 +39,48 @@ def can_edit(user):
     return user.has_role(*EDITORS)
 
 
-def can_view(user, document):
-    """Bureau staff and supervisors see every document; a unit clerk those linked to their unit."""
+def visible_clause(user):
+    """A WHERE clause on Document: what `user` may read. Bureau staff and supervisors: the
+    documents linked to a unit of their office's jurisdiction (or of an office below it), and those
+    registered by a user of it (a document not yet linked to any unit stays its office's); a unit
+    clerk: those linked to their unit; anyone else nothing."""
     if user.reads_all_units:
-        return True
+        ids = scope.office_ids(user)
+        if not ids:
+            return false()
+        jurisdiction = select(Unit.id).where(Unit.office_id.in_(ids))
+        registrars = select(User.id).where(User.office_id.in_(ids))
+        return or_(exists().where(DocumentLink.document_id == Document.id, DocumentLink.unit_id.in_(jurisdiction)),
+                   Document.created_by_id.in_(registrars))
     if user.has_role("unit_clerk") and user.unit_id is not None:
-        return db.session.scalar(select(exists().where(DocumentLink.document_id == document.id,
-                                                       DocumentLink.unit_id == user.unit_id)))
-    return False
+        return exists().where(DocumentLink.document_id == Document.id, DocumentLink.unit_id == user.unit_id)
+    return false()
+
+
+def can_view(user, document):
+    return db.session.scalar(select(Document.id).where(Document.id == document.id, visible_clause(user))) is not None
 
 
 def visible(user, stmt):
     """Limit a select over Document to what the user may see."""
+    return stmt.where(visible_clause(user))
+
+
+def unit_reader(user):
+    """A test of a unit id: whether that unit's links, cases and chronicle entries are shown to
+    `user` on a document they may read (another office's or another unit's stay theirs); for the
+    bureau, an entry about the document itself (no unit) too."""
     if user.reads_all_units:
-        return stmt
-    if user.has_role("unit_clerk") and user.unit_id is not None:
-        return stmt.where(exists().where(DocumentLink.document_id == Document.id,
-                                         DocumentLink.unit_id == user.unit_id))
-    return stmt.where(False)
+        offices = set(scope.office_ids(user))
+
+        def reads(unit_id):
+            if unit_id is None:
+                return True
+            unit = db.session.get(Unit, unit_id)
+            return unit is not None and unit.office_id in offices
+        return reads
+    own = user.unit_id if user.has_role("unit_clerk") else None
+    return lambda unit_id: unit_id is not None and unit_id == own
 
 
 def get_document(user, document_id):
@@ -137,10 +163,13 @@ def _check(number, title, issued_on, kind, issuer):
     return issued_on
 
 
-def _units(unit_ids):
+def _units(unit_ids, user=None):
+    """The units named by id; with `user` (an editor's form), only units of their jurisdiction."""
     units = []
     for unit_id in dict.fromkeys(unit_ids or ()):
         unit = db.session.get(Unit, int(unit_id)) if str(unit_id).isdigit() else None
+        if unit is not None and user is not None and not scope.reads_office(user, unit.office_id):
+            unit = None  # another office's unit: as if it did not exist
         if unit is None:
             raise ValidationFailed(f"关联的单位（{unit_id}）不存在", fields={"unit_ids": ["单位不存在"]})
         units.append(unit)
@@ -287,6 +316,7 @@ def upload(user, number, title, issued_on, kind, issuer, unit_ids, body_text, pd
     if existing is not None:
         raise Conflict(f"文号 {existing.number} 已登记（《{existing.title}》），如需关联单位请在该文件页面添加",
                        fields={"number": ["文号已登记"]}, code="duplicate_number")
+    _units(unit_ids, user)  # an editor links the units of their office's jurisdiction only
     document = register(user, number, title, issued_on, kind=kind, pdf=pdf, unit_ids=unit_ids,
                         body_text=body_text, issuer=issuer)
     audit(user, "document.register", f"document:{document.id}", ip=ip, number=document.number,
@@ -298,7 +328,7 @@ def add_unit(user, document, unit_id, ip=None):
     """Link a registered document to one more unit (业务科室, 系统管理员)."""
     if not can_edit(user):
         raise Forbidden("只有业务科室或系统管理员可以修改文件关联")
-    (unit,) = _units([unit_id])
+    (unit,) = _units([unit_id], user)
     if unit in linked_units(document):
         raise Conflict(f"文件 {document.number} 已关联{unit.name}")
     link(document, unit=unit, user=user)

@@ -10,6 +10,7 @@ from ..api.views import token_required
 from ..errors import ValidationFailed
 from ..extensions import db
 from ..cases.models import Case
+from ..ledger import operations as ledger
 from ..ledger.models import Unit
 from ..web.transaction import refused
 from . import operations as documents
@@ -21,10 +22,8 @@ bp = Blueprint("documents", __name__)
 
 
 def _unit_choices(user):
-    stmt = select(Unit).order_by(Unit.code)
-    if not user.reads_all_units:
-        stmt = stmt.where(Unit.id == user.unit_id)
-    return db.session.scalars(stmt).all()
+    """The units the user picks from (search filter, links): their jurisdiction's, a clerk's own."""
+    return db.session.scalars(select(Unit).where(ledger.visible_units(user)).order_by(Unit.code)).all()
 
 
 def _search_args():
@@ -76,27 +75,24 @@ def create():
     return redirect(url_for("documents.detail", document_id=document_id))
 
 
-def _entries_for(user, document):
-    entries = documents.grounded_entries(document)
-    if not user.reads_all_units:
-        entries = [e for e in entries if e.unit_id == user.unit_id]
-    return entries
+def _entries_for(user, document, reads=None):
+    reads = reads or documents.unit_reader(user)
+    return [e for e in documents.grounded_entries(document) if reads(e.unit_id)]
 
 
 @bp.get("/documents/<int:document_id>")
 @login_required
 def detail(document_id):
     document = documents.get_document(current_user, document_id)
-    units = documents.linked_units(document)
-    if not current_user.reads_all_units:
-        units = [u for u in units if u.id == current_user.unit_id]  # other units' links stay theirs
+    # other units' (another office's) links, cases and entries stay theirs
+    reads = documents.unit_reader(current_user)
+    units = [u for u in documents.linked_units(document) if reads(u.id)]
     case_ids = {link.case_id for link in document.links if link.case_id is not None}
     cases = db.session.scalars(select(Case).where(Case.id.in_(case_ids)).order_by(Case.id)).all() if case_ids else []
-    if not current_user.reads_all_units:
-        cases = [c for c in cases if c.unit_id == current_user.unit_id]
+    cases = [c for c in cases if c.can_view(current_user)]
     linkable = [u for u in _unit_choices(current_user) if u not in units]
     return render_template("documents/detail.html", document=document, units=units, cases=cases,
-                           entries=_entries_for(current_user, document), linkable=linkable)
+                           entries=_entries_for(current_user, document, reads), linkable=linkable)
 
 
 @bp.post("/documents/<int:document_id>/links")
@@ -121,9 +117,8 @@ def pdf(document_id):
 # ---- JSON ----
 
 def _document_json(user, document, full=False):
-    units = documents.linked_units(document)
-    if not user.reads_all_units:
-        units = [u for u in units if u.id == user.unit_id]
+    reads = documents.unit_reader(user)
+    units = [u for u in documents.linked_units(document) if reads(u.id)]
     body = {"id": document.id, "number": document.number, "title": document.title,
             "issued_on": document.issued_on.isoformat(), "kind": document.kind, "issuer": document.issuer,
             "units": [{"id": u.id, "code": u.code, "name": u.name} for u in units],
@@ -132,7 +127,7 @@ def _document_json(user, document, full=False):
         body["body_text"] = document.body_text
         body["chronicle"] = [{"id": e.id, "at": e.at.isoformat(), "unit_id": e.unit_id, "case_id": e.case_id,
                               "entity": e.entity, "action": e.action, "summary": e.summary}
-                             for e in _entries_for(user, document)]
+                             for e in _entries_for(user, document, reads)]
     return body
 
 

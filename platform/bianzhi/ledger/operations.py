@@ -1,19 +1,92 @@
 """The ledger core: figures and warnings, locks, the chronicle. Topic modules (vacancy, plans,
 exits, posts, temp) build on it. Rules take the acting user, change the session, flush, never
 commit; they raise domain errors in Chinese."""
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
 
-from ..errors import NotFound, ValidationFailed
+from ..errors import Forbidden, NotFound, ValidationFailed
 from ..extensions import db
+from ..organisation import scope
+from ..organisation.models import Office
 from .models import ChronicleEntry, Establishment, Person, PostQuota, Reservation, Unit
 
 WARNING_LABELS = {"red": "红灯", "yellow": "黄灯", "green": "绿灯"}
+OUT_OF_SCOPE = "没有统一社会信用代码为 {code} 的单位，或该单位不在您的查看范围内"
+
+
+def office_ids(user):
+    """The offices whose units `user` reads as a whole: bureau readers their office's jurisdiction
+    and every office below it (organisation.scope); the finance bureau's service account the
+    jurisdiction of the office it serves (head counts, 财供人数); anyone else none."""
+    ids = scope.office_ids(user)
+    if ids or not getattr(user, "is_authenticated", False) or not user.has_role("finance"):
+        return ids
+    office = db.session.get(Office, user.office_id) if user.office_id is not None else None
+    return office.subtree_ids() if office is not None else []
+
+
+def in_jurisdiction(user):
+    """A WHERE clause on Unit: the units of `user`'s office_ids (false() for none)."""
+    ids = office_ids(user)
+    return Unit.office_id.in_(ids) if ids else false()
+
+
+def partner_units(user):
+    """The ids of the units whose cases are routed to the partner's department, as a subquery."""
+    from ..cases.models import Case
+
+    return select(Case.unit_id).where(scope.partner_cases_clause(user, Case.id))
+
+
+def visible_units(user):
+    """A WHERE clause on Unit: the units whose figures `user` reads. Bureau readers: their office's
+    jurisdiction and below; a partner department: the units of the cases routed to it; a unit
+    clerk: their unit; anyone else nothing."""
+    if user.reads_all_units:
+        return scope.units_clause(user, Unit.office_id)
+    if user.has_role("partner"):
+        return Unit.id.in_(partner_units(user))
+    if user.has_role("unit_clerk") and user.unit_id is not None:
+        return Unit.id == user.unit_id
+    return false()
+
 
 def can_view_unit(user, unit):
-    """Bureau staff and auditors see every unit; a unit clerk only their own."""
+    """Whether `user` reads `unit`'s figures (visible_units, for one unit)."""
     if user.reads_all_units:
-        return True
+        return scope.reads_office(user, unit.office_id)
+    if user.has_role("partner"):
+        from ..cases.models import Case
+
+        routed = select(Case.id).where(Case.unit_id == unit.id, scope.partner_cases_clause(user, Case.id)).limit(1)
+        return db.session.scalar(routed) is not None
     return user.has_role("unit_clerk") and user.unit_id == unit.id
+
+
+def visible_unit(user, code, refusal="只能查看本单位的编制情况"):
+    """The unit `code` if `user` reads it. A clerk asking for another unit is refused with
+    `refusal` (403, as always); anyone else gets 404 for a unit outside what they read, the same
+    answer as for a code that does not exist: another office's ledger stays unseen."""
+    unit = db.session.scalar(select(Unit).where(Unit.code == code))
+    if unit is not None and can_view_unit(user, unit):
+        return unit
+    if unit is not None and user.has_role("unit_clerk") and not user.reads_all_units:
+        raise Forbidden(refusal)
+    raise NotFound(OUT_OF_SCOPE.format(code=code))
+
+
+def may_change_unit(user, unit):
+    """Editors (业务科室, 系统管理员) change the units of their office and of the offices below it
+    only; a rule called without a user (a command, the demo) or by a case's decision-maker of
+    another role is gated elsewhere (access matrix, routing)."""
+    if user is None or not user.reads_all_units:
+        return True
+    return scope.reads_office(user, unit.office_id)
+
+
+def require_change_unit(user, *units):
+    for unit in units:
+        if unit is not None and not may_change_unit(user, unit):
+            raise Forbidden(f"{unit.name}不属于本编办辖区，不能调整", code="out_of_jurisdiction")
 
 
 def units_under(unit_id):

@@ -17,6 +17,7 @@ from ..extensions import db
 from .. import clock
 from .models import (CATEGORIES, Absorption, Department, Establishment, FinanceHeadcount, Person, PostQuota,
                      Reservation, Unit)
+from .operations import in_jurisdiction
 
 CHECKS = {
     "unit": "机构清",
@@ -46,12 +47,16 @@ class Finding:
         return {**asdict(self), "check_label": self.check_label}
 
 
-def active_units(unit=None):
+def active_units(unit=None, within=None):
+    """The units reconciled: `unit` alone, else every active unit of `within` (a WHERE clause on
+    Unit, e.g. ledger.operations.in_jurisdiction(user): the reader's jurisdiction; None: all)."""
     query = select(Unit).order_by(Unit.code)
     if hasattr(Unit, "status"):  # units abolished by the unit-lifecycle process are not reconciled
         query = query.where(Unit.status == "active")
     if unit is not None:
         query = query.where(Unit.id == unit.id)
+    if within is not None:
+        query = query.where(within)
     return db.session.scalars(query).all()
 
 
@@ -62,11 +67,14 @@ def _grouped(query):
     return out
 
 
-def latest_finance():
-    """{unit id: {category: (paid, as_of, source)}} from the newest report of each line."""
-    newest = (select(FinanceHeadcount.unit_id, FinanceHeadcount.category,
-                     func.max(FinanceHeadcount.as_of).label("as_of"))
-              .group_by(FinanceHeadcount.unit_id, FinanceHeadcount.category).subquery())
+def latest_finance(unit_ids=None):
+    """{unit id: {category: (paid, as_of, source)}} from the newest report of each line (of the
+    units `unit_ids`, None: all)."""
+    newest = select(FinanceHeadcount.unit_id, FinanceHeadcount.category,
+                    func.max(FinanceHeadcount.as_of).label("as_of"))
+    if unit_ids is not None:
+        newest = newest.where(FinanceHeadcount.unit_id.in_(unit_ids))
+    newest = newest.group_by(FinanceHeadcount.unit_id, FinanceHeadcount.category).subquery()
     rows = db.session.execute(select(FinanceHeadcount).join(newest, (FinanceHeadcount.unit_id == newest.c.unit_id)
                                                               & (FinanceHeadcount.category == newest.c.category)
                                                               & (FinanceHeadcount.as_of == newest.c.as_of)))
@@ -76,9 +84,10 @@ def latest_finance():
     return out
 
 
-def reconcile(unit=None):
-    """The findings for one unit, or the whole district when `unit` is None, in unit order."""
-    units = active_units(unit)
+def reconcile(unit=None, within=None):
+    """The findings for one unit, or for every unit of `within` (the reader's jurisdiction, a
+    WHERE clause on Unit; None: the whole installation) when `unit` is None, in unit order."""
+    units = active_units(unit, within)
     scope = [u.id for u in units]
     if not scope:
         return []
@@ -112,8 +121,12 @@ def reconcile(unit=None):
     absorbing = {(a.unit_id, a.category): a for a in db.session.scalars(
         select(Absorption).where(Absorption.status == "open", Absorption.unit_id.in_(scope)).order_by(Absorption.id))}
     today = clock.today()
-    finance = latest_finance()
-    finance_reported = bool(finance) or db.session.scalar(select(func.count()).select_from(FinanceHeadcount)) > 0
+    finance = latest_finance(scope)
+    # 财编对应 is checked once the finance bureau serving these units' offices has reported any line
+    offices = {u.office_id for u in units}
+    finance_reported = bool(finance) or db.session.scalar(
+        select(func.count()).select_from(FinanceHeadcount).join(Unit, Unit.id == FinanceHeadcount.unit_id)
+        .where(Unit.office_id.in_(offices))) > 0
 
     findings = []
     for u in units:
@@ -207,7 +220,9 @@ def summary(findings):
 
 def report_paid_headcounts(user, lines, as_of, source):
     """The finance bureau reports 财供人数 (`lines`: [{"unit": code, "category", "paid"}]) as of a
-    date; a line already reported for that date is replaced. Returns the number of lines."""
+    date; a line already reported for that date is replaced. Returns the number of lines. The
+    lines may name only units of the jurisdiction of the office the account serves (a district's
+    finance bureau pays that district's units; ledger.operations.office_ids)."""
     if not user.has_role("finance", "admin"):
         raise Forbidden("只有财政接口账号和系统管理员可以报送财供人数")
     errors = {}
@@ -224,14 +239,18 @@ def report_paid_headcounts(user, lines, as_of, source):
         errors["lines"] = ["至少一行：{unit, category, paid}"]
     if errors:
         raise ValidationFailed("财供人数报送内容有误", fields=errors)
-    units = {u.code: u for u in db.session.scalars(select(Unit))}
+    units = {u.code: u for u in db.session.scalars(select(Unit).where(in_jurisdiction(user)))}
+    elsewhere = set(db.session.scalars(select(Unit.code).where(Unit.code.in_(
+        [line.get("unit") for line in lines if isinstance(line, dict) and isinstance(line.get("unit"), str)]))))
     seen = set()
     for i, line in enumerate(lines):
         if not isinstance(line, dict):
             errors[f"lines.{i}"] = ["应为对象 {unit, category, paid}"]
             continue
         problems = []
-        if line.get("unit") not in units:
+        if line.get("unit") in elsewhere and line.get("unit") not in units:
+            problems.append(f"单位 {line.get('unit')} 不属于本账号所在编办的辖区，不能报送其财供人数")
+        elif line.get("unit") not in units:
             problems.append(f"没有统一社会信用代码为 {line.get('unit')} 的单位")
         if line.get("category") not in CATEGORIES:
             problems.append("编制类型应为：" + "、".join(CATEGORIES))

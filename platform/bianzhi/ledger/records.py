@@ -16,6 +16,7 @@ from sqlalchemy import select
 from .. import clock
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
+from ..organisation import scope
 from .models import Department, Person, PersonPhoto, Unit
 from .operations import chronicle
 
@@ -106,8 +107,11 @@ def get_person(user, code):
 
 
 def may_view(user, person):
+    """Bureau readers: the people of their office's jurisdiction and below (the person's unit's
+    office); a unit clerk: their unit's people; nobody else (a partner department reads figures,
+    not people)."""
     if user.reads_all_units:
-        return True
+        return scope.reads_office(user, person.unit.office_id)
     return user.has_role("unit_clerk") and user.unit_id is not None and user.unit_id == person.unit_id
 
 
@@ -299,13 +303,16 @@ def unit_completeness(unit):
     return round(sum(scores) / len(scores), 1) if scores else None
 
 
-def district_completeness():
-    """Every unit with people on roll: (unit, people, average percent, incomplete people),
-    lowest average first."""
+def district_completeness(units=None):
+    """Every unit with people on roll, of those `units` (a WHERE clause on Unit, e.g.
+    ledger.operations.in_jurisdiction(user); None: all): (unit, people, average percent,
+    incomplete people), lowest average first."""
     photos = _with_photo()
     totals = {}
     query = (select(Person.id, Person.unit_id, Person.details, Person.education, Person.department_id)
              .where(Person.status == "on_roll"))
+    if units is not None:
+        query = query.where(Person.unit_id.in_(select(Unit.id).where(units)))
     for person_id, unit_id, details, education, department_id in db.session.execute(
             query.execution_options(yield_per=2000)):
         details = details or {}

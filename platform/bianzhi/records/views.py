@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from ..audit.operations import record as audit
-from ..errors import Forbidden, NotFound, ValidationFailed
+from ..errors import NotFound, ValidationFailed
 from ..exports import XlsxWriter
 from ..extensions import db
 from ..ledger import operations as ledger
@@ -101,25 +101,26 @@ def photo(code):
 @bp.get("/records/completeness")
 @login_required
 def completeness():
-    return render_template("people/completeness.html", rows=records.district_completeness(),
+    return render_template("people/completeness.html",
+                           rows=records.district_completeness(ledger.in_jurisdiction(current_user)),
                            expected=[records.LABELS[k] for k in records.EXPECTED])
 
 
 @bp.get("/reconciliation")
 @login_required
 def reconciliation():
-    findings = reconcile.reconcile()
+    """The reader's jurisdiction (their office and the offices below it) reconciled."""
+    within = ledger.in_jurisdiction(current_user)
+    findings = reconcile.reconcile(within=within)
     counts, units = reconcile.summary(findings)
     return render_template("reconciliation.html", unit=None, findings=findings, counts=counts, units_with=units,
-                           checks=reconcile.CHECKS, unit_count=len(reconcile.active_units()))
+                           checks=reconcile.CHECKS, unit_count=len(reconcile.active_units(within=within)))
 
 
 @bp.get("/reconciliation/<code>")
 @login_required
 def unit_reconciliation(code):
-    unit = ledger.unit_by_code(code)
-    if not ledger.can_view_unit(current_user, unit):
-        raise Forbidden("只能查看本单位的核对结果")
+    unit = ledger.visible_unit(current_user, code, "只能查看本单位的核对结果")
     findings = reconcile.reconcile(unit)
     counts, units = reconcile.summary(findings)
     return render_template("reconciliation.html", unit=unit, findings=findings, counts=counts, units_with=units,
@@ -129,7 +130,7 @@ def unit_reconciliation(code):
 @bp.get("/reconciliation.xlsx")
 @login_required
 def reconciliation_export():
-    findings = reconcile.reconcile()
+    findings = reconcile.reconcile(within=ledger.in_jurisdiction(current_user))
     out = BytesIO()
     book = XlsxWriter(out)
     sheet = book.sheet("四清两对应")

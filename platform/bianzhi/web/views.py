@@ -246,9 +246,11 @@ def verify(code=None):
 @bp.get("/units/<code>")
 @login_required
 def unit(code):
-    unit_obj = ledger.unit_by_code(code)
-    if not ledger.can_view_unit(current_user, unit_obj):
-        raise Forbidden("只能查看本单位的编制情况")
+    unit_obj = ledger.visible_unit(current_user, code)
+    if not (current_user.reads_all_units or current_user.has_role("unit_clerk")):
+        # a partner department reads the figures of the units of its cases, not their people
+        return render_template("unit.html", unit=unit_obj, figures=ledger.figures(unit_obj),
+                               post_figures=ledger.post_figures(unit_obj), people=None, absorptions=[])
     people = db.session.scalars(select(Person).where(Person.unit_id == unit_obj.id, Person.status == "on_roll")
                                 .order_by(Person.category, Person.entry_date)).all()
     page = render_template("unit.html", unit=unit_obj, figures=ledger.figures(unit_obj),
@@ -263,12 +265,15 @@ def unit(code):
 @bp.get("/units")
 @login_required
 def units():
-    if not current_user.reads_all_units:
+    """The units whose figures the user reads (ledger.visible_units): a bureau reader's
+    jurisdiction, a partner department's units of the cases routed to it; a clerk goes to their
+    unit's page."""
+    if current_user.has_role("unit_clerk") and not current_user.reads_all_units:
         if current_user.unit:
             return redirect(url_for("web.unit", code=current_user.unit.code))
         abort(403)
     include_abolished = request.args.get("all") in ("1", "on")
-    query = select(Unit).order_by(Unit.code)
+    query = select(Unit).where(ledger.visible_units(current_user)).order_by(Unit.code)
     if not include_abolished:  # an abolished unit keeps its page and history, not its line in the ledger
         query = query.where(Unit.status == "active")
     rows = db.session.scalars(query).all()
