@@ -29,9 +29,11 @@ def _put(api_user, body):
 
 
 def _on_roll_lines():
-    """A finance report equal to the roll for every unit and category."""
+    """A finance report equal to the roll for every unit and category of 柯桥 (finance1 is its
+    district's finance bureau)."""
     rows = db.session.execute(select(Unit.code, Person.category, db.func.count()).join(Unit, Unit.id == Person.unit_id)
-                              .where(Person.status == "on_roll").group_by(Unit.code, Person.category)).all()
+                              .where(Person.status == "on_roll", Unit.code.startswith("12330621"))
+                              .group_by(Unit.code, Person.category)).all()
     return [{"unit": code, "category": category, "paid": n} for code, category, n in rows]
 
 
@@ -86,6 +88,11 @@ def test_planted_mismatches_each_found_with_cause_and_clean_unit_shows_none(app,
             if (line["unit"], line["category"]) == (A04, "行政编制"):
                 line["paid"] = 17  # approved 16, on roll 15
         finance_lines = [l for l in finance_lines if (l["unit"], l["category"]) != (B04, "事业编制")]
+    # a district's finance bureau pays its own district: a line of 越城 is refused, nothing saved
+    other = _put(api("finance1"), {"as_of": "2026-11-01", "source": "区财政局工资统发", "lines": finance_lines + [
+        {"unit": "12330602B01000000X", "category": "事业编制", "paid": 11}]})
+    assert other.status_code == 422 and other.json["error"]["fields"] == {
+        f"lines.{len(finance_lines)}": ["单位 12330602B01000000X 不属于本账号所在编办的辖区，不能报送其财供人数"]}
     saved = _put(api("finance1"), {"as_of": "2026-11-01", "source": "区财政局工资统发", "lines": finance_lines})
     assert saved.status_code == 200, saved.json
 

@@ -351,3 +351,41 @@ def anchor_head():
             else:
                 path.unlink(missing_ok=True)
     return verdict
+
+
+
+def scope_clause(user):
+    """A WHERE clause on AuditEntry: the entries an auditor or an administrator reads, those of
+    their office's jurisdiction (their office and every office below it, organisation.scope):
+    - entries written by a user of it: bureau staff of those offices, the clerks of their units,
+      the users of their partner departments;
+    - entries about a unit, a case, a user or an office of it (the target), whoever wrote them:
+      e.g. the city's approval of a county's case is in the county's log too;
+    - entries written by nobody (the worker, a failed login under an unknown name) about nothing
+      that belongs to an office: the installation's own events, read by every office.
+    An entry of another office's user about another office's object stays unseen."""
+    from sqlalchemy import String, and_, cast, false, literal, or_
+
+    from ..accounts.models import User
+    from ..cases.models import Case
+    from ..ledger.models import Unit
+    from ..organisation import scope
+    from ..organisation.models import Office, PartnerDepartment
+
+    ids = scope.office_ids(user)
+    if not ids:
+        return false()
+    users_of = select(User.id).where(or_(
+        User.office_id.in_(ids),
+        User.unit_id.in_(select(Unit.id).where(Unit.office_id.in_(ids))),
+        User.partner_department_id.in_(select(PartnerDepartment.id).where(PartnerDepartment.office_id.in_(ids)))))
+    # the objects an entry's target names ("unit:<code>", "case:<id>", "office:<code>", "user:<id>"),
+    # with the column placing each in an office
+    kinds = [(literal("unit:") + Unit.code, Unit.office_id), (literal("case:") + cast(Case.id, String), Case.office_id),
+             (literal("office:") + Office.code, Office.id)]
+    ours = [AuditEntry.target.in_(select(name).where(office.in_(ids))) for name, office in kinds]
+    ours.append(AuditEntry.target.in_(users_of.with_only_columns(literal("user:") + cast(User.id, String))))
+    anyones = [AuditEntry.target.in_(select(name)) for name, _office in kinds]
+    anyones.append(AuditEntry.target.in_(select(literal("user:") + cast(User.id, String))))
+    nobodys = and_(AuditEntry.user_id.is_(None), or_(AuditEntry.target.is_(None), ~or_(*anyones)))
+    return or_(AuditEntry.user_id.in_(users_of), *ours, nobodys)

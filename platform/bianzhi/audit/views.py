@@ -12,7 +12,7 @@ from ..extensions import db
 from ..util import key_int, local
 from .labels import action_label, detail_lines
 from .models import AuditEntry
-from .operations import record
+from .operations import record, scope_clause
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 PAGE = 100
@@ -26,7 +26,9 @@ def _date(name):
 
 
 def _query():
-    query = select(AuditEntry, User.username).outerjoin(User, User.id == AuditEntry.user_id)
+    """The entries of the reader's office jurisdiction (operations.scope_clause), filtered."""
+    query = (select(AuditEntry, User.username).outerjoin(User, User.id == AuditEntry.user_id)
+             .where(scope_clause(current_user)))
     if request.args.get("username"):
         query = query.where(User.username == request.args["username"].strip())
     if request.args.get("action"):

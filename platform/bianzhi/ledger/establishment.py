@@ -16,7 +16,7 @@ from ..errors import Conflict, ValidationFailed
 from ..extensions import db
 from ..util import key_int
 from .models import Department, Establishment, Person
-from .operations import chronicle, figure
+from .operations import chronicle, figure, require_change_unit
 from .units import (POST_KINDS, POST_LEVELS, Recorder, absorb, check_category, close_absorbed, establishment_line,
                     lock_lines, names_of, quota_line, require_active, retire_department, audited)
 
@@ -24,6 +24,7 @@ from .units import (POST_KINDS, POST_LEVELS, Recorder, absorb, check_category, c
 def adjust_establishment(user, unit, category, approved, approval, absorb_until=None, ip=None):
     """Set the approved number of `category`. A figure below on roll + reserved is refused
     unless `absorb_until` (消化 target date) is given; then a 消化 record is kept."""
+    require_change_unit(user, unit)
     require_active(unit)
     check_category(category)
     if not isinstance(approved, int) or isinstance(approved, bool) or approved < 0 or approved > 100000:
@@ -55,6 +56,7 @@ def transfer_establishment(user, source, target, category, count, approval, abso
     """划转: move `count` approved places of `category` from `source` to `target`. Both lines
     are locked in id order; `source` needs that vacancy unless 消化 is chosen. The district
     total does not change."""
+    require_change_unit(user, source, target)
     if source.id == target.id:
         raise ValidationFailed("划出单位与划入单位不能相同", fields={"target": ["请选择另一个单位"]})
     require_active(source, "划出单位")
@@ -96,6 +98,7 @@ def transfer_establishment(user, source, target, category, count, approval, abso
 
 def adjust_post_quota(user, unit, kind, level, approved, approval, ip=None):
     """Set the approved 领导职数 / 中层职数 of one level; never below the people holding it."""
+    require_change_unit(user, unit)
     require_active(unit)
     if kind not in POST_KINDS or level not in POST_LEVELS:
         raise ValidationFailed("请选择职数类别（领导职数/中层职数）和层级（正职/副职）",
@@ -143,6 +146,7 @@ def _department_name(unit, name, except_id=None):
 
 
 def add_department(user, unit, name, approval, ip=None):
+    require_change_unit(user, unit)
     require_active(unit)
     name = _department_name(unit, name)
     dept = Department(unit_id=unit.id, name=name)
@@ -155,6 +159,7 @@ def add_department(user, unit, name, approval, ip=None):
 
 
 def rename_department(user, unit, department_id, name, approval, ip=None):
+    require_change_unit(user, unit)
     require_active(unit)
     dept = _department(unit, department_id)
     name = _department_name(unit, name, except_id=dept.id)
@@ -169,6 +174,7 @@ def rename_department(user, unit, department_id, name, approval, ip=None):
 
 def remove_department(user, unit, department_id, approval, ip=None):
     """Remove a department; refused while people on the roll are in it (named)."""
+    require_change_unit(user, unit)
     require_active(unit)
     dept = _department(unit, department_id)
     people = db.session.scalars(select(Person).where(Person.department_id == dept.id, Person.status == "on_roll")

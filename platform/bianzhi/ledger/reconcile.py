@@ -122,11 +122,10 @@ def reconcile(unit=None, within=None):
         select(Absorption).where(Absorption.status == "open", Absorption.unit_id.in_(scope)).order_by(Absorption.id))}
     today = clock.today()
     finance = latest_finance(scope)
-    # 财编对应 is checked once the finance bureau serving these units' offices has reported any line
-    offices = {u.office_id for u in units}
-    finance_reported = bool(finance) or db.session.scalar(
-        select(func.count()).select_from(FinanceHeadcount).join(Unit, Unit.id == FinanceHeadcount.unit_id)
-        .where(Unit.office_id.in_(offices))) > 0
+    # 财编对应 is checked for a unit once the finance bureau serving its office has reported any line
+    reported = set(db.session.scalars(
+        select(Unit.office_id).join(FinanceHeadcount, FinanceHeadcount.unit_id == Unit.id)
+        .where(Unit.office_id.in_({u.office_id for u in units})).distinct()))
 
     findings = []
     for u in units:
@@ -177,7 +176,7 @@ def reconcile(unit=None, within=None):
                 "人员所在内设机构属于其他单位，在编单位与所在机构不一致")
 
         # 财编对应: the finance bureau pays for the people on roll, within the establishment
-        if finance_reported and u.funding != "自收自支":
+        if u.office_id in reported and u.funding != "自收自支":
             lines = finance.get(u.id, {})
             for category in sorted(set(lines) | set(on_roll[u.id]), key=_category_order):
                 n = on_roll[u.id].get(category, 0)

@@ -27,7 +27,8 @@ from ..errors import Conflict, ValidationFailed
 from ..extensions import db
 from .models import (CATEGORIES, FUNDING, Absorption, Department, Establishment, Person, PostQuota,
                      Reservation, TempQuota, TempStaff, Unit)
-from .operations import chronicle, figure, figures
+from ..organisation.models import Office
+from .operations import chronicle, figure, figures, require_change_unit
 
 KINDS = ("党政机关", "事业单位")
 POST_KINDS = {"leadership": "领导职数", "midlevel": "中层职数"}
@@ -81,6 +82,7 @@ class Recorder:
     """Writes the chronicle entries of one operation and links each to its document."""
 
     def __init__(self, user, approval, units):
+        require_change_unit(user, *units)  # an editor changes their office's jurisdiction only
         self.user, self.approval = user, approval
         # an already registered number is reused (a change may cite an existing document)
         self.document = documents.register(user, approval.number, approval.title or approval.number, approval.issued_on,
@@ -213,8 +215,23 @@ def _check_name(name, except_id=None):
     return name
 
 
+def _new_unit_place(user, parent):
+    """Where a new unit belongs: under `parent`, the parent's office and section (归口); at the top
+    level, the office of the user who sets it up, no section yet (an admin assigns it)."""
+    if parent is not None:
+        require_change_unit(user, parent)
+        return parent.office_id, parent.section_id
+    office_id = user.home_office_id if user is not None else None
+    if office_id is None or db.session.get(Office, office_id) is None:
+        raise ValidationFailed("无法确定新单位所属编办：请选择上级单位，或由所属编办的工作人员设立",
+                               fields={"parent": ["请选择上级单位"]})
+    return office_id, None
+
+
 def create_unit(user, approval, code, name, kind, parent=None, level=None, nature=None, funding=None,
                 system=None, functions=None, ip=None):
+    """Set up a unit. It belongs to its parent's office and section, else to the office of the
+    user who sets it up (without a section until an admin assigns it, organisation.assign_units)."""
     code, name = check_code(code), _check_name(name)
     if kind not in KINDS:
         raise ValidationFailed(f"机构类别应为：{'、'.join(KINDS)}", fields={"kind": ["请选择机构类别"]})
@@ -222,7 +239,9 @@ def create_unit(user, approval, code, name, kind, parent=None, level=None, natur
         raise ValidationFailed(f"经费形式应为：{'、'.join(FUNDING)}", fields={"funding": ["请选择经费形式"]})
     if parent is not None:
         require_active(parent, "上级单位")
+    office_id, section_id = _new_unit_place(user, parent)
     unit = Unit(code=code, name=name, kind=kind, parent_id=parent.id if parent else None, level=level or None,
+                office_id=office_id, section_id=section_id,
                 nature=nature or None, funding=funding or None, system=system or None, founded=approval.issued_on,
                 approval_doc=approval.number, functions=functions or None, status="active")
     db.session.add(unit)
@@ -237,6 +256,7 @@ def create_unit(user, approval, code, name, kind, parent=None, level=None, natur
 
 
 def rename_unit(user, unit, name, approval, ip=None):
+    require_change_unit(user, unit)
     require_active(unit)
     name = _check_name(name, except_id=unit.id)
     if name == unit.name:
@@ -250,10 +270,15 @@ def rename_unit(user, unit, name, approval, ip=None):
 
 
 def move_unit(user, unit, parent, approval, ip=None):
-    """Put `unit` under `parent` (None: top level). Refused when it would make a cycle."""
+    """Put `unit` under `parent` (None: top level). Refused when it would make a cycle, or when
+    `parent` belongs to another office (a unit stays in its office's jurisdiction)."""
+    require_change_unit(user, unit, parent)
     require_active(unit)
     if parent is not None:
         require_active(parent, "上级单位")
+        if parent.office_id != unit.office_id:
+            raise ValidationFailed(f"{parent.name}属于其他编办，不能作为{unit.name}的上级单位",
+                                   fields={"parent": ["上级单位须属于同一编办"]})
         node = parent
         while node is not None:
             if node.id == unit.id:
@@ -286,6 +311,7 @@ def merge_units(user, source, target, approval, ip=None):
     plan reservations, temp staff, open 消化 records and subordinate units move to `target`;
     `source` is abolished and points to `target`. Refused while `source` has unfinished cases
     (their workflow and figures belong to the old unit: finish or withdraw them first)."""
+    require_change_unit(user, source, target)
     if source.id == target.id:
         raise ValidationFailed("不能把单位并入其自身", fields={"target": ["请选择另一个单位"]})
     require_active(source, "被合并单位")
@@ -397,6 +423,7 @@ def abolish_unit(user, unit, approval, ip=None):
     """Abolish `unit`: refused while people are on its roll (the message names them), while it
     has unfinished cases, active reservations, active temp staff or active subordinate units.
     Its establishment and post lines go to 0 (with chronicle deltas); its rows stay."""
+    require_change_unit(user, unit)
     require_active(unit)
     people = db.session.scalars(select(Person).where(Person.unit_id == unit.id, Person.status == "on_roll")
                                 .order_by(Person.id)).all()

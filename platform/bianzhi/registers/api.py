@@ -49,7 +49,8 @@ def create_unit():
     approval = _approval(body, f"关于设立{fields['name'] or ''}的批复")
     parent = None
     if fields["parent"]:
-        parent = db.session.scalar(select(Unit).where(Unit.code == fields["parent"].strip().upper()))
+        parent = db.session.scalar(select(Unit).where(Unit.code == fields["parent"].strip().upper(),
+                                                      ledger.visible_units(g.api_user)))
         if parent is None:
             raise ValidationFailed(f"没有统一社会信用代码为 {fields['parent']} 的上级单位", fields={"parent": ["单位不存在"]})
     unit = lifecycle.create_unit(g.api_user, approval, fields["code"], fields["name"], fields["kind"], parent=parent,
@@ -62,7 +63,7 @@ def create_unit():
 @bp.post("/units/<code>/establishment")
 @token_required
 def adjust_establishment(code):
-    unit = ledger.unit_by_code(code)
+    unit = ledger.visible_unit(g.api_user, code)  # 404 for another office's unit
     body = json_body()
     approved = body.get("approved")
     if not isinstance(approved, int) or isinstance(approved, bool):
@@ -82,12 +83,13 @@ def adjust_establishment(code):
 @token_required
 def transfer_establishment(code):
     """划转: {category, count, target (code), document, absorb_until?} from unit `code` to `target`."""
-    source = ledger.unit_by_code(code)
+    source = ledger.visible_unit(g.api_user, code)
     body = json_body()
     count = body.get("count")
     if not isinstance(count, int) or isinstance(count, bool):
         raise ValidationFailed("count（划转数）应为整数", fields={"count": ["应为整数"]})
-    target = db.session.scalar(select(Unit).where(Unit.code == (_text(body, "target") or "").strip().upper()))
+    target = db.session.scalar(select(Unit).where(Unit.code == (_text(body, "target") or "").strip().upper(),
+                                                  ledger.visible_units(g.api_user)))
     if target is None:
         raise ValidationFailed("target（划入单位的统一社会信用代码）不存在", fields={"target": ["单位不存在"]})
     absorb = as_date({"absorb_until": _text(body, "absorb_until")}, "absorb_until")

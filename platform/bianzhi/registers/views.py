@@ -44,14 +44,21 @@ def as_date(values, key):
         raise ValidationFailed("日期格式应为 YYYY-MM-DD", fields={key: ["日期格式应为 YYYY-MM-DD"]}) from None
 
 
-def unit_named(values, key, label):
+def unit_named(values, key, label, user=None):
+    """The unit a form names by code, among those of the user's jurisdiction (another office's
+    unit is answered as one that does not exist)."""
     code = (values.get(key) or "").strip().upper()
     if not code:
         raise ValidationFailed(f"请选择{label}", fields={key: ["必填"]})
-    unit = db.session.scalar(select(Unit).where(Unit.code == code))
+    unit = db.session.scalar(select(Unit).where(Unit.code == code, ledger.visible_units(user or current_user)))
     if unit is None:
         raise ValidationFailed(f"没有统一社会信用代码为 {code} 的单位", fields={key: ["单位不存在"]})
     return unit
+
+
+def _unit(code):
+    """The unit `code` of the reader's jurisdiction; 404 for another office's (as for none)."""
+    return ledger.visible_unit(current_user, code)
 
 
 def _detail(unit, errors=None, status=200, values=None):
@@ -61,7 +68,8 @@ def _detail(unit, errors=None, status=200, values=None):
     departments = db.session.scalars(select(Department).where(Department.unit_id == unit.id)
                                      .order_by(Department.id)).all()
     children = db.session.scalars(select(Unit).where(Unit.parent_id == unit.id).order_by(Unit.code)).all()
-    others = db.session.scalars(lifecycle.active_units().where(Unit.id != unit.id)).all()
+    others = db.session.scalars(lifecycle.active_units().where(Unit.id != unit.id,
+                                                               ledger.visible_units(current_user))).all()
     return render_template("registers/unit.html", unit=unit, figures=ledger.figures(unit),
                            post_figures=ledger.post_figures(unit), absorptions=lifecycle.absorption_warnings(unit),
                            departments=departments, children=children, entries=entries, others=others,
@@ -73,7 +81,7 @@ def _detail(unit, errors=None, status=200, values=None):
 @login_required
 def units():
     status = request.args.get("status", "active")
-    query = select(Unit).order_by(Unit.code)
+    query = select(Unit).where(ledger.visible_units(current_user)).order_by(Unit.code)
     if status in STATUS_LABELS:
         query = query.where(Unit.status == status)
     rows = db.session.scalars(query).all()
@@ -103,7 +111,7 @@ def create():
         else:
             flash(f"已设立单位 {values.get('name')}", "success")
             return redirect(url_for("registers.unit", code=code))
-    parents = db.session.scalars(lifecycle.active_units()).all()
+    parents = db.session.scalars(lifecycle.active_units().where(ledger.visible_units(current_user))).all()
     return render_template("registers/new.html", values=values, errors=errors, parents=parents,
                            funding=FUNDING, kinds=lifecycle.KINDS), status
 
@@ -111,14 +119,14 @@ def create():
 @bp.get("/units/<code>")
 @login_required
 def unit(code):
-    return _detail(ledger.unit_by_code(code))
+    return _detail(_unit(code))
 
 
 def _change(code, do):
     """Run one change from a posted form: `do(unit, values, approval)` returns the message and
     the unit to show next (the rule writes the chronicle and the audit entry). A refusal shows the
     unit's page again with the message."""
-    unit_obj = ledger.unit_by_code(code)
+    unit_obj = _unit(code)
     values = form_values()
     try:
         approval = lifecycle.approval_from(values, default_title=f"{unit_obj.name}机构编制事项批复")
@@ -127,7 +135,7 @@ def _change(code, do):
     except DomainError as exc:
         refused(exc)  # the page is drawn again from the unit as it was
         flash(exc.message, "error")
-        return _detail(ledger.unit_by_code(code), errors=exc.fields, status=exc.status, values=values)
+        return _detail(_unit(code), errors=exc.fields, status=exc.status, values=values)
     flash(message, "success")
     return redirect(url_for("registers.unit", code=target))
 
