@@ -66,6 +66,28 @@ def test_public_search(client):
     assert "没有符合条件的机构" in html and "共 0 个机构" in html
 
 
+def test_the_disclosure_is_the_installations_and_narrows_to_one_offices_jurisdiction(client):
+    """机构公示 is public for every office's units (a citizen of one district may look up another's);
+    the 编办 filter narrows it to one office and the offices below it."""
+    everything = client.get("/public/units").get_data(as_text=True)
+    assert "共 15 个机构" in everything  # 柯桥's 11 units and 越城's 4
+    assert "绍兴市越城区图书馆" in everything and "绍兴市柯桥区档案馆" in everything
+    assert '<option value="330602">越城区委编办</option>' in everything
+    both = client.get("/public/units", query_string={"q": "教育体育局"}).get_data(as_text=True)
+    assert "绍兴市柯桥区教育体育局" in both and "绍兴市越城区教育体育局" in both and "共 2 个机构" in both
+    keqiao = client.get("/public/units", query_string={"q": "教育体育局", "office": "330603"}).get_data(as_text=True)
+    assert "绍兴市柯桥区教育体育局" in keqiao and "越城" not in keqiao.split("</select>")[1]
+    assert "共 1 个机构" in keqiao and "柯桥区委编办辖区" in keqiao
+    yuecheng = client.get("/public/units", query_string={"office": "330602"}).get_data(as_text=True)
+    assert "共 4 个机构" in yuecheng and "绍兴市越城区第一中学" in yuecheng and "绍兴市柯桥区" not in yuecheng
+    city = client.get("/public/units", query_string={"office": "330600"}).get_data(as_text=True)
+    assert "共 15 个机构" in city  # the city's jurisdiction: both districts
+    unknown = client.get("/public/units", query_string={"office": "999999"}).get_data(as_text=True)
+    assert "共 15 个机构" in unknown  # an unknown office filters nothing
+    page = client.get("/public/units/12330602B01000000X").get_data(as_text=True)
+    assert "<dt>所属编办</dt><dd>越城区委编办</dd>" in page and "地方文献" in page and "越编〔2001〕" in page
+
+
 def test_login_page_links_to_public_disclosure(client):
     html = client.get("/login").get_data(as_text=True)
     assert 'href="/public/units"' in html and "机构公示" in html

@@ -88,6 +88,12 @@ UNITS_B = [
     ("B01", "绍兴市越城区图书馆", "事业单位", "副科级", "全额", "文化", {"事业编制": (14, 11)}),
     ("B02", "绍兴市越城区第一中学", "事业单位", "正科级", "全额", "教育", {"事业编制": (48, 45)}),
 ]
+FUNCTIONS_B = {
+    "A01": "负责区委日常运转，承担区委会议的组织、文稿起草和决策督查工作。",
+    "A02": "负责全区教育和体育事业发展规划，管理中小学校和幼儿园，组织开展群众体育活动。",
+    "B01": "承担全区公共图书借阅、古籍保护、地方文献收藏和全民阅读推广工作。",
+    "B02": "实施初中和高中学历教育，促进学生全面发展。",
+}
 USERS_B = [("clerk_b1", "马越经", ["unit_clerk"], "B01"), ("reviewer_b1", "邵越审", ["reviewer"], None),
            ("leader_b1", "蒋越领", ["leader"], None)]
 
@@ -106,9 +112,9 @@ def load_demo(password, seed=20261127, with_cases=False):
     city = org.create_office(None, *CITY)
     office = org.create_office(None, *OFFICE, parent=city)
     office_b = org.create_office(None, *OFFICE_B, parent=city)
-    units = _units(UNITS, "330621", office, rng)
+    units = _units(UNITS, "330621", office, rng, FUNCTIONS)
     serial = _people(UNITS, units, rng, 0)
-    units_b = _units(UNITS_B, "330602", office_b, rng)  # after 柯桥's people: they stay as they were
+    units_b = _units(UNITS_B, "330602", office_b, rng, FUNCTIONS_B)  # after 柯桥's people: they stay as they were
     _people(UNITS_B, units_b, rng, serial, prefix="BZDEMOB")
     for person in db.session.scalars(select(Person).where(Person.sex == "")):
         info = idnumber.parse(person.id_number)
@@ -155,13 +161,13 @@ def load_demo(password, seed=20261127, with_cases=False):
 DOC_PREFIX = {"330621": "绍县编", "330602": "越编"}
 
 
-def _units(rows, region, office, rng):
+def _units(rows, region, office, rng, functions):
     units = {}
     for suffix, name, kind, level, funding, system, _ in rows:
         unit = Unit(code=_unit_code(suffix, region), name=name, kind=kind, level=level, office_id=office.id,
                     nature="行政机关" if kind == "党政机关" else "公益一类", funding=funding, system=system,
                     founded=date(2001, 6, 1), approval_doc=f"{DOC_PREFIX[region]}〔2001〕{rng.randint(10, 99)}号",
-                    functions=FUNCTIONS.get(suffix))
+                    functions=functions.get(suffix))
         units[suffix] = unit
         db.session.add(unit)
     db.session.flush()

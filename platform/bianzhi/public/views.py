@@ -4,7 +4,11 @@ its approved leadership and mid-level posts, and its internal departments.
 Only approved figures are shown. On-roll counts, vacancies, reservations and warning lights are
 not: in a small unit a per-category head count points at individuals (one 工勤编制 on roll is a
 person), reservations come from cases still under review, and over-establishment is a matter
-for supervision, not disclosure. No person record is read here at all."""
+for supervision, not disclosure. No person record is read here at all.
+
+The disclosure is the installation's, open whatever office a unit belongs to (a citizen of one
+district may look up another's); a reader narrows it to one office's jurisdiction (its own units
+and those of the offices below it) with the 编办 filter."""
 from collections import defaultdict
 
 from flask import Blueprint, render_template, request
@@ -13,6 +17,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..ledger import operations as ledger
 from ..ledger.models import CATEGORIES, Department, Establishment, PostQuota, Unit
+from ..organisation.models import Office
 
 bp = Blueprint("public", __name__, url_prefix="/public")
 
@@ -44,19 +49,31 @@ def _disclosure(units):
              "departments": [d.name for d in depts[u.id]]} for u in units]
 
 
+def _offices():
+    """Every office, each under its parent (by path), for the filter."""
+    return db.session.scalars(select(Office).order_by(Office.path, Office.code)).all()
+
+
 @bp.get("/units")
 def units():
     q = (request.args.get("q") or "").strip()[:MAX_QUERY]
+    offices = _offices()
+    office = next((o for o in offices if o.code == request.args.get("office")), None)
     query = select(Unit).where(Unit.status == "active").order_by(Unit.code)
     if q:
         query = query.where(Unit.name.contains(q, autoescape=True) | Unit.functions.contains(q, autoescape=True)
                             | (Unit.code == q))
+    if office is not None:  # the office's jurisdiction: its units and those of the offices below it
+        query = query.where(Unit.office_id.in_(select(Office.id).where(Office.path.startswith(office.path))))
     rows = db.session.scalars(query).all()
-    return render_template("public/units.html", rows=_disclosure(rows), q=q, categories=CATEGORIES)
+    names = {o.id: o.name for o in offices}
+    return render_template("public/units.html", rows=_disclosure(rows), q=q, categories=CATEGORIES,
+                           offices=offices, office=office, office_names=names)
 
 
 @bp.get("/units/<code>")
 def unit(code):
     unit_obj = ledger.unit_by_code(code)  # 404 for an unknown code
     children = db.session.scalars(select(Unit).where(Unit.parent_id == unit_obj.id).order_by(Unit.code)).all()
-    return render_template("public/unit.html", row=_disclosure([unit_obj])[0], children=children)
+    office = db.session.get(Office, unit_obj.office_id) if unit_obj.office_id is not None else None
+    return render_template("public/unit.html", row=_disclosure([unit_obj])[0], children=children, office=office)
