@@ -19,8 +19,10 @@ from .review import operations as review
 
 ANY = frozenset(ROLES)
 CLERK = frozenset({"unit_clerk"})
-BUREAU = frozenset(BUREAU_READERS)  # bureau staff and supervisors: their scope is User.reads_all_units
+BUREAU = frozenset(BUREAU_READERS)  # bureau staff and supervisors: their office's jurisdiction (organisation.scope)
 CASE_READERS = BUREAU | CLERK
+PARTNER = frozenset({"partner"})  # a partner department (部门联审): the cases routed to it, their units' figures
+CASE_VIEWERS = CASE_READERS | PARTNER
 TASK_ACTORS = frozenset({"unit_clerk", "reviewer", "leader", "partner"})
 DESIGN_READERS = frozenset(drafts.READERS)  # the drafts refuse anyone else too
 REGISTER_EDITORS = frozenset({"reviewer", "admin"})  # change units and establishment (ledger/units.py, establishment.py)
@@ -50,9 +52,12 @@ class Rule:
 
 
 PUBLIC = Rule(frozenset(), "公开")
-OWN = "单位经办人限本单位；编办人员与督查为全部"
+JURISDICTION = "本编办及下级编办辖区"
+OWN = f"单位经办人限本单位；联审部门限送本部门审核的案件；编办人员与督查为{JURISDICTION}"
+PEOPLE = f"单位经办人限本单位；编办人员与督查为{JURISDICTION}"
+UNIT_FIGURES = f"单位经办人限本单位；联审部门限送本部门审核案件的单位（只读编制数）；编办人员与督查为{JURISDICTION}"
 STATS = "单位经办人限本单位及下属单位；编办人员与督查为全区"
-DOCS = "单位经办人限关联本单位的文件；编办人员与督查为全部"
+DOCS = f"单位经办人限关联本单位的文件；编办人员与督查为{JURISDICTION}的文件"
 DOC_EDITORS = documents.EDITORS  # the operations refuse anyone else too
 
 MATRIX = {
@@ -77,11 +82,11 @@ MATRIX = {
     "api.withdraw_case": Rule(CLERK, "本单位、尚未审核的案件", "只有本单位经办人可以撤回申请"),
     "api.add_attachments": Rule(CLERK, "本单位、在办案件", "只有本单位经办人可以上传附件"),
     # cases and what hangs off them
-    "web.case_list": Rule(CASE_READERS, OWN), "web.case_detail": Rule(CASE_READERS, OWN),
-    "web.attachment": Rule(CASE_READERS, OWN), "web.notice_pdf": Rule(CASE_READERS, OWN),
-    "api.list_cases": Rule(CASE_READERS, OWN), "api.get_case": Rule(CASE_READERS, OWN),
-    "api.case_notices": Rule(CASE_READERS, OWN), "api.notice_pdf": Rule(CASE_READERS, OWN),
-    "design.case_diagram": Rule(CASE_READERS, OWN),
+    "web.case_list": Rule(CASE_VIEWERS, OWN), "web.case_detail": Rule(CASE_VIEWERS, OWN),
+    "web.attachment": Rule(CASE_VIEWERS, OWN), "web.notice_pdf": Rule(CASE_VIEWERS, OWN),
+    "api.list_cases": Rule(CASE_VIEWERS, OWN), "api.get_case": Rule(CASE_VIEWERS, OWN),
+    "api.case_notices": Rule(CASE_VIEWERS, OWN), "api.notice_pdf": Rule(CASE_VIEWERS, OWN),
+    "design.case_diagram": Rule(CASE_VIEWERS, OWN),
     **{name: Rule(followup.COPIERS, OWN + "；抄送对象须能查看该案件", "只有编办工作人员或申请单位经办人可以抄送")
        for name in ("inbox.copy", "api_inbox.copy")},
     "inbox.copies": Rule(ANY, "抄送给本人的案件"), "inbox.open_copy": Rule(ANY, "抄送给本人的案件"),
@@ -104,8 +109,8 @@ MATRIX = {
     "inbox.delegations": Rule(ANY, "本人的委托；只有业务科室和分管领导可以设置"),
     "inbox.revoke_delegation": Rule(DELEGATORS, "本人的委托"),
     # the ledger
-    "web.units": Rule(CASE_READERS, OWN), "web.unit": Rule(CASE_READERS, OWN), "api.establishment": Rule(CASE_READERS, OWN),
-    "api.get_unit": Rule(CASE_READERS, OWN),
+    "web.units": Rule(CASE_VIEWERS, UNIT_FIGURES), "web.unit": Rule(CASE_VIEWERS, UNIT_FIGURES),
+    "api.establishment": Rule(CASE_VIEWERS, UNIT_FIGURES), "api.get_unit": Rule(CASE_VIEWERS, UNIT_FIGURES),
     "reports.unit_roster": Rule(CASE_READERS, STATS), "reports.district_roster": Rule(BUREAU, "全区人员"),
     "reports.queries": Rule(CASE_READERS, "单位经办人限本单位及下属单位；编办人员与督查为全区"),
     # statistics and approval monitoring: read-only; exports audited
@@ -125,27 +130,29 @@ MATRIX = {
     "design.deploy": Rule(frozenset({"admin"}), "全部流程"), "design.rollback": Rule(frozenset({"admin"}), "全部流程"),
     "design.migrate": Rule(frozenset({"admin"}), "在办案件", "只有系统管理员可以迁移案件"),
     # supervision and data exchange
-    **{f"audit.{name}": Rule(frozenset({"auditor", "admin"}), "全部审计记录", "审计日志仅供督查人员和系统管理员查看")
+    **{f"audit.{name}": Rule(frozenset({"auditor", "admin"}), f"{JURISDICTION}用户的、及关于其单位与案件的审计记录",
+                             "审计日志仅供督查人员和系统管理员查看")
        for name in ("search", "export")},
-    "exchange.headcounts": Rule(frozenset({"finance", "admin", "auditor", "leader"}), "全区人数统计",
-                                "无权读取人员编制统计数据"),
-    "exchange.ledger_export": Rule(frozenset({"admin", "auditor"}), "全部台账", "只有系统管理员和督查人员可以导出台账"),
+    "exchange.headcounts": Rule(frozenset({"finance", "admin", "auditor", "leader"}),
+                                f"{JURISDICTION}人数统计（财政接口账号：所服务编办的辖区）", "无权读取人员编制统计数据"),
+    "exchange.ledger_export": Rule(frozenset({"admin", "auditor"}), f"{JURISDICTION}台账",
+                                   "只有系统管理员和督查人员可以导出台账"),
     # person records (人员信息): clerks edit their own unit's people; the bureau reads
-    "records.person": Rule(CASE_READERS, OWN), "records.photo": Rule(CASE_READERS, OWN),
+    "records.person": Rule(CASE_READERS, PEOPLE), "records.photo": Rule(CASE_READERS, PEOPLE),
     "records.update_person": Rule(CLERK, "本单位在编人员的非关键字段", "只有本单位经办人可以修改人员信息"),
     "records.upload_photo": Rule(CLERK, "本单位在编人员", "只有本单位经办人可以上传人员照片"),
-    "api_people.get_person": Rule(CASE_READERS, OWN),
+    "api_people.get_person": Rule(CASE_READERS, PEOPLE),
     "api_people.update_person": Rule(CLERK, "本单位在编人员的非关键字段", "只有本单位经办人可以修改人员信息"),
-    "records.completeness": Rule(BUREAU, "全区各单位信息完整度"),
+    "records.completeness": Rule(BUREAU, f"{JURISDICTION}各单位信息完整度"),
     # 年审: the bureau starts it for every unit and follows its progress
     "review.index": Rule(BUREAU, "全区各单位年审进度"), "api_review.progress": Rule(BUREAU, "全区各单位年审进度"),
     "review.start": Rule(frozenset(review.STARTERS), "全区在用单位",
                          "只有业务科室、分管领导和系统管理员可以发起年审"),
     # 四清两对应
-    "records.reconciliation": Rule(BUREAU, "全区"), "records.reconciliation_export": Rule(BUREAU, "全区"),
-    "records.unit_reconciliation": Rule(CASE_READERS, OWN),
-    "api_reconcile.findings": Rule(BUREAU, "全区"),
-    "api_reconcile.paid_headcounts": Rule(frozenset({"finance", "admin"}), "全区财供人数",
+    "records.reconciliation": Rule(BUREAU, JURISDICTION), "records.reconciliation_export": Rule(BUREAU, JURISDICTION),
+    "records.unit_reconciliation": Rule(CASE_READERS, PEOPLE),
+    "api_reconcile.findings": Rule(BUREAU, JURISDICTION),
+    "api_reconcile.paid_headcounts": Rule(frozenset({"finance", "admin"}), f"{JURISDICTION}单位的财供人数",
                                           "只有财政接口账号和系统管理员可以报送财供人数"),
     # 组合查询 and 数据质量: clerks over their unit and the units below it, the bureau over the district
     "queries.builder": Rule(CASE_READERS, QUERY_SCOPE), "queries.export": Rule(CASE_READERS, QUERY_SCOPE),
@@ -160,18 +167,19 @@ MATRIX = {
     "documents.index": Rule(CASE_READERS, DOCS), "documents.detail": Rule(CASE_READERS, DOCS),
     "documents.pdf": Rule(CASE_READERS, DOCS + "；下载记入审计日志"),
     "documents.api_list": Rule(CASE_READERS, DOCS), "documents.api_get": Rule(CASE_READERS, DOCS),
-    "documents.new": Rule(DOC_EDITORS, "全部单位", "只有业务科室或系统管理员可以登记文件"),
-    "documents.create": Rule(DOC_EDITORS, "全部单位", "只有业务科室或系统管理员可以登记文件"),
-    "documents.add_link": Rule(DOC_EDITORS, "全部单位", "只有业务科室或系统管理员可以修改文件关联"),
+    "documents.new": Rule(DOC_EDITORS, f"{JURISDICTION}单位", "只有业务科室或系统管理员可以登记文件"),
+    "documents.create": Rule(DOC_EDITORS, f"{JURISDICTION}单位", "只有业务科室或系统管理员可以登记文件"),
+    "documents.add_link": Rule(DOC_EDITORS, f"{JURISDICTION}单位", "只有业务科室或系统管理员可以修改文件关联"),
     # 机构编制管理 (units, establishment, posts, departments): 业务科室 and admins change, every
     # change with its approving document; leaders and supervisors read; clerks apply (编制调整)
-    "registers.units": Rule(BUREAU, "全区单位"), "registers.unit": Rule(BUREAU, "全区单位"),
-    **{f"registers.{name}": Rule(REGISTER_EDITORS, "全区单位", "只有业务科室或系统管理员可以调整机构编制")
+    "registers.units": Rule(BUREAU, f"{JURISDICTION}单位"), "registers.unit": Rule(BUREAU, f"{JURISDICTION}单位"),
+    **{f"registers.{name}": Rule(REGISTER_EDITORS, f"{JURISDICTION}单位", "只有业务科室或系统管理员可以调整机构编制")
        for name in ("create", "rename", "move", "merge", "abolish", "establishment", "transfer", "posts",
                     "departments")},
-    "units_api.create_unit": Rule(REGISTER_EDITORS, "全区单位", "只有业务科室或系统管理员可以设立单位"),
-    "units_api.adjust_establishment": Rule(REGISTER_EDITORS, "全区单位", "只有业务科室或系统管理员可以调整核定编制"),
-    "units_api.transfer_establishment": Rule(REGISTER_EDITORS, "全区单位", "只有业务科室或系统管理员可以划转编制"),
+    "units_api.create_unit": Rule(REGISTER_EDITORS, f"{JURISDICTION}单位", "只有业务科室或系统管理员可以设立单位"),
+    "units_api.adjust_establishment": Rule(REGISTER_EDITORS, f"{JURISDICTION}单位",
+                                           "只有业务科室或系统管理员可以调整核定编制"),
+    "units_api.transfer_establishment": Rule(REGISTER_EDITORS, f"{JURISDICTION}单位", "只有业务科室或系统管理员可以划转编制"),
     # 组织设置 (organisation/views.py): an admin over their office and the offices below it
     **{f"organisation.{name}": Rule(ORG_ADMINS, "本编办及下级编办", "组织设置仅供系统管理员使用")
        for name in ("offices", "create_office", "office", "create_section", "delete_section", "add_member",
