@@ -256,6 +256,8 @@ def test_a_partner_sees_only_the_cases_routed_to_its_department_and_their_units_
     routed = start(api("clerk1"), count=1)
     assert [c["number"] for c in zzb.get("/api/v1/cases").json] == [routed["number"]]
     assert zzb.get(f"/api/v1/cases/{routed['id']}").status_code == 200
+    case_page = _get(app, "zzb1", f"/cases/{routed['id']}")
+    assert case_page.status_code == 200 and routed["number"] in case_page.get_data(as_text=True)
     assert zzb.get(f"/api/v1/cases/{plain['id']}").status_code == 404  # still not the other one
     assert zzb.get(f"/api/v1/units/{CLERK1_UNIT}/establishment").json[0]["approved"] == 40
     page = _get(app, "zzb1", f"/units/{CLERK1_UNIT}").get_data(as_text=True)

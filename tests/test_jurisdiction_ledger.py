@@ -204,3 +204,14 @@ def test_the_audit_log_of_an_office_holds_its_users_and_its_units_and_cases(app,
     assert "city_reviewer1,login," in seen("city_admin1", username="city_reviewer1", action="login")
     assert f"case:{keqiao_case['id']}" in city and f"case:{yuecheng_case['id']}" in city
     assert f"case:{keqiao_case['id']}" not in seen("city_admin1", username="clerk_b1")
+
+
+def test_an_establishment_transfer_is_drawn_from_a_unit_of_the_same_office(api):
+    refused = api("clerk1").post("/api/v1/cases", json={"process": "establishment_adjust", "data": {
+        "unit": CLERK1_UNIT, "category": "事业编制", "change": 1, "transfer_from": YC_SCHOOL,
+        "reason": "从越城区划入"}})
+    assert refused.status_code == 422, refused.json
+    assert refused.json["error"]["fields"] == {"transfer_from": ["请填写本辖区划出单位的统一社会信用代码"]}
+    assert api("clerk1").post("/api/v1/cases", json={"process": "establishment_adjust", "data": {
+        "unit": CLERK1_UNIT, "category": "事业编制", "change": 1, "transfer_from": CLERK2_UNIT,
+        "reason": "从档案馆划入"}}).status_code == 201

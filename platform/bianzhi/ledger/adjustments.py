@@ -37,9 +37,10 @@ def _source(values, unit):
     if not code:
         return None
     source = db.session.scalar(select(Unit).where(Unit.code == code))
-    if source is None or source.status != "active":
-        raise ValidationFailed(f"没有统一社会信用代码为 {code} 的在册单位",
-                               fields={"transfer_from": ["请填写划出单位的统一社会信用代码"]})
+    if source is None or source.status != "active" or source.office_id != unit.office_id:
+        # another office's unit is not one of this office's register: as if there were none
+        raise ValidationFailed(f"没有统一社会信用代码为 {code} 的本辖区在册单位",
+                               fields={"transfer_from": ["请填写本辖区划出单位的统一社会信用代码"]})
     if source.id == unit.id:
         raise ValidationFailed("划出单位不能是本单位", fields={"transfer_from": ["不能是本单位"]})
     return source
