@@ -213,9 +213,9 @@ def spec():
                     "type": "object", "description": "审核：decision (approve|return|reject)、opinion（退回、不予通过时必填）；"
                                                      "落编登记：people [{name, id_number, entry_date, ...}]"}}})},
             "/api/v1/units/{code}": {"get": _op(
-                "单位基本信息（单位经办人限本单位）", 200, _json(ref("Unit")), 401, 403, 404, params=_path_param("code"))},
+                "单位基本信息（单位经办人限本单位；联审部门限送本部门审核案件的单位；编办人员限本编办及下级编办辖区）", 200, _json(ref("Unit")), 401, 403, 404, params=_path_param("code"))},
             "/api/v1/units/{code}/establishment": {
-                "get": _op("单位编制情况", 200, _json({"type": "array", "items": ref("Figure")}), 401, 403, 404,
+                "get": _op("单位编制情况（范围同单位基本信息）", 200, _json({"type": "array", "items": ref("Figure")}), 401, 403, 404,
                            params=_path_param("code")),
                 "post": _op("调整单位某类编制的核定数（业务科室、系统管理员），须附批准文件；超编须选择消化期限", 200,
                             _json(OBJECT), 401, 403, 404, 409, 422, params=_path_param("code"), body={
@@ -280,10 +280,10 @@ def ledger_paths():
                                    _query("step", "环节"), _query("month", "月份 YYYY-MM")])},
         "/api/v1/reviews": {"get": _op("年审进度（调用者编办辖区的单位）：各状态单位数、各单位状态、逾期单位", 200, _json(OBJECT),
                                        401, 403, 404, 422, params=[_query("year", "年度", "integer")])},
-        "/api/v1/reconciliation": {"get": _op("四清两对应核对结果：每一处不一致及其原因", 200, _json(OBJECT),
+        "/api/v1/reconciliation": {"get": _op("四清两对应核对结果（本编办及下级编办辖区）：每一处不一致及其原因", 200, _json(OBJECT),
                                               401, 403)},
         "/api/v1/exchange/paid-headcounts": {"put": _op(
-            "财政报送财供人数（同一日期重报则替换）", 200, _json({"type": "object", "required": ["saved"], "properties": {
+            "财政报送财供人数（限所服务编办辖区的单位；同一日期重报则替换）", 200, _json({"type": "object", "required": ["saved"], "properties": {
                 "saved": {"type": "integer"}}}), 401, 403, 422, body={
                 "type": "object", "required": ["as_of", "source", "lines"], "properties": {
                     "as_of": {"type": "string", "format": "date"}, "source": {"type": "string"},
@@ -298,6 +298,6 @@ def ledger_paths():
         "/api/v1/documents/{document_id}": {"get": _op("文件详情及其依据的变更", 200, _json(OBJECT), 401, 403, 404,
                                                        params=_path_param("document_id", "integer"))},
         "/api/v1/finance/headcounts": {"get": _op(
-            "财政：某日各单位各类编制的核定数与在编数", 200, _json(OBJECT), 401, 403, 422,
+            "财政：某日本辖区各单位各类编制的核定数与在编数", 200, _json(OBJECT), 401, 403, 422,
             params=[_query("date", "日期 YYYY-MM-DD")])},
     }
