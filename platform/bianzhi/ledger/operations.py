@@ -52,8 +52,9 @@ def visible_units(user):
 
 def can_view_unit(user, unit):
     """Whether `user` reads `unit`'s figures (visible_units, for one unit)."""
-    if user.reads_all_units:
-        return scope.reads_office(user, unit.office_id)
+    if user.reads_all_units:  # their own office's unit without reading the office tree
+        return (unit.office_id is not None and unit.office_id == user.home_office_id) \
+            or scope.reads_office(user, unit.office_id)
     if user.has_role("partner"):
         from ..cases.models import Case
 

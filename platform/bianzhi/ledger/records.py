@@ -111,7 +111,8 @@ def may_view(user, person):
     office); a unit clerk: their unit's people; nobody else (a partner department reads figures,
     not people)."""
     if user.reads_all_units:
-        return scope.reads_office(user, person.unit.office_id)
+        office_id = person.unit.office_id
+        return (office_id is not None and office_id == user.home_office_id) or scope.reads_office(user, office_id)
     return user.has_role("unit_clerk") and user.unit_id is not None and user.unit_id == person.unit_id
 
 
