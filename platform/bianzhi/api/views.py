@@ -15,7 +15,7 @@ from ..accounts.models import User
 from ..cases.models import Attachment, Case, CaseStep
 from ..organisation import operations as organisation
 from ..organisation.models import Office, Section, SectionMember
-from ..errors import DomainError, Forbidden, NotFound, Unauthorized, ValidationFailed
+from ..errors import DomainError, NotFound, Unauthorized, ValidationFailed
 from ..extensions import csrf, db
 from ..ledger import operations as ledger
 from ..ledger.models import Department
