@@ -19,9 +19,14 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _women_on_roll(app):
+    """On roll in reviewer1's office's jurisdiction (柯桥: the query builder reads no other)."""
+    from bianzhi.ledger.models import Unit
+    from bianzhi.organisation.models import Office
+
     with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(Person)
-                                 .where(Person.status == "on_roll", Person.sex == "女"))
+        return db.session.scalar(select(func.count()).select_from(Person).join(Unit, Unit.id == Person.unit_id)
+                                 .join(Office, Office.id == Unit.office_id)
+                                 .where(Person.status == "on_roll", Person.sex == "女", Office.code == "330603"))
 
 
 @pytest.mark.browser
