@@ -99,16 +99,6 @@ def units_under(unit_id):
     return ids
 
 
-def scope_unit_ids(user):
-    """What a reader's lists and figures cover: None for the district (bureau staff and
-    supervisors); a unit clerk's unit and the units below it; nothing for anyone else."""
-    if user.reads_all_units:
-        return None
-    if user.has_role("unit_clerk") and user.unit_id:
-        return units_under(user.unit_id)
-    return set()
-
-
 def unit_by_code(code):
     unit = db.session.scalar(select(Unit).where(Unit.code == code))
     if unit is None:

@@ -4,7 +4,7 @@ their unit; a partner department's user the cases routed to their department and
 units. Acting is narrower (organisation.routing): an upper office acts only on steps routed to it.
 
 The functions return SQL clauses so every list, count and export filters in the database."""
-from sqlalchemy import false, or_, select, true
+from sqlalchemy import false, or_, select
 
 from ..extensions import db
 from .models import Office
@@ -73,6 +73,3 @@ def cases_clause(user, case_model):
         return case_model.unit_id == user.unit_id
     return false()
 
-
-__all__ = ["office_ids", "reads_office", "units_clause", "routed_to_department", "partner_cases_clause",
-           "cases_clause", "true"]
