@@ -28,7 +28,7 @@ DESIGN_READERS = frozenset(drafts.READERS)  # the drafts refuse anyone else too
 REGISTER_EDITORS = frozenset({"reviewer", "admin"})  # change units and establishment (ledger/units.py, establishment.py)
 QUERY_SAVERS = frozenset({"unit_clerk", "reviewer", "leader", "admin"})  # supervisors only read
 RULE_EDITORS = frozenset({"reviewer", "admin"})  # who configures and runs data-quality rules
-QUERY_SCOPE = "单位经办人限本单位及下属单位；编办人员与督查为全区"
+QUERY_SCOPE = "单位经办人限本单位及下属单位；编办人员与督查为本编办及下级编办辖区"
 IMPORTERS = frozenset({"reviewer", "admin"})  # who loads a district's existing roster
 DELEGATORS = frozenset(DELEGATING_ROLES)  # who may set a delegation (委托) while on leave
 ORG_ADMINS = frozenset({"admin"})  # offices, sections, 归口, partner departments, 无人办理 (organisation.operations.may_manage)
@@ -56,7 +56,7 @@ JURISDICTION = "本编办及下级编办辖区"
 OWN = f"单位经办人限本单位；联审部门限送本部门审核的案件；编办人员与督查为{JURISDICTION}"
 PEOPLE = f"单位经办人限本单位；编办人员与督查为{JURISDICTION}"
 UNIT_FIGURES = f"单位经办人限本单位；联审部门限送本部门审核案件的单位（只读编制数）；编办人员与督查为{JURISDICTION}"
-STATS = "单位经办人限本单位及下属单位；编办人员与督查为全区"
+STATS = "单位经办人限本单位及下属单位；编办人员与督查为本编办及下级编办辖区"
 DOCS = f"单位经办人限关联本单位的文件；编办人员与督查为{JURISDICTION}的文件"
 DOC_EDITORS = documents.EDITORS  # the operations refuse anyone else too
 
@@ -73,7 +73,7 @@ MATRIX = {
     "notifications.index": Rule(ANY, "本人的通知"), "notifications.email": Rule(ANY, "本人的邮箱"),
     "notifications.open_one": Rule(ANY, "本人的通知"), "notifications.read_all": Rule(ANY, "本人的通知"),
     "api_inbox.list_notifications": Rule(ANY, "本人的通知"), "api_inbox.read_notifications": Rule(ANY, "本人的通知"),
-    "inbox.reminder_page": Rule(ANY, "按角色：本人的环节、本单位、全区"),
+    "inbox.reminder_page": Rule(ANY, "按角色：本人的环节、本单位、本编办辖区"),
     # the one-stop window
     "web.window": Rule(CLERK, "本单位", "一站式服务窗口仅供单位经办人使用"),
     "web.start": Rule(CLERK, "本单位", "只有单位经办人可以发起申请"),
@@ -111,17 +111,17 @@ MATRIX = {
     # the ledger
     "web.units": Rule(CASE_VIEWERS, UNIT_FIGURES), "web.unit": Rule(CASE_VIEWERS, UNIT_FIGURES),
     "api.establishment": Rule(CASE_VIEWERS, UNIT_FIGURES), "api.get_unit": Rule(CASE_VIEWERS, UNIT_FIGURES),
-    "reports.unit_roster": Rule(CASE_READERS, STATS), "reports.district_roster": Rule(BUREAU, "全区人员"),
-    "reports.queries": Rule(CASE_READERS, "单位经办人限本单位及下属单位；编办人员与督查为全区"),
+    "reports.unit_roster": Rule(CASE_READERS, STATS), "reports.district_roster": Rule(BUREAU, "本编办及下级编办辖区的人员"),
+    "reports.queries": Rule(CASE_READERS, "单位经办人限本单位及下属单位；编办人员与督查为本编办及下级编办辖区"),
     # statistics and approval monitoring: read-only; exports audited
     "statistics.index": Rule(CASE_READERS, STATS), "statistics.changes": Rule(CASE_READERS, STATS),
     "statistics.ledger": Rule(CASE_READERS, STATS), "statistics.export": Rule(CASE_READERS, STATS),
     "statistics.monitoring_index": Rule(CASE_READERS, OWN), "statistics.monitoring_cases": Rule(CASE_READERS, OWN),
     "statistics.monitoring_export": Rule(CASE_READERS, OWN), "api_monitoring.figures": Rule(CASE_READERS, OWN),
     # 花名册导入: a bureau act over the whole district (业务科室 and administrators)
-    "reports.import_page": Rule(IMPORTERS, "全区花名册导入"), "reports.upload_roster": Rule(IMPORTERS, "全区花名册导入"),
-    "reports.import_detail": Rule(IMPORTERS, "全区花名册导入"), "reports.start_import": Rule(IMPORTERS, "全区花名册导入"),
-    "reports.import_status": Rule(IMPORTERS, "全区花名册导入"),
+    "reports.import_page": Rule(IMPORTERS, "本编办单位的花名册导入"), "reports.upload_roster": Rule(IMPORTERS, "本编办单位的花名册导入"),
+    "reports.import_detail": Rule(IMPORTERS, "本编办单位的花名册导入"), "reports.start_import": Rule(IMPORTERS, "本编办单位的花名册导入"),
+    "reports.import_status": Rule(IMPORTERS, "本编办单位的花名册导入"),
     # process design
     **{f"design.{name}": Rule(DESIGN_READERS, "全部流程", "流程设计仅供流程管理员、系统管理员和督查使用")
        for name in ("index", "modeler", "versions", "draft", "validate")},
@@ -145,8 +145,8 @@ MATRIX = {
     "api_people.update_person": Rule(CLERK, "本单位在编人员的非关键字段", "只有本单位经办人可以修改人员信息"),
     "records.completeness": Rule(BUREAU, f"{JURISDICTION}各单位信息完整度"),
     # 年审: the bureau starts it for every unit and follows its progress
-    "review.index": Rule(BUREAU, "全区各单位年审进度"), "api_review.progress": Rule(BUREAU, "全区各单位年审进度"),
-    "review.start": Rule(frozenset(review.STARTERS), "全区在用单位",
+    "review.index": Rule(BUREAU, "本编办及下级编办辖区各单位年审进度"), "api_review.progress": Rule(BUREAU, "本编办及下级编办辖区各单位年审进度"),
+    "review.start": Rule(frozenset(review.STARTERS), "本编办在用单位",
                          "只有业务科室、分管领导和系统管理员可以发起年审"),
     # 四清两对应
     "records.reconciliation": Rule(BUREAU, JURISDICTION), "records.reconciliation_export": Rule(BUREAU, JURISDICTION),
@@ -161,7 +161,7 @@ MATRIX = {
     "api_queries.save_query": Rule(QUERY_SAVERS, "本人的查询", "督查人员只读，不能保存查询"),
     "queries.manage_saved": Rule(QUERY_SAVERS, "本人的查询", "督查人员只读，不能修改查询"),
     "queries.quality_page": Rule(CASE_READERS, QUERY_SCOPE),
-    "queries.quality_check": Rule(RULE_EDITORS, "全区数据质量"), "queries.create_rule": Rule(RULE_EDITORS, "数据质量规则"),
+    "queries.quality_check": Rule(RULE_EDITORS, "本编办辖区数据质量"), "queries.create_rule": Rule(RULE_EDITORS, "数据质量规则"),
     "queries.manage_rule": Rule(RULE_EDITORS, "数据质量规则"),
     # 机构编制文件库: read by everyone who reads cases; uploaded and linked by 业务科室 and admins
     "documents.index": Rule(CASE_READERS, DOCS), "documents.detail": Rule(CASE_READERS, DOCS),
