@@ -95,7 +95,7 @@ def register(app):
         click.echo("演示数据已载入" if created else "演示数据已存在，未重复载入")
         if scale:
             try:
-                counts = demo_scale.generate(scale, progress=click.echo)
+                counts = demo_scale.generate(scale, progress=click.echo, password=password)
             except RuntimeError as exc:
                 raise click.ClickException(str(exc)) from None
             demo_scale.analyze()
