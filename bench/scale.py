@@ -1,22 +1,32 @@
-"""Benchmark: the reading side at district, city and province scale (1x, 10x, 100x), on PostgreSQL.
+"""Benchmark: the reading side at district, city and province scale (1x, 10x, 100x), on PostgreSQL,
+in the organisation's shape (issue 15: offices, sections, routed tasks; bianzhi.demo_scale).
 
 For each scale, a database of its own (bench_scale_1 / _10 / _100 beside the URL's server) is
 filled once by `flask demo --scale district|city|province` (bianzhi.demo_scale, COPY) and reused
-on later runs; --regenerate drops and rebuilds it. Then, in this one process (the size of one
-web worker), through the test client with a bearer token where a page or API call exists:
+on later runs (one generated before the organisation's shape is rebuilt); --regenerate drops and
+rebuilds it. Then, in this one process (the size of one web worker), through the test client
+with a bearer token where a page or API call exists:
 
-  inbox page        GET /api/v1/tasks?limit=50 as reviewer1 (first page, 50 rows as on the
-                    page, urgency order); also the API's largest page (500 rows)
-  unit figures      GET /api/v1/units/<code>/establishment, a different unit each time
-  超编 units         reports.establishment_exceptions() (every 超编/满编 line of the ledger)
-  自然减员 12 months  reports.retiring(today, 12)
-  roster, one unit  reports.write_roster(unit): .xlsx of one unit (~40 people)
-  roster, district  reports.write_roster() at 1x only: every person on roll (~18,300, a district)
-  notice PDF        GET /api/v1/notices/<id>.pdf: the first download renders (WeasyPrint) and
-                    stores it, later downloads send the stored PDF
+  inbox page, county reviewer   GET /api/v1/tasks?limit=50 as r330681jg1, a reviewer of 机关编制科
+                                of the first generated county under 绍兴 (first page, 50 rows as
+                                on the page, urgency order): their section's steps only
+  inbox page, city reviewer     the same as r330600jg1 (绍兴市委编办's 机关编制科): the city units'
+                                steps of the section and the counties' steps reported up to the city
+  inbox, 500 rows               the API's largest page, county reviewer
+  unit figures                  GET /api/v1/units/<code>/establishment as the county reviewer, a
+                                different unit of the county each time
+  超编 units, one county         reports.establishment_exceptions(unit_ids=the county's units)
+  自然减员 12 months, one county  reports.retiring(today, 12, unit_ids=the county's units)
+  statistics roll-up, city      statistics.overview_tables (the /statistics page) for the city's
+                                reviewer: the city and its counties (see city_statistics)
+  超编 / 自然减员, whole ledger    the same over every unit (what the flat office's standing queries read)
+  roster, one unit              reports.write_roster(unit): .xlsx of one unit (~40 people)
+  notice PDF                    GET /api/v1/notices/<id>.pdf: the first download renders (WeasyPrint)
+                                and stores it, later downloads send the stored PDF
 
-and prints median / p95 per scale, a growth table (1x -> 10x -> 100x), the peak memory of
-this process, and the plans (EXPLAIN ANALYZE) of the hot queries at the largest scale.
+and prints median / p95 per scale, a growth table (1x -> 10x -> 100x), the peak memory of this
+process, the plans (EXPLAIN ANALYZE) of the hot queries at the largest scale, and, with the
+province, the table before (the flat shape, bench/RESULTS.md) / after (this run).
 
 Run:  .venv/bin/python bench/scale.py --pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres
       .venv/bin/python bench/scale.py --pg URL --scales 1 10     (skip the province)
@@ -62,8 +72,12 @@ def database(server_url, factor, regenerate):
     with engine.connect() as conn:
         ready = conn.scalar(text("SELECT to_regclass('public.units') IS NOT NULL")) and conn.scalar(
             text("SELECT count(*) FROM units WHERE code LIKE '12S%'"))
+        flat = ready and not conn.scalar(text(f"SELECT EXISTS (SELECT 1 FROM users WHERE username = 'r{COUNTY}jg1')"))
         current = ready and set(conn.scalars(text("SELECT version_num FROM alembic_version")))
     engine.dispose()
+    if flat:  # generated before issue 15's shape (one flat office): rebuild it in the organisation's
+        print(f"  {url.database}: generated in the flat shape; regenerating", flush=True)
+        return database(server_url, factor, True)
     if ready and (current != heads() or missing_tables(rendered)):
         # the models changed since it was generated (others work on the same tree): add the
         # tables that are new rather than spend minutes regenerating; --regenerate rebuilds it
@@ -109,7 +123,8 @@ def generate(url, factor):
         upgrade()
         load_demo(PASSWORD)
         db.session.commit()
-        counts = demo_scale.generate(NAMES[factor], progress=lambda line: print(f"    {line}", flush=True))
+        counts = demo_scale.generate(NAMES[factor], password=PASSWORD,
+                                     progress=lambda line: print(f"    {line}", flush=True))
         demo_scale.analyze()
         print(f"  generated {NAMES[factor]} ({', '.join(f'{k} {v:,}' for k, v in counts.items())}) "
               f"in {time.perf_counter() - started:.0f} s", flush=True)
@@ -167,39 +182,91 @@ def notices(app, client, tokens, count):
     return ids
 
 
+COUNTY = "330681"  # the first generated county under the demo's city (绍兴), there at every scale
+CITY = "330600"  # the demo's city: one of the province's 11, over the generated counties
+
+
+def county_units(office_code):
+    from bianzhi.extensions import db
+    from bianzhi.ledger.models import Unit
+    from bianzhi.organisation.models import Office
+    return db.session.scalars(select(Unit.id).join(Office, Office.id == Unit.office_id)
+                              .where(Office.code == office_code).order_by(Unit.id)).all()
+
+
+def city_statistics():
+    """The statistics page's roll-up (statistics.overview_tables, what /statistics shows) for a
+    user of the city office. If statistics.operations does not narrow a bureau user's scope to
+    their office's jurisdiction yet (its scope_unit_ids gives None, the whole installation, for
+    bureau staff), the same operation is run with the scope the page will have: the unit ids of
+    the city's subtree (Unit.office_id IN the city office and every office below it), computed
+    inside the timed call. Returns (fn(user, day), how)."""
+    from bianzhi.extensions import db
+    from bianzhi.ledger.models import Unit
+    from bianzhi.organisation import scope
+    from bianzhi.statistics import operations as statistics
+
+    def run(user, day):
+        return statistics.overview_tables(user, day)
+    user = CITY_USER()
+    if statistics.scope_unit_ids(user) is not None:
+        return run, "statistics.overview_tables(city user) (the operation narrows to the user's jurisdiction)"
+
+    def narrowed(user, day):
+        original = statistics.scope_unit_ids
+        statistics.scope_unit_ids = lambda u: set(db.session.scalars(
+            select(Unit.id).where(scope.units_clause(u, Unit.office_id))))
+        try:
+            return statistics.overview_tables(user, day)
+        finally:
+            statistics.scope_unit_ids = original
+    return narrowed, ("statistics.overview_tables with scope = the city subtree's unit ids (Unit.office_id IN "
+                      "scope.office_ids(user)): statistics on this tree does not narrow a bureau user's scope yet")
+
+
+def CITY_USER():
+    from bianzhi.accounts.models import User
+    from bianzhi.extensions import db
+    return db.session.scalar(select(User).where(User.username == f"r{CITY}jg1"))
+
+
 def measure(url, factor, runs):
     from bianzhi import create_app
     from bianzhi.extensions import db
     from bianzhi.ledger.models import Unit
     from bianzhi.reports import operations as reports
-    from bianzhi.demo_scale import CODE_PREFIX
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
     client = app.test_client()
     tokens = {}
-    for username in ("clerk1", "reviewer1", "leader1", "admin"):
+    county_reviewer, city_reviewer = f"r{COUNTY}jg1", f"r{CITY}jg1"
+    for username in ("clerk1", "reviewer1", "leader1", county_reviewer, city_reviewer):
         response = client.post("/api/v1/tokens", json={"username": username, "password": PASSWORD})
         assert response.status_code == 201, response.get_json()
         tokens[username] = response.get_json()["token"]
     rng = random.Random(factor)
     results = {}
     with app.app_context():
-        codes = db.session.scalars(select(Unit.code).where(Unit.code.like(CODE_PREFIX + "%"))).all()
+        county = county_units(COUNTY)
+        codes = db.session.scalars(select(Unit.code).where(Unit.id.in_(county))).all()
         one_unit = db.session.scalar(select(Unit).where(Unit.code == codes[len(codes) // 2]))
         db.session.remove()
 
-    def get(path, who):
+    def get(path, who, rows=None):
         def call():
             response = client.get(path() if callable(path) else path,
                                   headers={"Authorization": f"Bearer {tokens[who]}"})
             assert response.status_code == 200, (response.status_code, response.get_data()[:300])
+            if rows is not None:  # the inbox is not empty
+                assert len(response.get_json()) >= rows, (who, len(response.get_json()))
             return response
         return call
 
-    results["inbox page (API, 50 rows)"] = timed(get("/api/v1/tasks?limit=50", "reviewer1"), runs)
-    results["inbox, 500 rows (API max)"] = timed(get("/api/v1/tasks", "reviewer1"), max(10, runs // 5))
-    results["unit figures (API)"] = timed(get(lambda: f"/api/v1/units/{rng.choice(codes)}/establishment",
-                                              "admin"), runs)
+    results["inbox page, county reviewer"] = timed(get("/api/v1/tasks?limit=50", county_reviewer, 1), runs)
+    results["inbox page, city reviewer"] = timed(get("/api/v1/tasks?limit=50", city_reviewer, 1), runs)
+    results["inbox, 500 rows, county reviewer"] = timed(get("/api/v1/tasks", county_reviewer), max(10, runs // 5))
+    results["unit figures (API, county's units)"] = timed(
+        get(lambda: f"/api/v1/units/{rng.choice(codes)}/establishment", county_reviewer), runs)
     if ARGS.quick:
         with app.app_context():
             db.engine.dispose()
@@ -211,9 +278,17 @@ def measure(url, factor, runs):
                 db.session.rollback()
             return call
         few = max(5, runs // 20)
-        results["超编 units (standing query)"] = timed(in_transaction(reports.establishment_exceptions), few, 1)
         today = clock.today()
-        results["自然减员, 12 months"] = timed(in_transaction(lambda: reports.retiring(today, 12)), few, 1)
+        results["超编 units, one county"] = timed(in_transaction(
+            lambda: reports.establishment_exceptions(unit_ids=county_units(COUNTY))), few * 2, 1)
+        results["自然减员 12 months, one county"] = timed(in_transaction(
+            lambda: reports.retiring(today, 12, unit_ids=county_units(COUNTY))), few * 2, 1)
+        statistics_of_city, how = city_statistics()
+        RESULTS_NOTES["city statistics"] = how
+        results["statistics roll-up, city"] = timed(in_transaction(
+            lambda: statistics_of_city(CITY_USER(), today)), few, 1)
+        results["超编 units, whole ledger"] = timed(in_transaction(reports.establishment_exceptions), few, 1)
+        results["自然减员 12 months, whole ledger"] = timed(in_transaction(lambda: reports.retiring(today, 12)), few, 1)
         unit = db.session.merge(one_unit)
 
         def roster(unit=None):
@@ -237,6 +312,9 @@ def measure(url, factor, runs):
     return results, plans
 
 
+RESULTS_NOTES = {}
+
+
 def explain(app, unit_id):
     """EXPLAIN (ANALYZE) of the hot queries: what the database does for each."""
     from bianzhi.accounts.models import User
@@ -246,15 +324,19 @@ def explain(app, unit_id):
     from bianzhi.ledger.models import Person
     out = []
     with app.app_context():
-        reviewer = db.session.scalar(select(User).where(User.username == "reviewer1"))
+        county_reviewer = db.session.scalar(select(User).where(User.username == f"r{COUNTY}jg1"))
+        city_reviewer = CITY_USER()
         queries = {
-            "inbox first page": inbox.page_query(reviewer, inbox.Filters()),
+            "inbox first page, county reviewer": inbox.page_query(county_reviewer, inbox.Filters()),
+            "inbox first page, city reviewer": inbox.page_query(city_reviewer, inbox.Filters()),
             "people on roll of one unit (figures)": text(
                 f"SELECT category, count(*) FROM people WHERE unit_id = {unit_id} AND status = 'on_roll' "
                 "GROUP BY category"),
-            "on roll per unit and category (超编)": text(
-                "SELECT unit_id, category, count(*) FROM people WHERE status = 'on_roll' GROUP BY unit_id, category"),
-            "retiring candidates (自然减员)": select(Person.id).where(
+            "on roll per unit and category, one county (超编)": text(
+                "SELECT unit_id, category, count(*) FROM people WHERE status = 'on_roll' "
+                f"AND unit_id IN (SELECT u.id FROM units u JOIN offices o ON o.id = u.office_id WHERE o.code = '{COUNTY}') "
+                "GROUP BY unit_id, category"),
+            "retiring candidates (自然减员), whole ledger": select(Person.id).where(
                 Person.status == "on_roll", Person.birth_date <= retirement.latest_birth_date(clock.today(), 12)),
         }
         for label, query in queries.items():
@@ -299,10 +381,38 @@ def main():
     for label in labels:
         print(f"  {label:<34}" + "".join(f"{table[f][label][3]:12.1f}" if label in table[f] else f"{'-':>12}"
                                         for f in ARGS.scales))
+    for label, how in RESULTS_NOTES.items():
+        print(f"\n{label}: {how}")
+    if 100 in table:
+        print("\nprovince, p95 ms: before (one flat office, bench/RESULTS.md issue 8) / after (this run, the "
+              "organisation's shape)")
+        print(f"  {'':<36}{'target':>10}{'before':>16}{'after':>10}")
+        for label, (target, before) in BEFORE.items():
+            if label in table[100]:
+                after = table[100][label][1]
+                print(f"  {label:<36}{target:>10}{before:>16}{after:10.1f}")
     for label, rows in plans:
         print(f"\nplan: {label}")
         for row in rows:
             print("    " + row)
+
+
+# the province's p95 in the flat shape (bench/RESULTS.md, issue 8: its runs' range); a county's or
+# a city's reader then read the whole province (one office)
+BEFORE = {
+    "inbox page, county reviewer": ("50", "12.7–24.2"),
+    "inbox page, city reviewer": ("50", "12.7–24.2"),
+    "inbox, 500 rows, county reviewer": ("–", "143–218"),
+    "unit figures (API, county's units)": ("20", "9.9–16.4"),
+    "超编 units, one county": ("200", "426–574"),
+    "自然减员 12 months, one county": ("200", "289"),
+    "statistics roll-up, city": ("1000", "–"),
+    "超编 units, whole ledger": ("500", "426–574"),
+    "自然减员 12 months, whole ledger": ("500", "289"),
+    "roster .xlsx, one unit": ("–", "21.0–22.0"),
+    "notice PDF, first download": ("–", "425–582"),
+    "notice PDF, stored": ("–", "13.2–24.2"),
+}
 
 
 if __name__ == "__main__":
