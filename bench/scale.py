@@ -412,8 +412,9 @@ def main():
         url = database(ARGS.pg, factor, ARGS.regenerate)
         print(f"{NAMES[factor]} ({factor}x): load average {os.getloadavg()[0]:.2f} at the start", flush=True)
         results, plans = measure(url, factor, ARGS.runs)
-        print(f"  load average {os.getloadavg()[0]:.2f} at the end (the machine is shared: above 2, other work "
-              "competed for its 2 cores)", flush=True)
+        load = os.getloadavg()[0]
+        print(f"  load average {load:.2f} at the end" + (" (above 2: other work competed for the 2 cores; "
+                                                         "rerun when quieter)" if load > 2 else ""), flush=True)
         for label, (median, p95, n, cpu, peak) in results.items():
             print(f"  {label:<34} median {median:8.1f} ms  p95 {p95:8.1f} ms  (n={n:3d})  CPU median {cpu:8.1f} ms"
                   f"  peak RSS so far {peak:4.0f} MB", flush=True)
