@@ -15,10 +15,10 @@ with a bearer token where a page or API call exists:
   inbox, 500 rows               the API's largest page, county reviewer
   unit figures                  GET /api/v1/units/<code>/establishment as the county reviewer, a
                                 different unit of the county each time
-  超编 units, one county         reports.establishment_exceptions(unit_ids=the county's units)
-  自然减员 12 months, one county  reports.retiring(today, 12, unit_ids=the county's units)
-  statistics roll-up, city      statistics.overview_tables (the /statistics page) for the city's
-                                reviewer: the city and its counties (see city_statistics); again
+  超编 units, one county         reports.establishment_exceptions(jurisdiction.of(county reviewer))
+  自然减员 12 months, one county  reports.retiring(today, 12, jurisdiction.of(county reviewer))
+  statistics roll-up, city      statistics.overview_tables(jurisdiction.of(city reviewer), today),
+                                the /statistics page: the city and its counties; again
                                 with random_page_cost 1.1 for the transaction (rpc 1.1: the
                                 planner told its pages are cached, as they are here)
   超编 / 自然减员, whole ledger    the same over every unit (what the flat office's standing queries read)
@@ -203,71 +203,25 @@ def user_named(username):
     return db.session.scalar(select(User).where(User.username == username))
 
 
-def jurisdiction_api():
-    """organisation.jurisdiction (a reader's jurisdiction as SQL clauses, which the statistics and
-    the standing queries take as `scope`) when this tree has it, else None."""
-    try:
-        from bianzhi.organisation import jurisdiction
-    except ImportError:
-        return None
-    return jurisdiction
-
-
 def standing_queries(username):
-    """(超编 fn, 自然减员 fn, how): the standing queries for the user's office, through the API
-    this tree has: `scope=jurisdiction.of(user)` (the report page's), or, before it, the
-    `unit_ids` filter they took for a clerk, given the county's units (read inside the timed call)."""
+    """(超编 fn, 自然减员 fn, how): the standing queries as the report page runs them for the user,
+    over their office's jurisdiction (organisation.jurisdiction, read inside the timed call)."""
+    from bianzhi.organisation import jurisdiction
     from bianzhi.reports import operations as reports
     today = clock.today()
-    jurisdiction = jurisdiction_api()
-    if jurisdiction is not None:
-        return (lambda: reports.establishment_exceptions(jurisdiction.of(user_named(username))),
-                lambda: reports.retiring(today, 12, jurisdiction.of(user_named(username))),
-                "reports.establishment_exceptions / retiring(scope=jurisdiction.of(county reviewer))")
-    return (lambda: reports.establishment_exceptions(unit_ids=county_units(COUNTY)),
-            lambda: reports.retiring(today, 12, unit_ids=county_units(COUNTY)),
-            ("reports.establishment_exceptions / retiring(unit_ids=the county's unit ids): this tree has no "
-             "jurisdiction scope yet"))
+    return (lambda: reports.establishment_exceptions(jurisdiction.of(user_named(username))),
+            lambda: reports.retiring(today, 12, jurisdiction.of(user_named(username))),
+            "reports.establishment_exceptions / retiring(scope=jurisdiction.of(county reviewer))")
 
 
 def city_statistics(username):
     """(fn, how): the statistics page's roll-up (statistics.overview_tables, what /statistics
-    shows) for a user of the city office, through the API this tree has: overview_tables(
-    jurisdiction.of(user), day) once statistics reads the reader's jurisdiction; before that,
-    overview_tables(user, day) with its scope narrowed here the way the page will narrow it:
-    every query restricted to units with Unit.office_id IN (the city office and the offices
-    below it), as a subquery (statistics.operations._in_scope and scope_unit_ids patched for the
-    call)."""
-    from bianzhi.ledger.models import Unit
-    from bianzhi.organisation import scope
+    shows) for a user of the city office: its own units' and its counties'."""
+    from bianzhi.organisation import jurisdiction
     from bianzhi.statistics import operations as statistics
     today = clock.today()
-    jurisdiction = jurisdiction_api()
-    if jurisdiction is not None:
-        return (lambda: statistics.overview_tables(jurisdiction.of(user_named(username)), today),
-                "statistics.overview_tables(jurisdiction.of(city reviewer), today)")
-
-    class Offices(tuple):
-        """A scope of office ids (the patched _in_scope turns it into a subquery)."""
-
-    def narrowed():
-        original = statistics.scope_unit_ids, statistics._in_scope
-        user = user_named(username)
-
-        def in_scope(column, unit_scope):
-            if isinstance(unit_scope, Offices):
-                if column is Unit.id:
-                    return Unit.office_id.in_(unit_scope)
-                return column.in_(select(Unit.id).where(Unit.office_id.in_(unit_scope)).scalar_subquery())
-            return original[1](column, unit_scope)
-        statistics.scope_unit_ids = lambda u: Offices(scope.office_ids(u))
-        statistics._in_scope = in_scope
-        try:
-            return statistics.overview_tables(user, today)
-        finally:
-            statistics.scope_unit_ids, statistics._in_scope = original
-    return narrowed, ("statistics.overview_tables(user, today) narrowed in the bench to Unit.office_id IN (the "
-                      "city's subtree): statistics on this tree reads every unit for bureau staff")
+    return (lambda: statistics.overview_tables(jurisdiction.of(user_named(username)), today),
+            "statistics.overview_tables(jurisdiction.of(city reviewer), today)")
 
 
 def measure(url, factor, runs):
