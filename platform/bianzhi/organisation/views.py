@@ -14,6 +14,7 @@ from ..extensions import db
 from ..web.transaction import refused
 from . import operations as org
 from . import routing, scope
+from . import unheld as nobody
 from .models import DUTIES, LEVELS
 
 bp = Blueprint("organisation", __name__, url_prefix="/admin/organisation")
@@ -39,7 +40,7 @@ def _offices_page(values=None, errors=None, status=200):
     top = min((o.path.count("/") for o in managed), default=0)
     depth = {o.id: o.path.count("/") - top for o in managed}  # below the admin's own office
     parents = [o for o in managed if o.level in ("province", "city")]
-    _, unheld = org.unheld_tasks(scope.office_ids(current_user), limit=0)
+    _, unheld = nobody.unheld_tasks(scope.office_ids(current_user), limit=0)
     return render_template("organisation/offices.html", offices=managed, overview=overview, depth=depth,
                            parents=parents, levels=LEVELS, unheld=unheld, values=values or {},
                            errors=errors or {}), status
@@ -260,11 +261,11 @@ def assign_units(code):
 # ---------------------------------------------------------------- 无人办理
 
 def _unheld_page(values=None, errors=None, status=200):
-    tasks, total = org.unheld_tasks(scope.office_ids(current_user))
+    tasks, total = nobody.unheld_tasks(scope.office_ids(current_user))
     candidates, reasons = {}, {}
     for task in tasks:
-        reasons[task.id] = org.unheld_reason(task) or "开启时无人可办理"
-        candidates[task.id] = org.assignable_users(task)
+        reasons[task.id] = nobody.unheld_reason(task) or "开启时无人可办理"
+        candidates[task.id] = nobody.assignable_users(task)
     return render_template("organisation/unheld.html", tasks=tasks, total=total, candidates=candidates,
                            reasons=reasons, where=routing.where_label, roles=ROLES, values=values or {},
                            errors=errors or {}), status
@@ -285,7 +286,7 @@ def assign_task(task_id):
     values = _values()
     try:
         user = org.user_by_name(values.get("username"))
-        org.assign_task(current_user, task, user, ip=request.remote_addr)
+        nobody.assign_task(current_user, task, user, ip=request.remote_addr)
         message = f"已将「{task.case.number} {task.name}」指派给{user.display_name}"
     except DomainError as exc:
         refused(exc)
