@@ -75,15 +75,9 @@ def anyone_holds(task, day=None):
 def unit_lane_holders(case):
     """Who may take a just-opened unit-lane task of `case`: the unit's active clerks (the unit
     lane has no separation of duties, and clerks do not delegate)."""
-    return _lane_users("unit_clerk", case)
-
-
-def _lane_users(role, case):
-    query = (select(User).join(UserRole, UserRole.user_id == User.id)
-             .where(UserRole.role == role, User.active.is_(True)))
-    if role == "unit_clerk":
-        query = query.where(User.unit_id == case.unit_id)
-    return db.session.scalars(query.order_by(User.id)).unique().all()
+    return db.session.scalars(select(User).join(UserRole, UserRole.user_id == User.id)
+                              .where(UserRole.role == "unit_clerk", User.active.is_(True),
+                                     User.unit_id == case.unit_id).order_by(User.id)).unique().all()
 
 
 def users_with_roles(roles, office_id=None):
@@ -240,13 +234,15 @@ def colleagues(task):
     return [u for u in holders_of_role(task) if task.separated(u)]
 
 
-def holders_of_role(task):
+def holders_of_role(task, departments=None):
+    """Active users of the task's role where it is routed: the case's unit's clerks, the partner
+    department's users (or those of `departments`), the bureau users of the task's office."""
     query = (select(User).join(UserRole, UserRole.user_id == User.id)
              .where(UserRole.role == task.role, User.active.is_(True)))
     if task.role == "unit_clerk":
         query = query.where(User.unit_id == task.case.unit_id)
     elif task.role == "partner":
-        query = query.where(User.partner_department_id == task.partner_department_id)
+        query = query.where(User.partner_department_id.in_(departments or [task.partner_department_id]))
     else:
         query = query.where(User.office_id == task.office_id)
     return db.session.scalars(query.order_by(User.username)).unique().all()

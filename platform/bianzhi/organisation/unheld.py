@@ -12,6 +12,7 @@ from ..cases.models import Case, OpenTask
 from ..errors import Conflict, ValidationFailed
 from ..extensions import db
 from ..notifications.operations import notify
+from ..inbox.assignment import holders_of_role
 from . import routing
 from .models import Office, PartnerDepartment
 from .operations import require_manage
@@ -86,18 +87,11 @@ def _region_departments(task):
 
 
 def assignable_users(task):
-    """Whom an admin may give the task to: active users of its role — the case's unit's clerks,
-    the partner department's users, the bureau users of the office it is routed to — whom the
+    """Whom an admin may give the task to: those a transfer could go to (holders_of_role), a
+    partner step's across its region's departments when its own is not set up, whom the
     separation of duties does not bar."""
-    query = (select(User).join(UserRole, UserRole.user_id == User.id)
-             .where(UserRole.role == task.role, User.active.is_(True)))
-    if task.role == "unit_clerk":
-        query = query.where(User.unit_id == task.case.unit_id)
-    elif task.role == "partner":
-        query = query.where(User.partner_department_id.in_(_region_departments(task)))
-    else:
-        query = query.where(User.office_id == task.office_id)
-    return [u for u in db.session.scalars(query.order_by(User.username)).unique() if task.separated(u)]
+    departments = _region_departments(task) if task.role == "partner" else None
+    return [u for u in holders_of_role(task, departments) if task.separated(u)]
 
 
 def _why_not_assignable(task, user):
