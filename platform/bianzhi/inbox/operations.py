@@ -16,7 +16,7 @@ from ..errors import Conflict, NotFound, ValidationFailed
 from ..extensions import db
 from ..ledger.models import Unit
 from ..ledger.policy import setting
-from ..organisation import scope as jurisdiction
+from ..organisation import scope
 from ..processes.models import ProcessVersion
 from ..workdays import add_workdays
 from .models import CaseCopy, SavedFilter
@@ -151,7 +151,7 @@ def filter_choices(user):
             process_options.append((key, name))
     units = []
     if user.reads_all_units:  # the units of their jurisdiction; a clerk's inbox holds their own unit's tasks only
-        units = db.session.execute(select(Unit.code, Unit.name).where(jurisdiction.units_clause(user, Unit.office_id))
+        units = db.session.execute(select(Unit.code, Unit.name).where(scope.units_clause(user, Unit.office_id))
                                    .order_by(Unit.code)).all()
     return {"processes": process_options, "units": units, "due": DUE_CHOICES, "scopes": SCOPES}
 

@@ -92,7 +92,7 @@ def of(user, office_code=None):
         ids = office_ids(user)
         if not ids:
             return Jurisdiction(offices=(), label="无（账号未设所属编办）")
-        office = db.session.get(Office, user.office_id)
+        office = db.session.get(Office, user.home_office_id)
         if code and code != office.code:
             chosen = db.session.scalar(select(Office).where(Office.code == code))
             if chosen is None:
@@ -111,11 +111,11 @@ def of(user, office_code=None):
 def choices(user):
     """The offices a bureau reader may choose among ((code, label), their own first, then by
     行政区划代码), or [] when there is nothing to choose (a county, a clerk)."""
-    if user is None or not user.reads_all_units or user.office_id is None:
+    if user is None or not user.reads_all_units or user.home_office_id is None:
         return []
     ids = office_ids(user)
     if len(ids) <= 1:
         return []
     offices = db.session.scalars(select(Office).where(Office.id.in_(ids)).order_by(Office.code)).all()
-    own = next(o for o in offices if o.id == user.office_id)
+    own = next(o for o in offices if o.id == user.home_office_id)
     return [(own.code, f"{own.name}（全辖区）")] + [(o.code, o.name) for o in offices if o.id != own.id]
